@@ -1,0 +1,117 @@
+/**
+ * One class per failure. Every error carries a stable `code` (for status records,
+ * metrics and scripts) and, where it wraps a library error, the original as `cause`.
+ * Messages say what was wrong and what to do; they never contain secrets.
+ */
+export class FerryError extends Error {
+  readonly code: string;
+  /** Whether retrying the same operation later may succeed (network, 5xx, timeouts). */
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+
+  toJSON(): { code: string; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** A config file or value is missing or invalid. */
+export class ConfigError extends FerryError {
+  constructor(
+    message: string,
+    readonly file?: string,
+    readonly key?: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super('CONFIG_INVALID', message, options);
+  }
+}
+
+/** A manifest, event or status record does not match its schema. */
+export class SchemaError extends FerryError {
+  constructor(
+    readonly what: string,
+    readonly issues: readonly string[],
+    options: { cause?: unknown } = {},
+  ) {
+    super('SCHEMA_INVALID', `invalid ${what}: ${issues.join('; ')}`, options);
+  }
+}
+
+/** An image name, version, site id or store path that ferry refuses to use. */
+export class InvalidNameError extends FerryError {
+  constructor(
+    readonly field: string,
+    readonly value: string,
+    reason: string,
+  ) {
+    super('INVALID_NAME', `invalid ${field} ${JSON.stringify(value)}: ${reason}`);
+  }
+}
+
+/** A manifest signature is missing, malformed, or made by a key that is not trusted. */
+export class SignatureError extends FerryError {
+  constructor(
+    message: string,
+    readonly keyId?: string,
+  ) {
+    super('SIGNATURE_INVALID', message);
+  }
+}
+
+/** Bytes did not hash or size to what the manifest (or the OVA's .mf) promised. */
+export class ChecksumMismatchError extends FerryError {
+  constructor(
+    readonly subject: string,
+    readonly expected: string,
+    readonly actual: string,
+    readonly kind: 'sha256' | 'sha1' | 'size' = 'sha256',
+  ) {
+    super('CHECKSUM_MISMATCH', `${kind} mismatch for ${subject}: expected ${expected}, got ${actual}`);
+  }
+}
+
+/** An object that should be in a store is not there. Not retried: the operator must act. */
+export class NotFoundError extends FerryError {
+  constructor(
+    readonly store: string,
+    readonly path: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super('NOT_FOUND', `${path} not found in ${store}: publish it again or fix the artifact path`, options);
+  }
+}
+
+/** Any other failure talking to a store; `retryable` for 5xx, timeouts and resets. */
+export class StoreError extends FerryError {
+  constructor(
+    readonly store: string,
+    readonly operation: string,
+    readonly path: string,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean; status?: number } = {},
+  ) {
+    super('STORE_ERROR', `${operation} ${path} on ${store}: ${message}`, options);
+    this.status = options.status;
+  }
+  readonly status: number | undefined;
+}
+
+/** A NATS or JetStream operation failed. */
+export class MessagingError extends FerryError {
+  constructor(message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super('NATS_ERROR', message, { retryable: true, ...options });
+  }
+}
+
+/** Error text safe to show anywhere: message of a FerryError, or a generic one for the rest. */
+export function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof FerryError) return { code: err.code, message: err.message };
+  if (err instanceof Error) return { code: 'INTERNAL', message: err.message };
+  return { code: 'INTERNAL', message: String(err) };
+}

@@ -1,0 +1,44 @@
+import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+
+export type Logger = PinoLogger;
+
+/** Keys whose values are replaced wherever they appear in a log record. */
+const REDACT_PATHS = [
+  'password',
+  'token',
+  'secret',
+  'secretAccessKey',
+  'authorization',
+  '*.password',
+  '*.token',
+  '*.secret',
+  '*.secretAccessKey',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  '*.headers["x-jfrog-art-api"]',
+];
+
+export interface LoggerOptions {
+  level?: string;
+  name?: string;
+  destination?: DestinationStream;
+}
+
+/** JSON-lines logger; use `.child({ site, image })` to carry context. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? process.env.FERRY_LOG_LEVEL ?? 'info';
+  const opts = {
+    level,
+    name: options.name,
+    base: undefined,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  return options.destination ? pino(opts, options.destination) : pino(opts);
+}
+
+/** A logger that drops everything, for library callers that pass none. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

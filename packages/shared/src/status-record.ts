@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { parseWith } from './schema-error.js';
+
+export const JOB_STATES = ['pending', 'downloading', 'verifying', 'importing', 'ready', 'failed', 'retired'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+/** States after which an agent does not resume the job at start. */
+export const FINAL_STATES: readonly JobState[] = ['ready', 'failed', 'retired'];
+
+export const statusRecordSchema = z.object({
+  site: z.string(),
+  name: z.string(),
+  version: z.string(),
+  sha256: z.string(),
+  state: z.enum(JOB_STATES),
+  bytesDone: z.number().nonnegative().default(0),
+  bytesTotal: z.number().nonnegative().default(0),
+  libraryItemId: z.string().optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  attempts: z.number().int().nonnegative().default(0),
+  /** A `republish --force` job: re-import even when the library already holds the sha256. */
+  force: z.boolean().optional(),
+  /** When a failed job will be retried by the agent (ISO time), if it will. */
+  retryAt: z.string().optional(),
+  updatedAt: z.string(),
+  agentVersion: z.string(),
+});
+
+export type StatusRecord = z.infer<typeof statusRecordSchema>;
+
+export function parseStatusRecord(input: unknown): StatusRecord {
+  return parseWith(statusRecordSchema, input, 'status record');
+}
+
+export function isFinalState(state: JobState): boolean {
+  return FINAL_STATES.includes(state);
+}

@@ -1,0 +1,93 @@
+import {
+  DiscardPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { MessagingError } from './errors.js';
+import { CATALOG_BUCKET, EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, SITES_BUCKET, STATUS_BUCKET } from './nats-names.js';
+
+const DAY_NS = 24 * 60 * 60 * 1e9;
+
+export interface Topology {
+  catalog: KV;
+  status: KV;
+  sites: KV;
+}
+
+export interface TopologyOptions {
+  /** Replicas for the stream and buckets (3 on a 3-node hub cluster). */
+  replicas?: number;
+}
+
+/**
+ * Creates FERRY_EVENTS and the three KV buckets if they are missing, and leaves
+ * existing ones as they are (safe to call from every process at every start).
+ */
+export async function ensureTopology(nc: NatsConnection, options: TopologyOptions = {}): Promise<Topology> {
+  const replicas = options.replicas ?? 1;
+  try {
+    const jsm = await jetstreamManager(nc);
+    await ensureEventsStream(jsm, replicas);
+    const kvm = new Kvm(nc);
+    const [catalog, status, sites] = await Promise.all([
+      kvm.create(CATALOG_BUCKET, { history: 5, replicas, description: 'ferry: signed manifests by <name>.<version>' }),
+      kvm.create(STATUS_BUCKET, { history: 1, replicas, description: 'ferry: job status by <site>.<name>.<version>' }),
+      kvm.create(SITES_BUCKET, { history: 1, replicas, description: 'ferry: agent heartbeats by <site>' }),
+    ]);
+    return { catalog, status, sites };
+  } catch (err) {
+    throw new MessagingError(`cannot create or open ferry's JetStream stream and buckets: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Opens the buckets without creating them (for clients whose permissions do not allow creation). */
+export async function openTopology(nc: NatsConnection): Promise<Topology> {
+  const kvm = new Kvm(nc);
+  try {
+    const [catalog, status, sites] = await Promise.all([
+      kvm.open(CATALOG_BUCKET),
+      kvm.open(STATUS_BUCKET),
+      kvm.open(SITES_BUCKET),
+    ]);
+    return { catalog, status, sites };
+  } catch (err) {
+    throw new MessagingError(`cannot open ferry's KV buckets: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function ensureEventsStream(jsm: JetStreamManager, replicas: number): Promise<void> {
+  const config = {
+    name: EVENTS_STREAM,
+    subjects: [`${EVENTS_SUBJECT_PREFIX}.>`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_age: 30 * DAY_NS,
+    discard: DiscardPolicy.Old,
+    // A retried publish with the same Nats-Msg-Id within this window is stored once.
+    duplicate_window: 10 * 60 * 1e9,
+    max_msg_size: 1024 * 1024,
+    num_replicas: replicas,
+  };
+  try {
+    await jsm.streams.info(EVENTS_STREAM);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add(config);
+    } catch (addErr) {
+      // Another process created it between info and add.
+      if (!/already in use|exists/i.test((addErr as Error).message)) throw addErr;
+    }
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: string | number; api_error?: { err_code?: number }; message?: string };
+  return e?.api_error?.err_code === 10059 || e?.code === 404 || /not found/i.test(e?.message ?? '');
+}

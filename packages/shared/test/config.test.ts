@@ -1,0 +1,151 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadAgentConfig, loadCoordinatorConfig } from '@ferry/shared';
+
+let dir: string;
+const SECRET = 'hunter2-vcenter-Pa55';
+
+function agentYaml(overrides: Record<string, string> = {}): string {
+  const fields: Record<string, string> = {
+    site: 'site: dc1-corp',
+    zone: 'zone: corporate',
+    nats: 'nats: { servers: [nats://127.0.0.1:4222] }',
+    store: 'store: { type: s3, endpoint: http://127.0.0.1:9000, bucket: images, forcePathStyle: true }',
+    vsphere:
+      'vsphere: { url: https://127.0.0.1:8989, username: svc@vsphere.local, passwordFile: vc.pass, insecure: true, library: golden, datastore: datastore-12 }',
+    cache: 'cache: { dir: cache, maxBytes: 2GiB }',
+    trust: 'trust: { publicKeys: [keys/release.pub] }',
+    ...overrides,
+  };
+  return Object.values(fields).filter(Boolean).join('\n');
+}
+
+async function write(name: string, text: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+async function loadError(text: string, env: Record<string, string> = {}): Promise<ConfigError> {
+  const file = await write(`c${Math.random().toString(36).slice(2)}.yaml`, text);
+  const err = await loadAgentConfig(file, env).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ConfigError);
+  return err as ConfigError;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-config-'));
+  await writeFile(join(dir, 'vc.pass'), `${SECRET}\n`);
+});
+
+describe('agent config', () => {
+  it('loads a valid config with defaults, converted units and resolved paths', async () => {
+    const file = await write('ok.yaml', agentYaml());
+    const cfg = await loadAgentConfig(file, {});
+    expect(cfg.site).toBe('dc1-corp');
+    expect(cfg.cache).toEqual({ dir: join(dir, 'cache'), maxBytes: 2 * 2 ** 30 });
+    expect(cfg.trust.publicKeys).toEqual([join(dir, 'keys/release.pub')]);
+    expect(cfg.concurrency).toEqual({ downloads: 2, imports: 1 });
+    expect(cfg.reconcile.schedule).toBe('*/15 * * * *');
+    expect(cfg.jobs.shutdownGraceMs).toBe(60_000);
+    expect(cfg.vsphere.password.reveal()).toBe(SECRET);
+    expect(cfg.vsphere.itemName).toBe('{name}-{version}');
+  });
+
+  it('never prints the secret when the config is logged or serialised', async () => {
+    const cfg = await loadAgentConfig(await write('ok2.yaml', agentYaml()), {});
+    expect(JSON.stringify(cfg)).not.toContain(SECRET);
+    expect(inspect(cfg, { depth: 10 })).not.toContain(SECRET);
+    expect(String(cfg.vsphere.password)).toBe('[redacted]');
+  });
+
+  it('takes the password from the environment when there is no passwordFile', async () => {
+    const yaml = agentYaml({
+      vsphere:
+        'vsphere: { url: https://127.0.0.1:8989, username: u, library: golden, datastore: ds, insecure: true }',
+    });
+    const cfg = await loadAgentConfig(await write('env.yaml', yaml), { FERRY_VSPHERE_PASSWORD: 'from-env' });
+    expect(cfg.vsphere.password.reveal()).toBe('from-env');
+  });
+
+  it('names a missing site', async () => {
+    const err = await loadError(agentYaml({ site: '' }));
+    expect(err.message).toMatch(/site: .*missing/);
+    expect(err.key).toBe('site');
+  });
+
+  it('names an unknown key', async () => {
+    const err = await loadError(`${agentYaml()}\nconcurency: { downloads: 2 }`);
+    expect(err.message).toMatch(/concurency/);
+  });
+
+  it('names a malformed URL and shows the value', async () => {
+    const err = await loadError(
+      agentYaml({
+        vsphere:
+          'vsphere: { url: "vcenter dc1", username: u, passwordFile: vc.pass, library: golden, datastore: ds }',
+      }),
+    );
+    expect(err.message).toContain('vsphere.url');
+    expect(err.message).toContain('"vcenter dc1"');
+    expect(err.message).toContain('http');
+  });
+
+  it('names a secret file that does not exist, and which key pointed to it', async () => {
+    const err = await loadError(
+      agentYaml({
+        vsphere:
+          'vsphere: { url: https://vc.example, username: u, passwordFile: nope.pass, library: golden, datastore: ds }',
+      }),
+    );
+    expect(err.message).toContain('vsphere.passwordFile');
+    expect(err.message).toContain(join(dir, 'nope.pass'));
+    expect(err.message).toContain('does not exist');
+  });
+
+  it('refuses inline secrets and says where to put them', async () => {
+    const err = await loadError(
+      agentYaml({
+        vsphere:
+          'vsphere: { url: https://vc.example, username: u, password: "s3cr3t-inline", library: golden, datastore: ds }',
+      }),
+    );
+    expect(err.message).toContain('passwordFile or FERRY_VSPHERE_PASSWORD');
+    expect(err.message).not.toContain('s3cr3t-inline');
+  });
+
+  it('rejects a bad duration and a bad size with the expected form', async () => {
+    const err = await loadError(`${agentYaml({ cache: 'cache: { dir: c, maxBytes: lots }' })}`);
+    expect(err.message).toMatch(/cache\.maxBytes: expected a size/);
+    const err2 = await loadError(`${agentYaml()}\nreconcile: { jitter: soon }`);
+    expect(err2.message).toMatch(/reconcile\.jitter: expected a duration/);
+  });
+
+  it('says when the file itself is missing or not YAML', async () => {
+    const err = await loadAgentConfig(join(dir, 'absent.yaml'), {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/absent\.yaml does not exist/);
+    const bad = await loadError('site: [unclosed');
+    expect(bad.message).toMatch(/not valid YAML/);
+  });
+});
+
+describe('coordinator config', () => {
+  it('loads with defaults and resolves the signing key path', async () => {
+    const file = await write(
+      'coord.yaml',
+      'nats: { servers: [nats://127.0.0.1:4222] }\nstore: { type: file, root: store }\nsigning: { privateKeyFile: keys/release.key }\n',
+    );
+    const cfg = await loadCoordinatorConfig(file, {});
+    expect(cfg.signing.privateKeyFile).toBe(join(dir, 'keys/release.key'));
+    expect(cfg.store).toEqual({ type: 'file', root: join(dir, 'store') });
+    expect(cfg.http.listen).toBe('127.0.0.1:9470');
+    expect(cfg.discovery.targets).toEqual(['*']);
+  });
+});
