@@ -115,3 +115,14 @@ export function describeError(err: unknown): { code: string; message: string } {
   if (err instanceof Error) return { code: 'INTERNAL', message: err.message };
   return { code: 'INTERNAL', message: String(err) };
 }
+
+/** An OVA that is not what it claims: bad entry, OVF/manifest mismatch, unsafe tar content. */
+export class OvaFormatError extends FerryError {
+  constructor(
+    readonly entry: string | undefined,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super('OVA_INVALID', entry === undefined ? `OVA: ${message}` : `OVA entry ${JSON.stringify(entry)}: ${message}`, options);
+  }
+}

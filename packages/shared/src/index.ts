@@ -20,6 +20,7 @@ export {
   InvalidNameError,
   MessagingError,
   NotFoundError,
+  OvaFormatError,
   SchemaError,
   SignatureError,
   StoreError,
@@ -92,3 +93,12 @@ export { isSafeStorePath } from './store-path-check.js';
 export { type SiteIdentity, selectorMatches, targetsSite } from './targets.js';
 export { type Topology, type TopologyOptions, ensureTopology, openTopology } from './topology.js';
 export { formatBytes, formatDuration, parseDuration, parseSize } from './units.js';
+export {
+  type OvaEntry,
+  type OvaEntryRole,
+  type OvaReadOptions,
+  OvaReader,
+  type OvaSummary,
+  inspectOva,
+} from './ova/ova-reader.js';
+export { MAX_OVF_BYTES, type MfLine, type OvfReference, parseMf, parseOvfReferences } from './ova/ovf-references.js';
