@@ -126,3 +126,14 @@ export class OvaFormatError extends FerryError {
     super('OVA_INVALID', entry === undefined ? `OVA: ${message}` : `OVA entry ${JSON.stringify(entry)}: ${message}`, options);
   }
 }
+
+/** The local cache cannot hold or write a download. */
+export class CacheError extends FerryError {
+  constructor(
+    readonly dir: string,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super('CACHE_ERROR', message, options);
+  }
+}

@@ -14,6 +14,7 @@ export {
   resolveCoordinatorConfig,
 } from './config.js';
 export {
+  CacheError,
   ChecksumMismatchError,
   ConfigError,
   FerryError,
@@ -102,3 +103,21 @@ export {
   inspectOva,
 } from './ova/ova-reader.js';
 export { MAX_OVF_BYTES, type MfLine, type OvfReference, parseMf, parseOvfReferences } from './ova/ovf-references.js';
+export { type BackoffPolicy, backoffDelay, isRetryable, sleep } from './backoff.js';
+export {
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_STALE_MS,
+  type Heartbeat,
+  type ReconcileReport,
+  heartbeatSchema,
+  parseHeartbeat,
+  parseReconcileReport,
+  reconcileReportSchema,
+} from './heartbeat.js';
+export { Catalog } from './catalog.js';
+export { type EventBody, EventBus, type PublishedEvent, publishedMsgId } from './event-bus.js';
+export { ArtifactoryStore, type ArtifactoryStoreOptions } from './stores/artifactory-store.js';
+export { createStore } from './stores/create-store.js';
+export { FileStore, type FileStoreOptions } from './stores/file-store.js';
+export { S3Store, type S3StoreOptions } from './stores/s3-store.js';
+export { normalizeStorePath, normalizeStorePrefix } from './stores/store-path.js';

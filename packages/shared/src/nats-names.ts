@@ -10,7 +10,7 @@ export const EVENT_KINDS = ['published', 'republish', 'retired', 'reconcile'] as
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** `all` or a site id. */
-export type EventTarget = 'all' | string;
+export type EventTarget = string;
 
 export function eventSubject(target: EventTarget, kind: EventKind): string {
   if (target !== 'all') assertSiteId(target);

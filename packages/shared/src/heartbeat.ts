@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { parseWith } from './schema-error.js';
+
+/** What an agent writes to `ferry_sites.<site>` every 10 s. */
+export const heartbeatSchema = z.object({
+  site: z.string(),
+  zone: z.string(),
+  labels: z.record(z.string(), z.string()).default({}),
+  agentVersion: z.string(),
+  lastSeen: z.string(),
+  startedAt: z.string().optional(),
+  queueDepth: z.number().int().nonnegative().default(0),
+  activeDownloads: z.number().int().nonnegative().default(0),
+  activeImports: z.number().int().nonnegative().default(0),
+  cacheFreeBytes: z.number().nonnegative().optional(),
+  suspended: z.boolean().default(false),
+});
+
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+/** A site whose heartbeat is older than this is shown as stale. */
+export const HEARTBEAT_STALE_MS = 60_000;
+export const HEARTBEAT_INTERVAL_MS = 10_000;
+
+export function parseHeartbeat(input: unknown): Heartbeat {
+  return parseWith(heartbeatSchema, input, 'heartbeat');
+}
+
+/** A site's last reconcile pass, stored at `<site>._reconcile` in `ferry_status`. */
+export const reconcileReportSchema = z.object({
+  site: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  trigger: z.enum(['schedule', 'event', 'start', 'manual']),
+  dryRun: z.boolean().default(false),
+  counts: z.object({
+    import: z.number().int().default(0),
+    reimport: z.number().int().default(0),
+    delete: z.number().int().default(0),
+    keep: z.number().int().default(0),
+    ignored: z.number().int().default(0),
+  }),
+  errors: z.array(z.string()).default([]),
+});
+
+export type ReconcileReport = z.infer<typeof reconcileReportSchema>;
+
+export function parseReconcileReport(input: unknown): ReconcileReport {
+  return parseWith(reconcileReportSchema, input, 'reconcile report');
+}

@@ -1,0 +1,252 @@
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NotFoundError, StoreError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { ByteRange, ObjectInfo, ObjectStore, PutOptions } from '../object-store.js';
+import { guardStream, isHostNotFound, networkErrorCode, redact, safeCause } from './store-errors.js';
+import { normalizeStorePath, normalizeStorePrefix } from './store-path.js';
+
+export interface S3StoreOptions {
+  /** e.g. `http://127.0.0.1:9000` for MinIO/Ceph/s3rver; omitted for AWS itself. */
+  endpoint?: string;
+  bucket: string;
+  region: string;
+  /** `http://host/bucket/key` instead of `http://bucket.host/key` (MinIO, Ceph, s3rver). */
+  forcePathStyle: boolean;
+  /** Key prefix inside the bucket under which every path lives. */
+  prefix?: string;
+  /** Without keys the SDK's default chain applies (AWS_* env, profile, instance role). */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  /** PEM file with the CA(s) that signed the endpoint's certificate. */
+  caFile?: string;
+  /** Skip TLS certificate verification (test set-ups only). */
+  insecure?: boolean;
+  logger?: Logger;
+}
+
+const PART_SIZE = 16 * 1024 * 1024;
+const QUEUE_SIZE = 4;
+const SHA256_METADATA = 'sha256';
+
+interface SdkErrorLike {
+  name?: string;
+  Code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: unknown;
+}
+
+/** An S3-compatible bucket (AWS, MinIO, Ceph RGW, s3rver) through @aws-sdk/client-s3. */
+export class S3Store implements ObjectStore {
+  readonly description: string;
+  readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly logger: Logger;
+  private readonly secrets: Array<string | undefined>;
+
+  constructor(options: S3StoreOptions) {
+    this.bucket = options.bucket;
+    this.prefix = options.prefix ? normalizeStorePath(options.prefix) + '/' : '';
+    this.logger = (options.logger ?? silentLogger()).child({ store: 's3' });
+    this.secrets = [options.secretAccessKey, options.sessionToken];
+    let where = 'aws';
+    if (options.endpoint) {
+      const u = new URL(options.endpoint);
+      where = u.host;
+    }
+    this.description = `s3://${options.bucket}@${where}${this.prefix ? `/${this.prefix.slice(0, -1)}` : ''}`;
+
+    const httpsAgent =
+      options.caFile || options.insecure
+        ? new HttpsAgent({
+            keepAlive: true,
+            ca: options.caFile ? readFileSync(options.caFile) : undefined,
+            rejectUnauthorized: !options.insecure,
+          })
+        : undefined;
+    const config: S3ClientConfig = {
+      region: options.region,
+      endpoint: options.endpoint,
+      forcePathStyle: options.forcePathStyle,
+      // The SDK retries a little (3 attempts, its own backoff); the caller retries with its own
+      // backoff on top, so a long outage is not multiplied here.
+      maxAttempts: 3,
+      // Since SDK 3.729 the default is to send CRC32 checksums (headers and, on streamed uploads,
+      // aws-chunked trailers) and to validate response checksums. S3-compatible stores that
+      // predate that (older MinIO, Ceph RGW, s3rver) reject or mishandle those requests
+      // (InvalidArgument, XAmzContentSHA256Mismatch, bodies with chunk signatures stored
+      // verbatim), so only send or check them when an operation requires it. Integrity is
+      // checked end to end by ferry with SHA-256 anyway.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: {
+        connectionTimeout: 10_000,
+        // Idle socket limit: a store that stops sending mid-object fails instead of hanging.
+        socketTimeout: 300_000,
+        ...(httpsAgent ? { httpsAgent } : {}),
+      },
+    };
+    if (options.accessKeyId && options.secretAccessKey) {
+      config.credentials = {
+        accessKeyId: options.accessKeyId,
+        secretAccessKey: options.secretAccessKey,
+        sessionToken: options.sessionToken,
+      };
+    }
+    this.client = new S3Client(config);
+  }
+
+  private key(path: string): string {
+    return this.prefix + normalizeStorePath(path);
+  }
+
+  async head(path: string): Promise<ObjectInfo | undefined> {
+    const key = this.key(path);
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return {
+        path: normalizeStorePath(path),
+        size: out.ContentLength ?? 0,
+        sha256: out.Metadata?.[SHA256_METADATA] || undefined,
+        lastModified: out.LastModified,
+      };
+    } catch (err) {
+      const mapped = this.mapError(err, 'head', path);
+      if (mapped instanceof NotFoundError) return undefined;
+      throw mapped;
+    }
+  }
+
+  async get(path: string, range?: ByteRange): Promise<Readable> {
+    const key = this.key(path);
+    const rangeHeader = range ? `bytes=${range.start}-${range.end ?? ''}` : undefined;
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: rangeHeader }));
+      const body = out.Body;
+      if (!(body instanceof Readable)) {
+        throw new StoreError(this.description, 'get', path, 'the S3 client returned no readable body');
+      }
+      this.logger.debug({ path, range: rangeHeader, length: out.ContentLength }, 'get');
+      return guardStream(body, (e) => this.mapError(e, 'get', path));
+    } catch (err) {
+      throw this.mapError(err, 'get', path);
+    }
+  }
+
+  async put(path: string, body: Readable, options: PutOptions = {}): Promise<void> {
+    const key = this.key(path);
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        ContentType: options.contentType ?? 'application/octet-stream',
+        ...(options.size !== undefined && options.size < PART_SIZE ? { ContentLength: options.size } : {}),
+        ...(options.sha256 ? { Metadata: { [SHA256_METADATA]: options.sha256 } } : {}),
+      },
+      partSize: PART_SIZE,
+      queueSize: QUEUE_SIZE,
+      // Abort the multipart upload on failure, so no orphaned parts are billed or kept.
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+      this.logger.debug({ path, size: options.size }, 'put');
+    } catch (err) {
+      throw this.mapError(err, 'put', path);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const listPrefix = this.prefix + normalizeStorePrefix(prefix);
+    let token: string | undefined;
+    do {
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: listPrefix, ContinuationToken: token }),
+        );
+      } catch (err) {
+        throw this.mapError(err, 'list', prefix || '/');
+      }
+      for (const obj of page.Contents ?? []) {
+        if (!obj.Key || obj.Key.endsWith('/')) continue;
+        yield { path: obj.Key.slice(this.prefix.length), size: obj.Size ?? 0, lastModified: obj.LastModified };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(path: string): Promise<void> {
+    const key = this.key(path);
+    try {
+      // S3 answers 204 for a missing key too: deleting is idempotent.
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      const mapped = this.mapError(err, 'delete', path);
+      if (mapped instanceof NotFoundError) return;
+      throw mapped;
+    }
+  }
+
+  /** SDK/network error → NotFoundError or StoreError (retryable for 5xx, throttling, network). */
+  private mapError(err: unknown, operation: string, path: string): Error {
+    if (err instanceof NotFoundError || err instanceof StoreError) return err;
+    const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorLike;
+    const status = e.$metadata?.httpStatusCode;
+    const name = e.name ?? e.Code ?? 'Error';
+    const cause = safeCause(err, this.secrets);
+    const fail = (message: string, retryable: boolean) =>
+      new StoreError(this.description, operation, path, message, { cause, retryable, status });
+
+    if (name === 'NoSuchBucket') {
+      return fail(`bucket ${this.bucket} does not exist: create it or fix store.bucket`, false);
+    }
+    if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
+      return new NotFoundError(this.description, path, { cause });
+    }
+    const netCode = networkErrorCode(err);
+    if (netCode) return fail(`network error (${netCode}); will retry`, true);
+    if (isHostNotFound(err)) return fail('endpoint host not found: check store.endpoint and DNS', false);
+    if (
+      name === 'SlowDown' ||
+      name === 'Throttling' ||
+      name === 'ThrottlingException' ||
+      name === 'RequestTimeout' ||
+      name === 'ServiceUnavailable' ||
+      name === 'InternalError' ||
+      (status !== undefined && (status >= 500 || status === 429))
+    ) {
+      return fail(`store unavailable (HTTP ${status ?? '?'} ${name}); will retry`, true);
+    }
+    const detail = redact(e.message ?? name, this.secrets);
+    if (status === 403 || status === 401 || name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
+      return fail(
+        `access denied (HTTP ${status ?? '?'} ${name}): check the credentials (accessKeyId/secretAccessKey files or AWS_* env) and the bucket policy`,
+        false,
+      );
+    }
+    if (status === 416 || name === 'InvalidRange') {
+      return fail('requested range is outside the object (HTTP 416)', false);
+    }
+    if (status !== undefined && status >= 400) {
+      return fail(`HTTP ${status} ${name}: ${detail}`, false);
+    }
+    return fail(`${name}: ${detail}`, false);
+  }
+}

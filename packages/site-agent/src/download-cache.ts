@@ -1,0 +1,290 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type BackoffPolicy,
+  CacheError,
+  ChecksumMismatchError,
+  type Logger,
+  type ObjectStore,
+  backoffDelay,
+  formatBytes,
+  isRetryable,
+  silentLogger,
+  sleep,
+} from '@ferry/shared';
+
+export interface DownloadCacheOptions {
+  dir: string;
+  maxBytes: number;
+  logger?: Logger;
+  /** Retries of one download on transient faults (5xx, resets, timeouts). */
+  retry?: BackoffPolicy & { maxAttempts: number };
+}
+
+export interface ArtifactRef {
+  artifact: string;
+  sha256: string;
+  size: number;
+}
+
+export interface FetchOptions {
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface CachedImage {
+  path: string;
+  size: number;
+  sha256: string;
+  /** True when a verified file already in the cache was used. */
+  reused: boolean;
+  /** Bytes this fetch read from the store (resumes make this less than `size`). */
+  bytesFromStore: number;
+  /** Lets eviction remove the file again; call when the import is done with it. */
+  release(): void;
+}
+
+const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 60_000, jitter: 0.5, maxAttempts: 8 };
+const HASH_READ_CHUNK = 1 << 20;
+
+/**
+ * The agent's verified cache: `<sha256>.partial` while downloading (resumable with
+ * Range), `<sha256>.ova` once its size and SHA-256 are proven. Only proven files
+ * carry the final name, so a crash never leaves a partial file taken for whole.
+ */
+export class DownloadCache {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly #log: Logger;
+  readonly #retry: BackoffPolicy & { maxAttempts: number };
+  /** sha256 → number of users; pinned files are never evicted. */
+  readonly #pins = new Map<string, number>();
+  /** One download per sha256 at a time; a second caller waits for the first. */
+  readonly #inflight = new Map<string, Promise<{ reused: boolean; bytesFromStore: number }>>();
+
+  constructor(options: DownloadCacheOptions) {
+    this.dir = options.dir;
+    this.maxBytes = options.maxBytes;
+    this.#log = options.logger ?? silentLogger();
+    this.#retry = options.retry ?? DEFAULT_RETRY;
+  }
+
+  finalPath(sha256: string): string {
+    return join(this.dir, `${sha256}.ova`);
+  }
+
+  partialPath(sha256: string): string {
+    return join(this.dir, `${sha256}.partial`);
+  }
+
+  async init(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw new CacheError(this.dir, `cannot create cache dir ${this.dir}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Bytes the cache may still take: the smaller of `maxBytes - used` and the filesystem's free space. */
+  async freeBytes(): Promise<number> {
+    const used = (await this.#entries()).reduce((sum, e) => sum + e.size, 0);
+    let fsFree = Number.POSITIVE_INFINITY;
+    try {
+      const s = await statfs(this.dir);
+      fsFree = Number(s.bavail) * Number(s.bsize);
+    } catch {
+      // statfs unsupported: maxBytes alone.
+    }
+    return Math.max(0, Math.min(this.maxBytes - used, fsFree));
+  }
+
+  /** Brings the artifact into the cache, proven, and pins it until `release()`. */
+  async fetch(store: ObjectStore, ref: ArtifactRef, options: FetchOptions = {}): Promise<CachedImage> {
+    this.#pin(ref.sha256);
+    try {
+      let job = this.#inflight.get(ref.sha256);
+      if (!job) {
+        job = this.#fetchOnce(store, ref, options).finally(() => this.#inflight.delete(ref.sha256));
+        this.#inflight.set(ref.sha256, job);
+      }
+      const result = await job;
+      let released = false;
+      return {
+        path: this.finalPath(ref.sha256),
+        size: ref.size,
+        sha256: ref.sha256,
+        ...result,
+        release: () => {
+          if (!released) this.#unpin(ref.sha256);
+          released = true;
+        },
+      };
+    } catch (err) {
+      this.#unpin(ref.sha256);
+      throw err;
+    }
+  }
+
+  /** Removes a cached file (after a later check found it bad). */
+  async discard(sha256: string): Promise<void> {
+    await rm(this.finalPath(sha256), { force: true });
+    await rm(this.partialPath(sha256), { force: true });
+  }
+
+  async #fetchOnce(store: ObjectStore, ref: ArtifactRef, options: FetchOptions): Promise<{ reused: boolean; bytesFromStore: number }> {
+    const log = this.#log.child({ sha256: ref.sha256.slice(0, 12), artifact: ref.artifact });
+    const final = this.finalPath(ref.sha256);
+    const existing = await stat(final).catch(() => undefined);
+    if (existing) {
+      const actual = await hashFile(final);
+      if (actual.sha256 === ref.sha256 && actual.size === ref.size) {
+        const now = new Date();
+        await utimes(final, now, now); // LRU order
+        options.onProgress?.(ref.size, ref.size);
+        log.debug('cached file verified, reused');
+        return { reused: true, bytesFromStore: 0 };
+      }
+      log.warn('cached file does not match its sha256; removing it and downloading again');
+      await rm(final, { force: true });
+    }
+    return this.#download(store, ref, options, log);
+  }
+
+  async #download(
+    store: ObjectStore,
+    ref: ArtifactRef,
+    options: FetchOptions,
+    log: Logger,
+  ): Promise<{ reused: boolean; bytesFromStore: number }> {
+    const partial = this.partialPath(ref.sha256);
+    await this.init();
+
+    // A partial file from an earlier run: hash what is there, then resume after it.
+    const hash = createHash('sha256');
+    let done = 0;
+    const prior = await stat(partial).catch(() => undefined);
+    if (prior && prior.size <= ref.size) {
+      done = (await hashFile(partial, hash)).size;
+      if (done > 0) log.info({ resumeAt: done }, 'resuming download from partial file');
+    } else if (prior) {
+      await rm(partial, { force: true });
+    }
+    await this.#makeRoom(ref.size - done, ref.sha256);
+
+    let bytesFromStore = 0;
+    for (let attempt = 1; ; attempt++) {
+      let fh: FileHandle | undefined;
+      try {
+        fh = await open(partial, done === 0 ? 'w' : 'a');
+        if (done < ref.size) {
+          const body = await store.get(ref.artifact, done === 0 ? undefined : { start: done });
+          for await (const chunk of body as AsyncIterable<Buffer>) {
+            if (done + chunk.length > ref.size) {
+              throw new ChecksumMismatchError(ref.artifact, String(ref.size), `more than ${ref.size}`, 'size');
+            }
+            // Write first, hash after: the hash state always equals the file's content.
+            await fh.write(chunk);
+            hash.update(chunk);
+            done += chunk.length;
+            bytesFromStore += chunk.length;
+            options.onProgress?.(done, ref.size);
+            if (options.signal?.aborted) throw options.signal.reason;
+          }
+        }
+        await fh.close();
+        fh = undefined;
+        break;
+      } catch (err) {
+        await fh?.close().catch(() => {});
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') {
+          await rm(partial, { force: true });
+          throw new CacheError(
+            this.dir,
+            `cannot write ${partial}: ${code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : 'not writable'} (${code}); free space or fix permissions of cache.dir`,
+            { cause: err },
+          );
+        }
+        if (err instanceof ChecksumMismatchError) {
+          await rm(partial, { force: true });
+          throw err;
+        }
+        if (!isRetryable(err) || attempt >= this.#retry.maxAttempts || options.signal?.aborted) throw err;
+        const delay = backoffDelay(attempt, this.#retry);
+        log.warn({ attempt, delayMs: delay, at: done, err: (err as Error).message }, 'download interrupted; resuming');
+        await sleep(delay, options.signal);
+      }
+    }
+
+    const actual = hash.digest('hex');
+    if (done !== ref.size || actual !== ref.sha256) {
+      await rm(partial, { force: true });
+      if (done !== ref.size) throw new ChecksumMismatchError(ref.artifact, String(ref.size), String(done), 'size');
+      throw new ChecksumMismatchError(ref.artifact, ref.sha256, actual);
+    }
+    await rename(partial, this.finalPath(ref.sha256));
+    log.info({ bytes: ref.size, bytesFromStore }, 'download verified');
+    return { reused: false, bytesFromStore };
+  }
+
+  /** Evicts least-recently-used finished files that nobody uses until `needed` more bytes fit. */
+  async #makeRoom(needed: number, forSha: string): Promise<void> {
+    const entries = await this.#entries();
+    let used = entries.reduce((sum, e) => sum + e.size, 0);
+    if (used + needed <= this.maxBytes) return;
+    const candidates = entries
+      .filter((e) => e.final && e.sha256 !== forSha && !this.#pins.has(e.sha256))
+      .sort((a, b) => a.mtimeMs - b.mtimeMs);
+    for (const e of candidates) {
+      if (used + needed <= this.maxBytes) break;
+      await rm(e.path, { force: true });
+      used -= e.size;
+      this.#log.info({ evicted: e.sha256.slice(0, 12), bytes: e.size }, 'evicted from cache');
+    }
+    if (used + needed > this.maxBytes) {
+      await rm(this.partialPath(forSha), { force: true });
+      throw new CacheError(
+        this.dir,
+        `cache full: need ${formatBytes(needed)} but ${formatBytes(Math.max(0, this.maxBytes - used))} of cache.maxBytes ${formatBytes(this.maxBytes)} is free after evicting unused files; raise cache.maxBytes`,
+      );
+    }
+  }
+
+  async #entries(): Promise<Array<{ path: string; sha256: string; size: number; mtimeMs: number; final: boolean }>> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out = [];
+    for (const name of names) {
+      const m = /^([0-9a-f]{64})\.(ova|partial)$/.exec(name);
+      if (!m) continue;
+      const s = await stat(join(this.dir, name)).catch(() => undefined);
+      if (s) out.push({ path: join(this.dir, name), sha256: m[1]!, size: s.size, mtimeMs: s.mtimeMs, final: m[2] === 'ova' });
+    }
+    return out;
+  }
+
+  #pin(sha: string): void {
+    this.#pins.set(sha, (this.#pins.get(sha) ?? 0) + 1);
+  }
+
+  #unpin(sha: string): void {
+    const n = (this.#pins.get(sha) ?? 1) - 1;
+    if (n <= 0) this.#pins.delete(sha);
+    else this.#pins.set(sha, n);
+  }
+}
+
+async function hashFile(path: string, hash: Hash = createHash('sha256')): Promise<{ size: number; sha256: string }> {
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: HASH_READ_CHUNK })) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: hash.copy().digest('hex') };
+}
