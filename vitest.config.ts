@@ -15,6 +15,7 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'test/faults/**'],
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // 2 cores: servers started per test file; keep files in parallel but bounded.

@@ -125,7 +125,7 @@ export async function startArtifactoryStandin(opts: { repo: string; token: strin
     return out;
   };
 
-  const handleStorage = async (req: IncomingMessage, res: ServerResponse, url: URL, rest: string) => {
+  const handleStorage = async (res: ServerResponse, url: URL, rest: string) => {
     const [reqRepo = '', ...parts] = rest.split('/');
     if (reqRepo !== repo) return sendError(res, 404, `Repository ${reqRepo} not found`);
     const relPath = parts.filter(Boolean).join('/');
@@ -155,7 +155,11 @@ export async function startArtifactoryStandin(opts: { repo: string; token: strin
           sha2: m.sha256,
         });
       }
-      return sendJson(res, 200, { uri: `${base}/api/storage/${repo}${relPath ? itemPath : ''}`, created: st.birthtime.toISOString(), files });
+      return sendJson(res, 200, {
+        uri: `${base}/api/storage/${repo}${relPath ? itemPath : ''}`,
+        created: st.birthtime.toISOString(),
+        files,
+      });
     }
     if (st.isDirectory()) {
       const children = (await readdir(file, { withFileTypes: true }))
@@ -313,7 +317,7 @@ export async function startArtifactoryStandin(opts: { repo: string; token: strin
     const rest = decodeURIComponent(url.pathname.slice(prefix.length));
     if (rest.startsWith('api/storage/')) {
       if (req.method !== 'GET') return sendError(res, 405, 'Method not allowed');
-      return handleStorage(req, res, url, rest.slice('api/storage/'.length));
+      return handleStorage(res, url, rest.slice('api/storage/'.length));
     }
     const [reqRepo = '', ...parts] = rest.split('/');
     if (reqRepo !== repo) {

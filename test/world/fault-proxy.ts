@@ -8,7 +8,9 @@
  * - `cutAfterBytes(n)`: the next connection(s) forward at most n bytes from upstream, then both
  *   sockets are destroyed mid-response.
  *
- * Modes apply to connections accepted after the call; open connections keep what they had.
+ * Switching to `refuse` or `http503` also destroys the open connections, so that clients with
+ * idle keep-alive sockets (the AWS SDK keeps them) reconnect and meet the fault. `cutAfterBytes`
+ * applies to connections accepted after the call.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { freePort, LOOPBACK } from './ports.js';
@@ -141,6 +143,7 @@ export async function startFaultProxy(targetPort: number, targetHost = LOOPBACK)
     url: `http://${LOOPBACK}:${port}`,
     setMode: (m) => {
       mode = m;
+      if (m !== 'pass') for (const s of open) s.destroy();
     },
     cutAfterBytes: (n, count = 1) => {
       cut = n === undefined ? undefined : { bytes: n, remaining: count };

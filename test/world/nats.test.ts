@@ -1,16 +1,8 @@
-import { createRequire } from 'node:module';
+import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, test } from 'vitest';
-// The NATS client libraries are dependencies of @ferry/shared, not of the workspace root, so
-// they are loaded from packages/shared (types from the same files).
-import type * as JetStreamLib from '../../packages/shared/node_modules/@nats-io/jetstream/lib/mod.js';
-import type * as KvLib from '../../packages/shared/node_modules/@nats-io/kv/lib/mod.js';
-import type * as TransportLib from '../../packages/shared/node_modules/@nats-io/transport-node/lib/mod.js';
 import { type NatsHandle, startHubWithLeaves, startNats, startNatsCluster } from './nats.js';
-
-const requireFromShared = createRequire(new URL('../../packages/shared/package.json', import.meta.url));
-const { connect } = requireFromShared('@nats-io/transport-node') as typeof TransportLib;
-const { jetstream, jetstreamManager, StorageType } = requireFromShared('@nats-io/jetstream') as typeof JetStreamLib;
-const { Kvm } = requireFromShared('@nats-io/kv') as typeof KvLib;
 
 type Conn = Awaited<ReturnType<typeof connect>>;
 const cleanups: Array<() => Promise<unknown>> = [];

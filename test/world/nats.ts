@@ -297,12 +297,9 @@ export async function startHubWithLeaves(sites: string[]): Promise<NatsHubWithLe
   try {
     hub = await startNats({
       serverName: 'hub',
-      extraConfig: [
-        DEFAULT_JS_DOMAIN_G,
-        'leafnodes {',
-        `  listen: ${quote(`${LOOPBACK}:${leafPort}`)}`,
-        '}',
-      ].join('\n'),
+      extraConfig: [DEFAULT_JS_DOMAIN_G, 'leafnodes {', `  listen: ${quote(`${LOOPBACK}:${leafPort}`)}`, '}'].join(
+        '\n',
+      ),
     });
     const started = await Promise.all(
       sites.map((site) =>

@@ -94,7 +94,9 @@ export interface OvaSpec {
 }
 
 export function ovfDescriptor(name: string, disks: { href: string; size: number }[]): string {
-  const files = disks.map((d, i) => `    <File ovf:href="${d.href}" ovf:id="file${i + 1}" ovf:size="${d.size}"/>`).join('\n');
+  const files = disks
+    .map((d, i) => `    <File ovf:href="${d.href}" ovf:id="file${i + 1}" ovf:size="${d.size}"/>`)
+    .join('\n');
   const diskSection = disks
     .map(
       (_d, i) =>
@@ -142,7 +144,8 @@ export async function buildOva(dir: string, spec: OvaSpec = {}): Promise<BuiltOv
   const algorithm = spec.mfAlgorithm ?? 'SHA256';
   const diskEntries: TarEntrySpec[] = disks.map((d) => ({ name: d.href, body: { size: d.size, seed: d.seed } }));
   const mfLines = [`${algorithm}(${name}.ovf)= ${await digestOf(ovf, algorithm === 'SHA1' ? 'sha1' : 'sha256')}`];
-  for (const e of diskEntries) mfLines.push(`${algorithm}(${e.name})= ${await digestOf(e.body, algorithm === 'SHA1' ? 'sha1' : 'sha256')}`);
+  for (const e of diskEntries)
+    mfLines.push(`${algorithm}(${e.name})= ${await digestOf(e.body, algorithm === 'SHA1' ? 'sha1' : 'sha256')}`);
   let entries: TarEntrySpec[] = [
     { name: `${name}.ovf`, body: ovf },
     { name: `${name}.mf`, body: Buffer.from(`${mfLines.join('\n')}\n`) },
@@ -174,7 +177,10 @@ export async function patchDeclaredSize(path: string, entryName: string, declare
       await fh.read(header, 0, 512, offset);
       const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
       if (!name) break;
-      const entrySize = Number.parseInt(header.subarray(124, 136).toString('ascii').replace(/\0.*$/s, '').trim() || '0', 8);
+      const entrySize = Number.parseInt(
+        header.subarray(124, 136).toString('ascii').replace(/\0.*$/s, '').trim() || '0',
+        8,
+      );
       if (name === entryName) {
         header.write(`${declared.toString(8).padStart(11, '0')}\0`, 124, 12, 'ascii');
         header.fill(0x20, 148, 156);

@@ -9,9 +9,11 @@ export class Catalog {
 
   async get(name: string, version: string): Promise<Manifest | undefined> {
     const entry = await this.kv.get(catalogKey(name, version)).catch((err: unknown) => {
-      throw new MessagingError(`cannot read catalog entry ${name}@${version}: ${(err as Error).message}`, { cause: err });
+      throw new MessagingError(`cannot read catalog entry ${name}@${version}: ${(err as Error).message}`, {
+        cause: err,
+      });
     });
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
     return parseManifest(entry.json());
   }
 
@@ -19,9 +21,12 @@ export class Catalog {
     try {
       await this.kv.put(catalogKey(manifest.name, manifest.version), JSON.stringify(manifest));
     } catch (err) {
-      throw new MessagingError(`cannot write catalog entry ${manifest.name}@${manifest.version}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new MessagingError(
+        `cannot write catalog entry ${manifest.name}@${manifest.version}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 

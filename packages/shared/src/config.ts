@@ -10,27 +10,23 @@ import { parseDuration, parseSize } from './units.js';
 
 // ---- field helpers -------------------------------------------------------
 
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected a duration like "30s", "5m", "2h"' });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration like "30s", "5m", "2h"' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
-const size = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected a size like "200GiB", "512MiB" or a number of bytes' });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const bytes = parseSize(v);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected a size like "200GiB", "512MiB" or a number of bytes' });
+    return z.NEVER;
+  }
+  return bytes;
+});
 
 const httpUrl = z.string().refine((v) => {
   try {
@@ -129,7 +125,9 @@ const vsphereSchema = z.strictObject({
   keepAlive: duration.default(5 * 60_000),
 });
 
-const logSchema = z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') });
+const logSchema = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+});
 
 const agentSchema = z.strictObject({
   site: siteId,
@@ -140,7 +138,10 @@ const agentSchema = z.strictObject({
   vsphere: vsphereSchema,
   cache: z.strictObject({ dir: z.string().min(1), maxBytes: size.default(50 * 2 ** 30) }),
   concurrency: z
-    .strictObject({ downloads: z.number().int().min(1).max(64).default(2), imports: z.number().int().min(1).max(64).default(1) })
+    .strictObject({
+      downloads: z.number().int().min(1).max(64).default(2),
+      imports: z.number().int().min(1).max(64).default(1),
+    })
     .default({ downloads: 2, imports: 1 }),
   reconcile: z
     .strictObject({
@@ -224,7 +225,15 @@ export type StoreConfig =
       caFile?: string;
       insecure: boolean;
     }
-  | { type: 'artifactory'; url: string; repo: string; token?: Secret; apiKey?: Secret; caFile?: string; insecure: boolean }
+  | {
+      type: 'artifactory';
+      url: string;
+      repo: string;
+      token?: Secret;
+      apiKey?: Secret;
+      caFile?: string;
+      insecure: boolean;
+    }
   | { type: 'file'; root: string };
 
 export interface VsphereConfig {
@@ -329,7 +338,11 @@ class Resolver {
           forcePathStyle: raw.forcePathStyle,
           prefix: raw.prefix,
           accessKeyId: await this.secret('store.accessKeyIdFile', raw.accessKeyIdFile, 'AWS_ACCESS_KEY_ID'),
-          secretAccessKey: await this.secret('store.secretAccessKeyFile', raw.secretAccessKeyFile, 'AWS_SECRET_ACCESS_KEY'),
+          secretAccessKey: await this.secret(
+            'store.secretAccessKeyFile',
+            raw.secretAccessKeyFile,
+            'AWS_SECRET_ACCESS_KEY',
+          ),
           caFile: this.path(raw.caFile),
           insecure: raw.insecure,
         };

@@ -123,7 +123,11 @@ export class OvaFormatError extends FerryError {
     message: string,
     options: { cause?: unknown } = {},
   ) {
-    super('OVA_INVALID', entry === undefined ? `OVA: ${message}` : `OVA entry ${JSON.stringify(entry)}: ${message}`, options);
+    super(
+      'OVA_INVALID',
+      entry === undefined ? `OVA: ${message}` : `OVA entry ${JSON.stringify(entry)}: ${message}`,
+      options,
+    );
   }
 }
 

@@ -40,7 +40,9 @@ export class EventBus {
       const ack = await this.#js.publish(subject, JSON.stringify(event), { msgID: event.id, timeout: 10_000 });
       return { subject, seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
-      throw new MessagingError(`cannot publish ${body.kind} event on ${subject}: ${(err as Error).message}`, { cause: err });
+      throw new MessagingError(`cannot publish ${body.kind} event on ${subject}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { manifestSchema } from './manifest.js';
-import { EVENT_KINDS } from './nats-names.js';
+import type { EVENT_KINDS } from './nats-names.js';
 import { parseWith } from './schema-error.js';
 
 export const EVENT_SCHEMA = 'ferry/event/v1';
@@ -15,7 +15,12 @@ const base = {
 
 export const eventSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...base, kind: z.literal('published'), manifest: manifestSchema }),
-  z.strictObject({ ...base, kind: z.literal('republish'), manifest: manifestSchema, force: z.boolean().default(false) }),
+  z.strictObject({
+    ...base,
+    kind: z.literal('republish'),
+    manifest: manifestSchema,
+    force: z.boolean().default(false),
+  }),
   z.strictObject({ ...base, kind: z.literal('retired'), manifest: manifestSchema }),
   z.strictObject({ ...base, kind: z.literal('reconcile') }),
 ]);

@@ -17,7 +17,7 @@ export const manifestFileSchema = z.strictObject({
 export const targetSchema = z
   .string()
   .regex(
-    /^(\*|[A-Za-z0-9_-]+|zone:[A-Za-z0-9_.-]+|label:[A-Za-z0-9_.\/-]+=[A-Za-z0-9_.\/:-]*)$/,
+    /^(\*|[A-Za-z0-9_-]+|zone:[A-Za-z0-9_.-]+|label:[A-Za-z0-9_./-]+=[A-Za-z0-9_./:-]*)$/,
     'expected "*", a site id, "zone:<zone>" or "label:<key>=<value>"',
   );
 

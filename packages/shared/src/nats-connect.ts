@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type ConnectionOptions, type NatsConnection, connect, credsAuthenticator } from '@nats-io/transport-node';
+import { type ConnectionOptions, connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsConfig } from './config.js';
 import { MessagingError } from './errors.js';
 import type { Logger } from './logger.js';

@@ -10,8 +10,7 @@ export function formatIssues(error: z.ZodError, input: unknown): string[] {
     const field = issue.path.length ? issue.path.map(String).join('.') : '(root)';
     const value = valueAt(input, issue.path);
     const last = String(issue.path[issue.path.length - 1] ?? '');
-    const shown =
-      value === undefined ? 'missing' : SECRET_KEY.test(last) ? 'value hidden' : `got ${preview(value)}`;
+    const shown = value === undefined ? 'missing' : SECRET_KEY.test(last) ? 'value hidden' : `got ${preview(value)}`;
     return `${field}: ${issue.message} (${shown})`;
   });
 }

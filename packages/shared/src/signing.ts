@@ -1,9 +1,9 @@
 import {
-  type KeyObject,
   createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  type KeyObject,
   sign,
   verify,
 } from 'node:crypto';
@@ -42,7 +42,9 @@ export function generateSigningKeyPair(): { keyId: string; privateKeyPem: string
 }
 
 /** Writes `<out>.key` (mode 0600) and `<out>.pub`; refuses to overwrite an existing private key. */
-export async function writeKeyPair(out: string): Promise<{ keyId: string; privateKeyFile: string; publicKeyFile: string }> {
+export async function writeKeyPair(
+  out: string,
+): Promise<{ keyId: string; privateKeyFile: string; publicKeyFile: string }> {
   const pair = generateSigningKeyPair();
   const privateKeyFile = `${out}.key`;
   const publicKeyFile = `${out}.pub`;
@@ -51,7 +53,10 @@ export async function writeKeyPair(out: string): Promise<{ keyId: string; privat
     await writeFile(privateKeyFile, pair.privateKeyPem, { mode: 0o600, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new ConfigError(`${privateKeyFile} already exists: choose another --out or remove it first`, privateKeyFile);
+      throw new ConfigError(
+        `${privateKeyFile} already exists: choose another --out or remove it first`,
+        privateKeyFile,
+      );
     }
     throw err;
   }
@@ -64,9 +69,14 @@ export async function loadSigningKey(file: string): Promise<SigningKey> {
   try {
     pem = await readFile(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read signing key ${file}: ${(err as Error).message}`, file, 'signing.privateKeyFile', {
-      cause: err,
-    });
+    throw new ConfigError(
+      `cannot read signing key ${file}: ${(err as Error).message}`,
+      file,
+      'signing.privateKeyFile',
+      {
+        cause: err,
+      },
+    );
   }
   try {
     const privateKey = createPrivateKey(pem);
@@ -89,15 +99,22 @@ export async function loadTrustedKeys(files: readonly string[]): Promise<Trusted
     try {
       pem = await readFile(file, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read trusted public key ${file}: ${(err as Error).message}`, file, 'trust.publicKeys', {
-        cause: err,
-      });
+      throw new ConfigError(
+        `cannot read trusted public key ${file}: ${(err as Error).message}`,
+        file,
+        'trust.publicKeys',
+        {
+          cause: err,
+        },
+      );
     }
     try {
       const publicKey = createPublicKey(pem);
       keys.push({ keyId: keyIdOf(publicKey), publicKey, source: file });
     } catch (err) {
-      throw new ConfigError(`${file} is not an ed25519 public key in PEM form`, file, 'trust.publicKeys', { cause: err });
+      throw new ConfigError(`${file} is not an ed25519 public key in PEM form`, file, 'trust.publicKeys', {
+        cause: err,
+      });
     }
   }
   return keys;

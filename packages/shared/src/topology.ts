@@ -1,11 +1,11 @@
 import {
   DiscardPolicy,
   type JetStreamManager,
+  jetstreamManager,
   RetentionPolicy,
   StorageType,
-  jetstreamManager,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { MessagingError } from './errors.js';
 import { CATALOG_BUCKET, EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, SITES_BUCKET, STATUS_BUCKET } from './nats-names.js';

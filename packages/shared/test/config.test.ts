@@ -2,8 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadAgentConfig, loadCoordinatorConfig } from '@ferry/shared';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 let dir: string;
 const SECRET = 'hunter2-vcenter-Pa55';
@@ -67,8 +67,7 @@ describe('agent config', () => {
 
   it('takes the password from the environment when there is no passwordFile', async () => {
     const yaml = agentYaml({
-      vsphere:
-        'vsphere: { url: https://127.0.0.1:8989, username: u, library: golden, datastore: ds, insecure: true }',
+      vsphere: 'vsphere: { url: https://127.0.0.1:8989, username: u, library: golden, datastore: ds, insecure: true }',
     });
     const cfg = await loadAgentConfig(await write('env.yaml', yaml), { FERRY_VSPHERE_PASSWORD: 'from-env' });
     expect(cfg.vsphere.password.reveal()).toBe('from-env');
@@ -88,8 +87,7 @@ describe('agent config', () => {
   it('names a malformed URL and shows the value', async () => {
     const err = await loadError(
       agentYaml({
-        vsphere:
-          'vsphere: { url: "vcenter dc1", username: u, passwordFile: vc.pass, library: golden, datastore: ds }',
+        vsphere: 'vsphere: { url: "vcenter dc1", username: u, passwordFile: vc.pass, library: golden, datastore: ds }',
       }),
     );
     expect(err.message).toContain('vsphere.url');

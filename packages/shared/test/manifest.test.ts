@@ -1,16 +1,16 @@
-import { describe, expect, it } from 'vitest';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import {
-  SchemaError,
-  SignatureError,
   canonicalJson,
   generateSigningKeyPair,
   keyIdOf,
   parseEvent,
   parseManifest,
+  SchemaError,
+  SignatureError,
   signManifest,
   verifyManifest,
 } from '@ferry/shared';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 
 function keys() {
   const pair = generateSigningKeyPair();
@@ -110,10 +110,16 @@ describe('manifest', () => {
 describe('event', () => {
   it('parses a published event and rejects an unknown kind', () => {
     const manifest = signManifest(base, keys().signing);
-    const ev = parseEvent({ schema: 'ferry/event/v1', id: 'x', sentAt: '2026-11-21T10:00:00Z', kind: 'published', manifest });
+    const ev = parseEvent({
+      schema: 'ferry/event/v1',
+      id: 'x',
+      sentAt: '2026-11-21T10:00:00Z',
+      kind: 'published',
+      manifest,
+    });
     expect(ev.kind).toBe('published');
-    expect(() => parseEvent({ schema: 'ferry/event/v1', id: 'x', sentAt: '2026-11-21T10:00:00Z', kind: 'nuke' })).toThrow(
-      SchemaError,
-    );
+    expect(() =>
+      parseEvent({ schema: 'ferry/event/v1', id: 'x', sentAt: '2026-11-21T10:00:00Z', kind: 'nuke' }),
+    ).toThrow(SchemaError);
   });
 });

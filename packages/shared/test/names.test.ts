@@ -1,8 +1,7 @@
-import { describe, expect, it } from 'vitest';
 import {
-  InvalidNameError,
   catalogKey,
   eventSubject,
+  InvalidNameError,
   parseCatalogKey,
   parseDuration,
   parseImageRef,
@@ -11,6 +10,7 @@ import {
   selectorMatches,
   statusKey,
 } from '@ferry/shared';
+import { describe, expect, it } from 'vitest';
 
 describe('names and keys', () => {
   it.each([
@@ -34,7 +34,11 @@ describe('names and keys', () => {
   });
 
   it('status keys round-trip', () => {
-    expect(parseStatusKey(statusKey('dc1', 'ubuntu', '1.2.3'))).toEqual({ site: 'dc1', name: 'ubuntu', version: '1.2.3' });
+    expect(parseStatusKey(statusKey('dc1', 'ubuntu', '1.2.3'))).toEqual({
+      site: 'dc1',
+      name: 'ubuntu',
+      version: '1.2.3',
+    });
   });
 
   it('subjects', () => {

@@ -3,9 +3,15 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ChecksumMismatchError, inspectOva, OvaFormatError, OvaReader } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChecksumMismatchError, OvaFormatError, OvaReader, inspectOva } from '@ferry/shared';
-import { type OvaSpec, type TarEntrySpec, buildOva, ovfDescriptor, patchDeclaredSize } from '../../../test/world/ova.js';
+import {
+  buildOva,
+  type OvaSpec,
+  ovfDescriptor,
+  patchDeclaredSize,
+  type TarEntrySpec,
+} from '../../../test/world/ova.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let dir: string;
@@ -61,12 +67,24 @@ describe('OvaReader', () => {
 
   const hostile: Array<[string, (e: TarEntrySpec[]) => TarEntrySpec[], RegExp]> = [
     ['a ../ entry', (e) => [...e, { name: '../evil', body: Buffer.from('x') }], /"\.\.\/evil".*"\.\." path segment/],
-    ['an absolute path', (e) => [...e, { name: '/etc/cron.d/evil', body: Buffer.from('x') }], /"\/etc\/cron.d\/evil".*absolute/],
-    ['a symlink', (e) => [...e, { name: 'link.vmdk', type: 'symlink', linkname: '/etc/passwd' }], /"link.vmdk".*symlink/],
+    [
+      'an absolute path',
+      (e) => [...e, { name: '/etc/cron.d/evil', body: Buffer.from('x') }],
+      /"\/etc\/cron.d\/evil".*absolute/,
+    ],
+    [
+      'a symlink',
+      (e) => [...e, { name: 'link.vmdk', type: 'symlink', linkname: '/etc/passwd' }],
+      /"link.vmdk".*symlink/,
+    ],
     ['a hard link', (e) => [...e, { name: 'hard.vmdk', type: 'link', linkname: 'image.ovf' }], /"hard.vmdk".*link/],
     ['a device file', (e) => [...e, { name: 'dev.vmdk', type: 'character-device' }], /"dev.vmdk".*character-device/],
     ['a duplicate name', (e) => [...e, { ...e[2]! }], /"image-disk1.vmdk".*twice/],
-    ['an unreferenced file', (e) => [...e, { name: 'extra.iso', body: Buffer.from('x') }], /"extra.iso".*not referenced/],
+    [
+      'an unreferenced file',
+      (e) => [...e, { name: 'extra.iso', body: Buffer.from('x') }],
+      /"extra.iso".*not referenced/,
+    ],
     ['a missing referenced file', (e) => e.slice(0, 2), /"image-disk1.vmdk".*missing from the archive/],
     ['no .mf', (e) => [e[0]!, e[2]!], /no manifest \(\.mf\)/],
     ['the .ovf not first', (e) => [e[1]!, e[0]!, e[2]!], /"image.mf".*must be the first entry/],
@@ -75,7 +93,9 @@ describe('OvaReader', () => {
       (e) => {
         // A consistent .mf, so that only the OVF's declared size is wrong.
         const ovf = Buffer.from(ovfDescriptor('image', [{ href: 'image-disk1.vmdk', size: 5 }]));
-        const mf = (e[1]!.body as Buffer).toString().replace(/^SHA256\(image\.ovf\)= \w+/m, `SHA256(image.ovf)= ${sha256(ovf)}`);
+        const mf = (e[1]!.body as Buffer)
+          .toString()
+          .replace(/^SHA256\(image\.ovf\)= \w+/m, `SHA256(image.ovf)= ${sha256(ovf)}`);
         return [{ name: 'image.ovf', body: ovf }, { name: 'image.mf', body: Buffer.from(mf) }, e[2]!];
       },
       /"image-disk1.vmdk".*but image.ovf says 5/,

@@ -244,13 +244,15 @@ describe('S3Store faults', () => {
   });
 
   test('wrong credentials are a non-retryable StoreError that says what to check and leaks no secret', async () => {
+    // s3rver checks the access key id but does not verify SigV4 signatures (only V2), so a wrong
+    // secret alone would pass there: use an unknown key id (InvalidAccessKeyId, 403).
     const secret = 'not-the-secret-key-XYZ987';
     const bad = new S3Store({
       endpoint: s3.endpoint,
       bucket: s3.bucket,
       region: s3.region,
       forcePathStyle: true,
-      accessKeyId: s3.accessKeyId,
+      accessKeyId: 'NOT-A-KEY-ID',
       secretAccessKey: secret,
     });
     const err = await bad.get('obj.bin').catch((e: unknown) => e);

@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-import "../dist/cli.js";
+import { runAgentCli } from '../dist/cli.js';
+
+process.exitCode = await runAgentCli(process.argv.slice(2));

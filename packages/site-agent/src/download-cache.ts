@@ -4,13 +4,13 @@ import { type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs, utimes
 import { join } from 'node:path';
 import {
   type BackoffPolicy,
+  backoffDelay,
   CacheError,
   ChecksumMismatchError,
-  type Logger,
-  type ObjectStore,
-  backoffDelay,
   formatBytes,
   isRetryable,
+  type Logger,
+  type ObjectStore,
   silentLogger,
   sleep,
 } from '@ferry/shared';
@@ -133,7 +133,11 @@ export class DownloadCache {
     await rm(this.partialPath(sha256), { force: true });
   }
 
-  async #fetchOnce(store: ObjectStore, ref: ArtifactRef, options: FetchOptions): Promise<{ reused: boolean; bytesFromStore: number }> {
+  async #fetchOnce(
+    store: ObjectStore,
+    ref: ArtifactRef,
+    options: FetchOptions,
+  ): Promise<{ reused: boolean; bytesFromStore: number }> {
     const log = this.#log.child({ sha256: ref.sha256.slice(0, 12), artifact: ref.artifact });
     const final = this.finalPath(ref.sha256);
     const existing = await stat(final).catch(() => undefined);
@@ -264,7 +268,14 @@ export class DownloadCache {
       const m = /^([0-9a-f]{64})\.(ova|partial)$/.exec(name);
       if (!m) continue;
       const s = await stat(join(this.dir, name)).catch(() => undefined);
-      if (s) out.push({ path: join(this.dir, name), sha256: m[1]!, size: s.size, mtimeMs: s.mtimeMs, final: m[2] === 'ova' });
+      if (s)
+        out.push({
+          path: join(this.dir, name),
+          sha256: m[1]!,
+          size: s.size,
+          mtimeMs: s.mtimeMs,
+          final: m[2] === 'ova',
+        });
     }
     return out;
   }

@@ -115,7 +115,12 @@ export class ImageImporter {
   ): Promise<{ itemId: string; bytesUploaded: number }> {
     const { library } = this.#o;
     const libraryId = await this.#o.libraryId();
-    const markerFields = { name: manifest.name, version: manifest.version, sha256: manifest.sha256, publishedAt: manifest.publishedAt };
+    const markerFields = {
+      name: manifest.name,
+      version: manifest.version,
+      sha256: manifest.sha256,
+      publishedAt: manifest.publishedAt,
+    };
     let itemId: string;
     let created = false;
     if (existing && parseMarker(existing.description)) {

@@ -1,3 +1,5 @@
+export { type AgentRuntime, createAgentRuntime } from './agent-runtime.js';
+export { runAgentCli } from './cli.js';
 export {
   ContentLibraryClient,
   type ContentLibraryClientOptions,
@@ -21,5 +23,6 @@ export {
   type ImportRequest,
   type ImportResult,
 } from './image-importer.js';
-export { type ItemMarker, formatMarker, parseMarker } from './item-marker.js';
+export { formatMarker, type ItemMarker, parseMarker } from './item-marker.js';
 export { TransferQueues } from './transfer-queues.js';
+export { AGENT_VERSION } from './version.js';

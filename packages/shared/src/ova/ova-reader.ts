@@ -1,4 +1,4 @@
-import { type Hash, createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { extract as tarExtract } from 'tar-stream';
@@ -39,7 +39,8 @@ function checkEntryName(name: string): void {
   if (name.includes('\0')) throw new OvaFormatError(name, 'has a NUL byte in its name');
   if (name.startsWith('/')) throw new OvaFormatError(name, 'has an absolute path');
   if (name.split(/[\\/]/).includes('..')) throw new OvaFormatError(name, 'has a ".." path segment');
-  if (name.includes('/') || name.includes('\\')) throw new OvaFormatError(name, 'is in a subdirectory; OVA entries are flat');
+  if (name.includes('/') || name.includes('\\'))
+    throw new OvaFormatError(name, 'is in a subdirectory; OVA entries are flat');
 }
 
 function roleOf(name: string): OvaEntryRole {
@@ -99,7 +100,12 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
       if (!line) throw new OvaFormatError(name, `is not listed in ${mfName}`);
       const actual = line.algorithm === 'sha256' ? sha256 : sha1;
       if (actual !== undefined && actual !== line.digest) {
-        throw new ChecksumMismatchError(`OVA entry ${JSON.stringify(name)} (per ${mfName})`, line.digest, actual, line.algorithm);
+        throw new ChecksumMismatchError(
+          `OVA entry ${JSON.stringify(name)} (per ${mfName})`,
+          line.digest,
+          actual,
+          line.algorithm,
+        );
       }
     };
 
@@ -122,13 +128,18 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
         }
         const role = roleOf(name);
         if (ovfName === undefined) {
-          if (role !== 'ovf') throw new OvaFormatError(name, 'comes first, but the OVF descriptor (.ovf) must be the first entry');
-          if (size > MAX_OVF_BYTES) throw new OvaFormatError(name, `is ${size} bytes; OVF descriptors over ${MAX_OVF_BYTES} are refused`);
+          if (role !== 'ovf')
+            throw new OvaFormatError(name, 'comes first, but the OVF descriptor (.ovf) must be the first entry');
+          if (size > MAX_OVF_BYTES)
+            throw new OvaFormatError(name, `is ${size} bytes; OVF descriptors over ${MAX_OVF_BYTES} are refused`);
         } else {
           const base = ovfName.slice(0, -4);
           if (role === 'ovf') throw new OvaFormatError(name, `is a second OVF descriptor (the first was ${ovfName})`);
           if ((role === 'mf' || role === 'cert') && name.slice(0, name.lastIndexOf('.')) !== base) {
-            throw new OvaFormatError(name, `does not belong to ${ovfName} (expected ${base}${name.slice(name.lastIndexOf('.'))})`);
+            throw new OvaFormatError(
+              name,
+              `does not belong to ${ovfName} (expected ${base}${name.slice(name.lastIndexOf('.'))})`,
+            );
           }
           if (role === 'file' && !referenced.has(name)) {
             throw new OvaFormatError(name, `is not referenced by ${ovfName}`);
@@ -182,7 +193,11 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
         const digest = sha256.digest('hex');
         const sha1Digest = sha1?.digest('hex');
         if (want && want.sha256 !== digest) {
-          throw new ChecksumMismatchError(`OVA entry ${JSON.stringify(name)} (per signed manifest)`, want.sha256, digest);
+          throw new ChecksumMismatchError(
+            `OVA entry ${JSON.stringify(name)} (per signed manifest)`,
+            want.sha256,
+            digest,
+          );
         }
         if (role === 'mf') {
           // Entries read before the .mf (at least the .ovf) are checked now.
@@ -203,9 +218,11 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
     }
 
     if (ovfName === undefined) throw new OvaFormatError(undefined, 'the archive has no entries (is it an OVA?)');
-    if (!mf || !mfName) throw new OvaFormatError(undefined, `no manifest (.mf) next to ${ovfName}: build the OVA with one`);
+    if (!mf || !mfName)
+      throw new OvaFormatError(undefined, `no manifest (.mf) next to ${ovfName}: build the OVA with one`);
     for (const ref of references) {
-      if (!seen.has(ref.href)) throw new OvaFormatError(ref.href, `is referenced by ${ovfName} but missing from the archive`);
+      if (!seen.has(ref.href))
+        throw new OvaFormatError(ref.href, `is referenced by ${ovfName} but missing from the archive`);
     }
     for (const name of mf.keys()) {
       if (!seen.has(name)) throw new OvaFormatError(name, `is listed in ${mfName} but missing from the archive`);

@@ -26,7 +26,10 @@ export function parseOvfReferences(ovfName: string, xml: string): OvfReference[]
     const sizeText = /(?:\w+:)?size\s*=\s*"([^"]*)"/.exec(attrs)?.[1];
     const size = sizeText === undefined ? undefined : Number(sizeText);
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
-      throw new OvaFormatError(ovfName, `reference ${JSON.stringify(href)} has an invalid ovf:size ${JSON.stringify(sizeText)}`);
+      throw new OvaFormatError(
+        ovfName,
+        `reference ${JSON.stringify(href)} has an invalid ovf:size ${JSON.stringify(sizeText)}`,
+      );
     }
     refs.push(size === undefined ? { href } : { href, size });
   }

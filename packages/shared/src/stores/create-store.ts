@@ -9,6 +9,9 @@ import { S3Store } from './s3-store.js';
 export function createStore(config: StoreConfig, logger?: Logger): ObjectStore {
   switch (config.type) {
     case 's3':
+      // The pinned SDK supports Node 20; its warning about future releases would only
+      // clutter operators' terminals and logs.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       return new S3Store({
         endpoint: config.endpoint,
         bucket: config.bucket,

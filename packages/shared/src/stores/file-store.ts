@@ -34,7 +34,8 @@ export class FileStore implements ObjectStore {
   private fileOf(path: string): { rel: string; file: string } {
     const rel = normalizeStorePath(path);
     const file = resolve(this.root, ...rel.split('/'));
-    if (!file.startsWith(this.root + sep)) throw new InvalidNameError('store path', path, 'resolves outside the store root');
+    if (!file.startsWith(this.root + sep))
+      throw new InvalidNameError('store path', path, 'resolves outside the store root');
     return { rel, file };
   }
 
@@ -77,10 +78,19 @@ export class FileStore implements ObjectStore {
     } catch (err) {
       throw this.fail('get', rel, err);
     }
-    if (range && (range.start < 0 || (range.start >= size && size > 0) || (range.end !== undefined && range.end < range.start))) {
-      throw new StoreError(this.description, 'get', rel, `requested range ${range.start}-${range.end ?? ''} is outside the ${size}-byte file`, {
-        status: 416,
-      });
+    if (
+      range &&
+      (range.start < 0 || (range.start >= size && size > 0) || (range.end !== undefined && range.end < range.start))
+    ) {
+      throw new StoreError(
+        this.description,
+        'get',
+        rel,
+        `requested range ${range.start}-${range.end ?? ''} is outside the ${size}-byte file`,
+        {
+          status: 416,
+        },
+      );
     }
     const stream = createReadStream(file, range ? { start: range.start, end: range.end } : {});
     // Errors while reading (file removed, EIO) come out as store errors.
@@ -140,7 +150,8 @@ export class FileStore implements ObjectStore {
       const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
         // Descend only where the prefix can still match.
-        if (rel.startsWith(prefix) || prefix.startsWith(`${rel}/`)) yield* this.walk(join(dir, entry.name), rel, prefix);
+        if (rel.startsWith(prefix) || prefix.startsWith(`${rel}/`))
+          yield* this.walk(join(dir, entry.name), rel, prefix);
         continue;
       }
       if (!entry.isFile() || entry.name.endsWith(PARTIAL_SUFFIX) || !rel.startsWith(prefix)) continue;

@@ -85,12 +85,12 @@ export class S3Store implements ObjectStore {
       // The SDK retries a little (3 attempts, its own backoff); the caller retries with its own
       // backoff on top, so a long outage is not multiplied here.
       maxAttempts: 3,
-      // Since SDK 3.729 the default is to send CRC32 checksums (headers and, on streamed uploads,
-      // aws-chunked trailers) and to validate response checksums. S3-compatible stores that
-      // predate that (older MinIO, Ceph RGW, s3rver) reject or mishandle those requests
-      // (InvalidArgument, XAmzContentSHA256Mismatch, bodies with chunk signatures stored
-      // verbatim), so only send or check them when an operation requires it. Integrity is
-      // checked end to end by ferry with SHA-256 anyway.
+      // Since SDK 3.729 the default is to send CRC32 checksums (x-amz-checksum-* headers and, on
+      // streamed uploads, aws-chunked bodies with trailers) and to validate response checksums.
+      // S3-compatible stores that predate that (older MinIO and Ceph RGW releases; s3rver only
+      // implements SigV2/SigV4 as of 2020) reject or mishandle those requests (InvalidArgument,
+      // XAmzContentSHA256Mismatch, chunk framing stored as object bytes), so only send or check
+      // them when an operation requires it. ferry verifies SHA-256 end to end anyway.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: {
@@ -235,7 +235,13 @@ export class S3Store implements ObjectStore {
       return fail(`store unavailable (HTTP ${status ?? '?'} ${name}); will retry`, true);
     }
     const detail = redact(e.message ?? name, this.secrets);
-    if (status === 403 || status === 401 || name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
+    if (
+      status === 403 ||
+      status === 401 ||
+      name === 'AccessDenied' ||
+      name === 'InvalidAccessKeyId' ||
+      name === 'SignatureDoesNotMatch'
+    ) {
       return fail(
         `access denied (HTTP ${status ?? '?'} ${name}): check the credentials (accessKeyId/secretAccessKey files or AWS_* env) and the bucket policy`,
         false,

@@ -1,0 +1,89 @@
+import {
+  Catalog,
+  type CoordinatorConfig,
+  EventBus,
+  type Env,
+  type Logger,
+  type ObjectStore,
+  type SigningKey,
+  type Topology,
+  connectNats,
+  ensureTopology,
+  loadCoordinatorConfig,
+  loadSigningKey,
+  silentLogger,
+} from '@ferry/shared';
+import { openStore } from './store-factory.js';
+
+/** The NATS connection type, named through @ferry/shared (the coordinator does not depend on the NATS client itself). */
+export type NatsConnection = Awaited<ReturnType<typeof connectNats>>;
+
+/** Everything a coordinator command talks to: NATS (catalog, status, sites, events), the store, the signing key. */
+export interface CoordinatorContext {
+  config: CoordinatorConfig;
+  nc: NatsConnection;
+  topology: Topology;
+  catalog: Catalog;
+  bus: EventBus;
+  store: ObjectStore;
+  logger: Logger;
+  /** Loaded on first use: read-only commands (status, sites) do not need the private key. */
+  signingKey(): Promise<SigningKey>;
+  close(): Promise<void>;
+}
+
+export interface OpenContextOptions {
+  /** NATS client name shown by the server. */
+  clientName?: string;
+  logger?: Logger;
+  /** Daemon: reconnect forever. CLI: fail fast. */
+  reconnectForever?: boolean;
+}
+
+/** Default config file: `$FERRY_CONFIG`, else `./ferry.yaml`. */
+export function defaultConfigFile(env: Env): string {
+  return env.FERRY_CONFIG || 'ferry.yaml';
+}
+
+export async function openContext(config: CoordinatorConfig, options: OpenContextOptions = {}): Promise<CoordinatorContext> {
+  const logger = options.logger ?? silentLogger();
+  const nc = await connectNats(config.nats, {
+    name: options.clientName ?? 'ferry-cli',
+    reconnectForever: options.reconnectForever ?? false,
+    logger,
+  });
+  try {
+    const topology = await ensureTopology(nc);
+    const store = openStore(config.store, logger);
+    let key: Promise<SigningKey> | undefined;
+    return {
+      config,
+      nc,
+      topology,
+      catalog: new Catalog(topology.catalog),
+      bus: new EventBus(nc),
+      store,
+      logger,
+      signingKey: () => {
+        key ??= loadSigningKey(config.signing.privateKeyFile);
+        return key;
+      },
+      close: async () => {
+        await nc.drain().catch(() => nc.close());
+      },
+    };
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Loads the coordinator config file and opens a context on it. */
+export async function openContextFromFile(
+  file: string,
+  env: Env,
+  options: OpenContextOptions = {},
+): Promise<CoordinatorContext> {
+  const config = await loadCoordinatorConfig(file, env);
+  return openContext(config, options);
+}

@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import {
+  type AgentConfig,
+  createStore,
+  type Logger,
+  loadTrustedKeys,
+  type ObjectStore,
+  type TrustedKey,
+} from '@ferry/shared';
+import { ContentLibraryClient } from './content-library-client.js';
+import { DownloadCache } from './download-cache.js';
+import { ImageImporter } from './image-importer.js';
+import { TransferQueues } from './transfer-queues.js';
+
+/** The parts of an agent that every command (import, daemon, reconcile, check) builds from one config. */
+export interface AgentRuntime {
+  config: AgentConfig;
+  log: Logger;
+  store: ObjectStore;
+  library: ContentLibraryClient;
+  cache: DownloadCache;
+  queues: TransferQueues;
+  importer: ImageImporter;
+  trusted: TrustedKey[];
+  /** The configured library's id, created on the datastore when missing (resolved once, then cached). */
+  libraryId(): Promise<string>;
+}
+
+export async function createAgentRuntime(config: AgentConfig, log: Logger): Promise<AgentRuntime> {
+  for (const [what, insecure] of [
+    ['vsphere', config.vsphere.insecure],
+    ['store', 'insecure' in config.store && config.store.insecure],
+    ['nats', config.nats.tls?.insecure ?? false],
+  ] as const) {
+    if (insecure) log.warn({ what }, `${what}.insecure is true: TLS certificates are not verified`);
+  }
+  const store = createStore(config.store, log.child({ component: 'store' }));
+  const library = new ContentLibraryClient({
+    url: config.vsphere.url,
+    username: config.vsphere.username,
+    password: config.vsphere.password.reveal(),
+    insecure: config.vsphere.insecure,
+    ca: config.vsphere.caFile ? await readFile(config.vsphere.caFile) : undefined,
+    keepAliveMs: config.vsphere.keepAliveMs,
+    logger: log.child({ component: 'vsphere' }),
+  });
+  const cache = new DownloadCache({
+    dir: config.cache.dir,
+    maxBytes: config.cache.maxBytes,
+    logger: log.child({ component: 'cache' }),
+  });
+  const queues = new TransferQueues(config.concurrency);
+  let libraryIdPromise: Promise<string> | undefined;
+  const libraryId = () => {
+    libraryIdPromise ??= library.ensureLibrary(config.vsphere.library, config.vsphere.datastore).catch((err) => {
+      libraryIdPromise = undefined; // try again next time (vCenter may be back)
+      throw err;
+    });
+    return libraryIdPromise;
+  };
+  const importer = new ImageImporter({
+    library,
+    libraryId,
+    store,
+    cache,
+    queues,
+    itemNameTemplate: config.vsphere.itemName,
+    logger: log,
+  });
+  const trusted = await loadTrustedKeys(config.trust.publicKeys);
+  return { config, log, store, library, cache, queues, importer, trusted, libraryId };
+}

@@ -1,0 +1,2 @@
+/** Reported in heartbeats and status records. */
+export const AGENT_VERSION = '0.1.0';

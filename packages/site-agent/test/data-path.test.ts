@@ -1,0 +1,229 @@
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import {
+  ChecksumMismatchError,
+  createStore,
+  loadAgentConfig,
+  type Manifest,
+  OvaFormatError,
+  silentLogger,
+} from '@ferry/shared';
+import { type AgentRuntime, createAgentRuntime, runAgentCli } from '@ferry/site-agent';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeAgentConfig } from '../../../test/support/agent-config.js';
+import { makeTestKey, stageImage, type TestKey } from '../../../test/support/images.js';
+import { type FaultProxy, startFaultProxy } from '../../../test/world/fault-proxy.js';
+import { type BuiltOva, buildOva, sha256Of } from '../../../test/world/ova.js';
+import { type S3Handle, startS3 } from '../../../test/world/s3.js';
+import { startVcsim, type VcsimHandle } from '../../../test/world/vcsim.js';
+
+const MiB = 2 ** 20;
+let dir: string;
+let s3: S3Handle;
+let vcsim: VcsimHandle;
+let key: TestKey;
+let configFile: string;
+let rt: AgentRuntime;
+
+function capture() {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const text = { out: '', err: '' };
+  stdout.on('data', (d) => (text.out += d));
+  stderr.on('data', (d) => (text.err += d));
+  return { io: { stdout, stderr }, text };
+}
+
+async function runtimeFor(site: string, extra: Partial<Parameters<typeof writeAgentConfig>[0]> = {}) {
+  const file = await writeAgentConfig({
+    dir: join(dir, site),
+    site,
+    s3,
+    vcsim,
+    publicKeyFile: key.publicKeyFile,
+    ...extra,
+  });
+  const config = await loadAgentConfig(file);
+  const runtime = await createAgentRuntime(config, silentLogger());
+  await runtime.cache.init();
+  return runtime;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-datapath-'));
+  [s3, vcsim] = await Promise.all([startS3(), startVcsim()]);
+  key = await makeTestKey(dir);
+  configFile = await writeAgentConfig({
+    dir: join(dir, 'site-a'),
+    site: 'site-a',
+    s3,
+    vcsim,
+    publicKeyFile: key.publicKeyFile,
+  });
+  rt = await createAgentRuntime(await loadAgentConfig(configFile), silentLogger());
+  await rt.cache.init();
+});
+
+afterAll(async () => {
+  await vcsim?.stop();
+  await s3?.destroy();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function build(name: string, diskSize: number, extra: Parameters<typeof buildOva>[1] = {}): Promise<BuiltOva> {
+  const sub = join(dir, 'ovas', name);
+  await mkdir(sub, { recursive: true });
+  return buildOva(sub, { name, diskSize, seed: name, ...extra });
+}
+
+async function itemFor(runtime: AgentRuntime, m: Manifest) {
+  return runtime.importer.findItem(m);
+}
+
+describe('data path: store → verified cache → OVA → Content Library (s3rver, vcsim)', () => {
+  let big: BuiltOva;
+  let bigManifest: Manifest;
+
+  it('imports a 200 MiB OVA through `ferry-agent import`, byte for byte', async () => {
+    big = await build('ubuntu', 200 * MiB);
+    bigManifest = await stageImage(rt.store, key, big, { name: 'ubuntu', version: '2026.11.21' });
+    const manifestFile = join(dir, 'ubuntu.manifest.json');
+    await writeFile(manifestFile, JSON.stringify(bigManifest));
+
+    const { io, text } = capture();
+    const code = await runAgentCli(['import', '--config', configFile, '--manifest', manifestFile], io);
+    expect(text.err).toBe('');
+    expect(code).toBe(0);
+    expect(text.out).toMatch(/imported into library golden-images as ubuntu-2026\.11\.21/);
+
+    const item = await itemFor(rt, bigManifest);
+    expect(item).toBeDefined();
+    const files = await rt.library.listFiles(item!.id);
+    expect(files.map((f) => [f.name, f.size]).sort()).toEqual(big.files.map((f) => [f.name, f.size]).sort());
+    for (const f of big.files) {
+      const bytes = await rt.library.downloadFile(item!.id, f.name);
+      expect(await sha256Of(bytes), f.name).toBe(f.sha256);
+    }
+  });
+
+  it('a second import of the same sha256 uploads nothing', async () => {
+    const manifestFile = join(dir, 'ubuntu.manifest.json');
+    const itemBefore = await itemFor(rt, bigManifest);
+    const { io, text } = capture();
+    const code = await runAgentCli(['import', '--config', configFile, '--manifest', manifestFile, '--json'], io);
+    expect(code).toBe(0);
+    const result = JSON.parse(text.out) as {
+      skipped: boolean;
+      bytesUploaded: number;
+      bytesDownloaded: number;
+      itemId: string;
+    };
+    expect(result).toMatchObject({ skipped: true, bytesUploaded: 0, bytesDownloaded: 0, itemId: itemBefore!.id });
+    const items = await rt.library.listItems(await rt.libraryId());
+    expect(items.filter((i) => i.name === 'ubuntu-2026.11.21')).toHaveLength(1);
+  });
+
+  it('resumes a download cut mid-transfer and reads < 1.2× the object from the store', async () => {
+    const proxy: FaultProxy = await startFaultProxy(s3.port);
+    try {
+      const site = await runtimeFor('site-resume', { s3Endpoint: proxy.url });
+      proxy.cutAfterBytes(70 * MiB);
+      const result = await site.importer.import({ manifest: bigManifest, force: true });
+      // Every byte read from the store once: the resume asked only for what was missing.
+      expect(result.bytesDownloaded).toBe(big.size);
+      expect(proxy.connections).toBeGreaterThan(1);
+      expect(proxy.bytesFromUpstream).toBeLessThan(1.2 * big.size);
+      expect(proxy.bytesFromUpstream).toBeGreaterThanOrEqual(big.size);
+      const cached = await readFile(site.cache.finalPath(big.sha256));
+      expect(createHash('sha256').update(cached).digest('hex')).toBe(big.sha256);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('a corrupted object ends in ChecksumMismatchError, no item, no cache file', async () => {
+    const ova = await build('corrupt', 2 * MiB);
+    const manifest = await stageImage(rt.store, key, ova, { name: 'corrupt', version: '1' });
+    const bytes = await readFile(ova.path);
+    bytes[bytes.length - 2000]! ^= 0xff;
+    const store = createStore(rt.config.store);
+    await store.put(manifest.artifact, new PassThrough().end(bytes), { size: bytes.length });
+
+    const err = await rt.importer.import({ manifest }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChecksumMismatchError);
+    expect(await itemFor(rt, manifest)).toBeUndefined();
+    const left = (await readdir(rt.cache.dir)).filter((n) => n.startsWith(manifest.sha256));
+    expect(left).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a ../evil entry',
+      (e: Parameters<NonNullable<Parameters<typeof buildOva>[1]['mutate']>>[0]) => [
+        ...e,
+        { name: '../evil', body: Buffer.from('x') },
+      ],
+      /"\.\.\/evil"/,
+    ],
+    [
+      'a symlink entry',
+      (e: Parameters<NonNullable<Parameters<typeof buildOva>[1]['mutate']>>[0]) => [
+        ...e,
+        { name: 'link.vmdk', type: 'symlink' as const, linkname: '/etc/shadow' },
+      ],
+      /"link\.vmdk".*symlink/,
+    ],
+    [
+      'a .mf that disagrees with a file',
+      (e: Parameters<NonNullable<Parameters<typeof buildOva>[1]['mutate']>>[0]) => [
+        e[0]!,
+        e[1]!,
+        { name: e[2]!.name, body: { size: 1 * MiB, seed: 'tampered' } },
+      ],
+      /"hostile-\d-disk1\.vmdk" \(per hostile-\d\.mf\)/,
+    ],
+  ])(
+    'rejects an OVA with %s, naming the entry, leaving no item and no open session',
+    async (_label, mutate, message) => {
+      const name = `hostile-${Math.floor(Math.random() * 9)}`;
+      const ova = await build(`${name}`, 1 * MiB, { mutate });
+      const version = String(Date.now());
+      const manifest = await stageImage(rt.store, key, ova, { name, version });
+      const err = (await rt.importer.import({ manifest }).catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(Error);
+      expect(err instanceof OvaFormatError || err instanceof ChecksumMismatchError).toBe(true);
+      expect(err.message).toMatch(message);
+      expect(await itemFor(rt, manifest)).toBeUndefined();
+      expect(await rt.library.listUpdateSessions({ activeOnly: true })).toEqual([]);
+    },
+  );
+
+  it('with 6 images queued and imports: 2, at most 2 update sessions are open at once', async () => {
+    const site = await runtimeFor('site-queue', { concurrency: { downloads: 3, imports: 2 } });
+    const manifests: Manifest[] = [];
+    for (let i = 0; i < 6; i++) {
+      const ova = await build(`q${i}`, 12 * MiB);
+      manifests.push(await stageImage(site.store, key, ova, { name: `q${i}`, version: '1' }));
+    }
+    let maxOpen = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const open = await site.library.listUpdateSessions({ activeOnly: true });
+        maxOpen = Math.max(maxOpen, open.length);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const results = await Promise.all(manifests.map((manifest) => site.importer.import({ manifest })));
+    sampling = false;
+    await sampler;
+    expect(results.every((r) => !r.skipped && r.itemId)).toBe(true);
+    expect(maxOpen).toBeGreaterThanOrEqual(1);
+    expect(maxOpen).toBeLessThanOrEqual(2);
+    expect(site.queues.peak.imports).toBe(2);
+    expect(site.queues.peak.downloads).toBeLessThanOrEqual(3);
+  });
+});
