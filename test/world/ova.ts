@@ -4,7 +4,7 @@ import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Headers, pack as tarPack } from 'tar-stream';
+import { type Header, pack as tarPack } from 'tar-stream';
 
 /** Deterministic pseudo-random bytes (AES-CTR keystream: fast, incompressible, reproducible by seed). */
 export function randomStream(size: number, seed = 'ferry'): Readable {
@@ -36,7 +36,7 @@ export async function sha256Of(stream: Readable): Promise<string> {
 export interface TarEntrySpec {
   name: string;
   body?: Buffer | { size: number; seed: string };
-  type?: Headers['type'];
+  type?: Header['type'];
   linkname?: string;
 }
 
@@ -50,11 +50,11 @@ export async function writeTar(path: string, entries: readonly TarEntrySpec[]): 
   const pack = tarPack();
   const done = pipeline(pack, createWriteStream(path));
   for (const e of entries) {
-    const header: Headers = { name: e.name, size: bodySize(e.body), type: e.type ?? 'file', mode: 0o644 };
+    const header: Partial<Header> & { name: string } = { name: e.name, size: bodySize(e.body), type: e.type ?? 'file', mode: 0o644 };
     if (e.linkname) header.linkname = e.linkname;
     if (!e.body || Buffer.isBuffer(e.body)) {
       await new Promise<void>((resolve, reject) =>
-        pack.entry(header, e.body as Buffer | undefined, (err) => (err ? reject(err) : resolve())),
+        pack.entry(header, (e.body as Buffer | undefined) ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve())),
       );
     } else {
       const sink = pack.entry(header);

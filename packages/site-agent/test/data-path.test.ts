@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAgentConfig } from '../../../test/support/agent-config.js';
 import { makeTestKey, stageImage, type TestKey } from '../../../test/support/images.js';
 import { type FaultProxy, startFaultProxy } from '../../../test/world/fault-proxy.js';
-import { type BuiltOva, buildOva, sha256Of } from '../../../test/world/ova.js';
+import { type BuiltOva, type TarEntrySpec, buildOva, sha256Of } from '../../../test/world/ova.js';
 import { type S3Handle, startS3 } from '../../../test/world/s3.js';
 import { startVcsim, type VcsimHandle } from '../../../test/world/vcsim.js';
 
@@ -162,7 +162,7 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
   it.each([
     [
       'a ../evil entry',
-      (e: Parameters<NonNullable<Parameters<typeof buildOva>[1]['mutate']>>[0]) => [
+      (e: TarEntrySpec[]) => [
         ...e,
         { name: '../evil', body: Buffer.from('x') },
       ],
@@ -170,7 +170,7 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
     ],
     [
       'a symlink entry',
-      (e: Parameters<NonNullable<Parameters<typeof buildOva>[1]['mutate']>>[0]) => [
+      (e: TarEntrySpec[]) => [
         ...e,
         { name: 'link.vmdk', type: 'symlink' as const, linkname: '/etc/shadow' },
       ],
@@ -178,7 +178,7 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
     ],
     [
       'a .mf that disagrees with a file',
-      (e: Parameters<NonNullable<Parameters<typeof buildOva>[1]['mutate']>>[0]) => [
+      (e: TarEntrySpec[]) => [
         e[0]!,
         e[1]!,
         { name: e[2]!.name, body: { size: 1 * MiB, seed: 'tampered' } },
