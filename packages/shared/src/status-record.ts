@@ -17,6 +17,13 @@ export const statusRecordSchema = z.object({
   libraryItemId: z.string().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   attempts: z.number().int().nonnegative().default(0),
+  /** publishedAt of the manifest this record is about (rollback defence compares it). */
+  publishedAt: z.string().optional(),
+  /**
+   * The last event for this image that the agent refused (bad signature, rollback) while
+   * keeping what it had: the refusal is shown without overwriting a good state.
+   */
+  lastRefusal: z.object({ code: z.string(), message: z.string(), at: z.string(), sha256: z.string().optional() }).optional(),
   /** A `republish --force` job: re-import even when the library already holds the sha256. */
   force: z.boolean().optional(),
   /** When a failed job will be retried by the agent (ISO time), if it will. */

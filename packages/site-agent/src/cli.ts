@@ -1,8 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { createLogger, FerryError, formatBytes, loadAgentConfig, parseManifest, verifyManifest } from '@ferry/shared';
 import { Command, CommanderError } from 'commander';
+import { runChecks } from './agent-check.js';
 import { createAgentRuntime } from './agent-runtime.js';
+import { SiteAgent } from './site-agent.js';
 import { AGENT_VERSION } from './version.js';
+
+/** `check` found a problem; the lines are already printed. */
+class CheckFailed extends Error {}
 
 interface Io {
   stdout: NodeJS.WritableStream;
@@ -21,6 +26,49 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
     .version(AGENT_VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+
+  program
+    .option('-c, --config <file>', 'agent config (YAML)', defaultConfig())
+    .action(async (opts: { config: string }) => {
+      const config = await loadAgentConfig(opts.config);
+      const log = createLogger({ level: config.log.level, name: 'ferry-agent' }).child({ site: config.site });
+      const agent = new SiteAgent(await createAgentRuntime(config, log));
+      let signals = 0;
+      const onSignal = (signal: string) => {
+        signals++;
+        if (signals === 1) {
+          log.info({ signal }, 'shutting down (send again to stop at once)');
+          agent.stop().then(() => process.exit(0));
+        } else {
+          log.warn({ signal }, 'stopping now');
+          agent.abort();
+          setTimeout(() => process.exit(0), 2_000).unref();
+        }
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      await agent.start();
+      if (agent.httpUrl) log.info({ url: agent.httpUrl }, 'ready');
+      await new Promise<never>(() => {});
+    });
+
+  program
+    .command('check')
+    .description('validate the config and try NATS, the store and the vCenter; exit 1 if anything fails')
+    .requiredOption('-c, --config <file>', 'agent config (YAML)', defaultConfig())
+    .action(async (opts: { config: string }) => {
+      let config: Awaited<ReturnType<typeof loadAgentConfig>>;
+      try {
+        config = await loadAgentConfig(opts.config);
+        out(`OK    config   ${opts.config}`);
+      } catch (err) {
+        out(`FAIL  config   ${(err as Error).message}`);
+        throw new CheckFailed();
+      }
+      const results = await runChecks(config);
+      for (const r of results) out(`${r.ok ? 'OK  ' : 'FAIL'}  ${r.name.padEnd(8)} ${r.message}`);
+      if (results.some((r) => !r.ok)) throw new CheckFailed();
+    });
 
   program
     .command('import')
@@ -69,6 +117,7 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CheckFailed) return 1;
     if (err instanceof FerryError) {
       io.stderr.write(`ferry-agent: ${err.message}\n`);
       return 1;

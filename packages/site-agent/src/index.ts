@@ -1,3 +1,6 @@
+export { type CheckResult, runChecks } from './agent-check.js';
+export { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
+export { AgentMetrics } from './agent-metrics.js';
 export { type AgentRuntime, createAgentRuntime } from './agent-runtime.js';
 export { runAgentCli } from './cli.js';
 export {
@@ -16,6 +19,14 @@ export {
   type FetchOptions,
 } from './download-cache.js';
 export { ItemConflictError, UpdateSessionError, VsphereAuthError, VsphereError } from './errors.js';
+export { EventConsumer, type EventConsumerOptions, type MessageOutcome } from './event-consumer.js';
+export {
+  type DecisionContext,
+  decideEvent,
+  decodeEvent,
+  type EventDecision,
+  rollbackReason,
+} from './event-decision.js';
 export {
   ImageImporter,
   type ImageImporterOptions,
@@ -24,5 +35,8 @@ export {
   type ImportResult,
 } from './image-importer.js';
 export { formatMarker, type ItemMarker, parseMarker } from './item-marker.js';
+export { JobRunner, type JobRunnerOptions } from './job-runner.js';
+export { type ReconcileTrigger, SiteAgent, type SiteAgentOptions } from './site-agent.js';
+export { type StatusPatch, StatusWriter } from './status-writer.js';
 export { TransferQueues } from './transfer-queues.js';
 export { AGENT_VERSION } from './version.js';

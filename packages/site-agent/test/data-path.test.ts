@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAgentConfig } from '../../../test/support/agent-config.js';
 import { makeTestKey, stageImage, type TestKey } from '../../../test/support/images.js';
 import { type FaultProxy, startFaultProxy } from '../../../test/world/fault-proxy.js';
-import { type BuiltOva, type TarEntrySpec, buildOva, sha256Of } from '../../../test/world/ova.js';
+import { type BuiltOva, buildOva, sha256Of, type TarEntrySpec } from '../../../test/world/ova.js';
 import { type S3Handle, startS3 } from '../../../test/world/s3.js';
 import { startVcsim, type VcsimHandle } from '../../../test/world/vcsim.js';
 
@@ -160,29 +160,15 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
   });
 
   it.each([
-    [
-      'a ../evil entry',
-      (e: TarEntrySpec[]) => [
-        ...e,
-        { name: '../evil', body: Buffer.from('x') },
-      ],
-      /"\.\.\/evil"/,
-    ],
+    ['a ../evil entry', (e: TarEntrySpec[]) => [...e, { name: '../evil', body: Buffer.from('x') }], /"\.\.\/evil"/],
     [
       'a symlink entry',
-      (e: TarEntrySpec[]) => [
-        ...e,
-        { name: 'link.vmdk', type: 'symlink' as const, linkname: '/etc/shadow' },
-      ],
+      (e: TarEntrySpec[]) => [...e, { name: 'link.vmdk', type: 'symlink' as const, linkname: '/etc/shadow' }],
       /"link\.vmdk".*symlink/,
     ],
     [
       'a .mf that disagrees with a file',
-      (e: TarEntrySpec[]) => [
-        e[0]!,
-        e[1]!,
-        { name: e[2]!.name, body: { size: 1 * MiB, seed: 'tampered' } },
-      ],
+      (e: TarEntrySpec[]) => [e[0]!, e[1]!, { name: e[2]!.name, body: { size: 1 * MiB, seed: 'tampered' } }],
       /"hostile-\d-disk1\.vmdk" \(per hostile-\d\.mf\)/,
     ],
   ])(

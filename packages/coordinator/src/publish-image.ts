@@ -1,0 +1,292 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import {
+  type Catalog,
+  ChecksumMismatchError,
+  type EventBus,
+  InvalidNameError,
+  type Logger,
+  MANIFEST_SCHEMA,
+  type Manifest,
+  NotFoundError,
+  type ObjectStore,
+  type OvaSummary,
+  type PublishedEvent,
+  type SigningKey,
+  assertImageName,
+  assertVersion,
+  isSafeStorePath,
+  manifestSchema,
+  parseManifest,
+  publishedMsgId,
+  sidecarPath,
+  signManifest,
+} from '@ferry/shared';
+import { InputFileError, PublishConflictError, UsageError } from './errors.js';
+import { hashAndInspect, uploadAndInspect } from './ova-single-pass.js';
+import { readSidecar, writeSidecar } from './sidecar.js';
+
+/** What publishing needs from a coordinator context. */
+export interface PublishDeps {
+  store: ObjectStore;
+  catalog: Catalog;
+  bus: EventBus;
+  signingKey(): Promise<SigningKey>;
+  logger?: Logger;
+}
+
+export interface PublishOptions {
+  name: string;
+  version: string;
+  /** Target selectors; default `['*']`. */
+  targets?: readonly string[];
+  labels?: Readonly<Record<string, string>>;
+  /** Accept different bytes for a name@version that is already published (sets `replaces`). */
+  replace?: boolean;
+}
+
+export interface PublishFileOptions extends PublishOptions {
+  file: string;
+  /** Bytes read so far, and the file size. */
+  onProgress?: (bytesRead: number, total: number) => void;
+}
+
+export interface PublishFromStoreOptions extends PublishOptions {
+  /** Path of the OVA inside the store. */
+  path: string;
+  /** A sha256 announced by someone else (Artifactory's webhook): must match the bytes. */
+  expectedSha256?: string;
+}
+
+export interface PublishResult {
+  /** `already-published`: the same bytes were published before; nothing changed. */
+  status: 'published' | 'already-published';
+  manifest: Manifest;
+  /** Bytes read from the file (or store object): its size when it was read once. */
+  bytesRead: number;
+  /** Bytes uploaded to the store (0 for --from-store and no-ops). */
+  bytesUploaded: number;
+  event?: PublishedEvent;
+  /** sha256 of the manifest this one replaced. */
+  replaced?: string;
+  /** The catalog lacked the entry and it was restored from the store's sidecar. */
+  restoredFromSidecar?: boolean;
+}
+
+interface ValidatedRequest {
+  name: string;
+  version: string;
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+const targetsSchema = manifestSchema.shape.targets;
+
+/** Checks name, version and targets before anything is read or written; throws one clear error. */
+export function validatePublishOptions(options: PublishOptions): ValidatedRequest {
+  const name = assertImageName(options.name);
+  const version = assertVersion(options.version);
+  const targets = options.targets && options.targets.length > 0 ? [...new Set(options.targets)] : ['*'];
+  for (const t of targets) {
+    if (!targetsSchema.safeParse([t]).success) {
+      throw new InvalidNameError('target', t, 'expected "*", a site id, "zone:<zone>" or "label:<key>=<value>"');
+    }
+  }
+  return { name, version, targets, labels: { ...(options.labels ?? {}) } };
+}
+
+/** `k=v` pairs from the command line → a labels map. */
+export function parseLabels(pairs: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`invalid --label ${JSON.stringify(pair)}: expected key=value`);
+    const key = pair.slice(0, eq);
+    if (!/^[A-Za-z0-9_.\/-]{1,128}$/.test(key)) {
+      throw new UsageError(`invalid --label key ${JSON.stringify(key)}: use 1-128 of A-Z a-z 0-9 _ . / -`);
+    }
+    labels[key] = pair.slice(eq + 1);
+  }
+  return labels;
+}
+
+type Verdict = { kind: 'new' } | { kind: 'same'; existing: Manifest } | { kind: 'replace'; existing: Manifest };
+
+/** Same name@version: same bytes are a no-op, other bytes need --replace. */
+function judge(req: ValidatedRequest, existing: Manifest | undefined, sha256: string, replace: boolean): Verdict {
+  if (!existing) return { kind: 'new' };
+  if (existing.sha256 === sha256) return { kind: 'same', existing };
+  if (!replace) throw conflict(req, existing, `these bytes differ (sha256 ${sha256.slice(0, 12)}…)`);
+  return { kind: 'replace', existing };
+}
+
+function conflict(req: ValidatedRequest, existing: Manifest, why: string): PublishConflictError {
+  return new PublishConflictError(
+    `${req.name}@${req.version} is already published with sha256 ${existing.sha256.slice(0, 12)}… and ${why}: publish a new version, or pass --replace to replace it`,
+  );
+}
+
+/** The catalog entry, or (catalog lost) the sidecar at the path this publish would write. */
+async function findExisting(
+  deps: PublishDeps,
+  req: ValidatedRequest,
+  artifact: string,
+): Promise<{ manifest?: Manifest; fromSidecar: boolean }> {
+  const inCatalog = await deps.catalog.get(req.name, req.version);
+  if (inCatalog) return { manifest: inCatalog, fromSidecar: false };
+  const sidecar = await readSidecar(deps.store, sidecarPath(artifact)).catch((err: unknown) => {
+    deps.logger?.warn({ err: (err as Error).message, artifact }, 'unreadable sidecar ignored');
+    return undefined;
+  });
+  if (sidecar && sidecar.name === req.name && sidecar.version === req.version) return { manifest: sidecar, fromSidecar: true };
+  return { fromSidecar: false };
+}
+
+async function buildManifest(
+  deps: PublishDeps,
+  req: ValidatedRequest,
+  artifact: string,
+  pass: { sha256: string; bytesRead: number; summary: OvaSummary },
+  replaces: string | undefined,
+): Promise<Manifest> {
+  const key = await deps.signingKey();
+  const signed = signManifest(
+    {
+      schema: MANIFEST_SCHEMA,
+      name: req.name,
+      version: req.version,
+      artifact,
+      sha256: pass.sha256,
+      size: pass.bytesRead,
+      files: pass.summary.files,
+      targets: req.targets,
+      labels: req.labels,
+      publishedAt: new Date().toISOString(),
+      ...(replaces ? { replaces } : {}),
+    },
+    key,
+  );
+  return parseManifest(signed);
+}
+
+/** Sidecar, then catalog, then event: a crash in between is finished by the daemon's discovery. */
+export async function announce(deps: PublishDeps, manifest: Manifest): Promise<PublishedEvent> {
+  await writeSidecar(deps.store, manifest);
+  await deps.catalog.put(manifest);
+  return deps.bus.publish('all', { kind: 'published', manifest }, publishedMsgId(manifest));
+}
+
+async function noOp(
+  deps: PublishDeps,
+  existing: Manifest,
+  fromSidecar: boolean,
+  bytesRead: number,
+): Promise<PublishResult> {
+  if (fromSidecar) await deps.catalog.put(existing);
+  return {
+    status: 'already-published',
+    manifest: existing,
+    bytesRead,
+    bytesUploaded: 0,
+    ...(fromSidecar ? { restoredFromSidecar: true } : {}),
+  };
+}
+
+/** `ferry publish FILE`: one read of the file uploads, hashes and inspects it; then sign, sidecar, catalog, event. */
+export async function publishFile(deps: PublishDeps, options: PublishFileOptions): Promise<PublishResult> {
+  const req = validatePublishOptions(options);
+  const artifact = `${req.name}/${req.version}/${basename(options.file)}`;
+  if (!isSafeStorePath(artifact)) throw new InvalidNameError('file name', basename(options.file), 'cannot be a store path');
+  let size: number;
+  try {
+    const st = await stat(options.file);
+    if (!st.isFile()) throw new InputFileError(options.file, `${options.file} is not a regular file`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof InputFileError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : (err as Error).message;
+    throw new InputFileError(options.file, `${options.file} ${why}`, { cause: err });
+  }
+  // Cheap refusal before reading gigabytes: a different size is different bytes.
+  const before = await findExisting(deps, req, artifact);
+  if (before.manifest && before.manifest.size !== size && !options.replace) {
+    throw conflict(req, before.manifest, `this file has a different size (${size} bytes, published ${before.manifest.size})`);
+  }
+
+  let verdict: Verdict = { kind: 'new' };
+  let fromSidecar = before.fromSidecar;
+  const source = createReadStream(options.file, { highWaterMark: 1 << 20 });
+  const pass = await uploadAndInspect(source, {
+    store: deps.store,
+    path: artifact,
+    size,
+    sourceName: options.file,
+    onProgress: options.onProgress && ((done) => options.onProgress?.(done, size)),
+    decide: async ({ sha256 }) => {
+      // Looked up again: someone may have published meanwhile.
+      const now = await findExisting(deps, req, artifact);
+      fromSidecar = now.fromSidecar;
+      verdict = judge(req, now.manifest, sha256, options.replace ?? false);
+      return verdict.kind === 'same' ? 'discard' : 'commit';
+    },
+  });
+  const decided = verdict as Verdict;
+  if (decided.kind === 'same') return noOp(deps, decided.existing, fromSidecar, pass.bytesRead);
+  const replaces = decided.kind === 'replace' ? decided.existing.sha256 : undefined;
+  const manifest = await buildManifest(deps, req, artifact, pass, replaces);
+  const event = await announce(deps, manifest);
+  deps.logger?.info({ name: req.name, version: req.version, sha256: manifest.sha256, artifact }, 'published');
+  return {
+    status: 'published',
+    manifest,
+    bytesRead: pass.bytesRead,
+    bytesUploaded: pass.bytesRead,
+    event,
+    ...(replaces ? { replaced: replaces } : {}),
+  };
+}
+
+/**
+ * `ferry publish --from-store PATH`, discovery and the Artifactory webhook: the OVA is already in
+ * the store. It is read once, hashed and inspected (for `files`); a sha256 the store records must agree.
+ */
+export async function publishFromStore(deps: PublishDeps, options: PublishFromStoreOptions): Promise<PublishResult> {
+  const req = validatePublishOptions(options);
+  const artifact = options.path.replace(/^\/+/, '');
+  if (!isSafeStorePath(artifact)) {
+    throw new InvalidNameError('store path', options.path, 'expected a relative path without "..", "\\" or empty segments');
+  }
+  const head = await deps.store.head(artifact);
+  if (!head) throw new NotFoundError(deps.store.description, artifact);
+  const before = await findExisting(deps, req, artifact);
+  if (before.manifest && before.manifest.size !== head.size && !options.replace) {
+    throw conflict(req, before.manifest, `${artifact} has a different size (${head.size} bytes, published ${before.manifest.size})`);
+  }
+  const pass = await hashAndInspect(await deps.store.get(artifact), head.size);
+  if (pass.bytesRead !== head.size) {
+    throw new ChecksumMismatchError(`${artifact} in ${deps.store.description}`, String(head.size), String(pass.bytesRead), 'size');
+  }
+  if (head.sha256 && head.sha256.toLowerCase() !== pass.sha256) {
+    throw new ChecksumMismatchError(`${artifact} (sha256 recorded by ${deps.store.description})`, head.sha256, pass.sha256);
+  }
+  if (options.expectedSha256 && options.expectedSha256.toLowerCase() !== pass.sha256) {
+    throw new ChecksumMismatchError(`${artifact} (announced sha256)`, options.expectedSha256, pass.sha256);
+  }
+  const now = await findExisting(deps, req, artifact);
+  const verdict = judge(req, now.manifest, pass.sha256, options.replace ?? false);
+  if (verdict.kind === 'same') return noOp(deps, verdict.existing, now.fromSidecar, pass.bytesRead);
+  const replaces = verdict.kind === 'replace' ? verdict.existing.sha256 : undefined;
+  const manifest = await buildManifest(deps, req, artifact, pass, replaces);
+  const event = await announce(deps, manifest);
+  deps.logger?.info({ name: req.name, version: req.version, sha256: manifest.sha256, artifact }, 'registered from store');
+  return {
+    status: 'published',
+    manifest,
+    bytesRead: pass.bytesRead,
+    bytesUploaded: 0,
+    event,
+    ...(replaces ? { replaced: replaces } : {}),
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * The image × site matrix behind `ferry status`, `ferry sites`, `--json` and the HTTP API.
+ * Pure: catalog manifests, status records, heartbeats, reconcile reports and site controls in,
+ * rows out. The returned object IS the documented JSON shape (STATUS-JSON.md).
+ */
+import {
+  HEARTBEAT_STALE_MS,
+  type Heartbeat,
+  type JobState,
+  type Manifest,
+  type ReconcileReport,
+  type StatusRecord,
+  targetsSite,
+} from '@ferry/shared';
+import type { SiteControl } from './site-control.js';
+
+export const STATUS_JSON_SCHEMA = 'ferry/status/v1';
+
+export interface StatusInput {
+  manifests: readonly Manifest[];
+  records: readonly StatusRecord[];
+  heartbeats: readonly Heartbeat[];
+  reports: readonly ReconcileReport[];
+  controls: readonly SiteControl[];
+}
+
+export interface StatusFilter {
+  name?: string;
+  version?: string;
+  site?: string;
+}
+
+export interface LastReconcile {
+  startedAt: string;
+  finishedAt: string | null;
+  trigger: ReconcileReport['trigger'];
+  dryRun: boolean;
+  counts: ReconcileReport['counts'];
+  errors: string[];
+}
+
+export interface SiteRow {
+  site: string;
+  zone: string | null;
+  labels: Record<string, string>;
+  /** No heartbeat for HEARTBEAT_STALE_MS (or never). */
+  stale: boolean;
+  /** The agent reports it is suspended. */
+  suspended: boolean;
+  /** An operator asked for suspension (`ferry suspend`); the agent may not have obeyed yet. */
+  suspendRequested: boolean;
+  lastSeen: string | null;
+  agentVersion: string | null;
+  queueDepth: number | null;
+  activeDownloads: number | null;
+  activeImports: number | null;
+  lastReconcile: LastReconcile | null;
+}
+
+export interface StatusCell {
+  state: JobState;
+  bytesDone: number;
+  bytesTotal: number;
+  /** 0-100 (floor) when bytesTotal is known, else null. */
+  percent: number | null;
+  error: { code: string; message: string } | null;
+  updatedAt: string;
+  attempts: number;
+  retryAt: string | null;
+  /** The record is for other bytes than the catalog's current manifest (replaced since). */
+  outdated: boolean;
+}
+
+export interface ImageRow {
+  name: string;
+  version: string;
+  /** null when the image is only known from status records (not in the catalog). */
+  sha256: string | null;
+  size: number | null;
+  publishedAt: string | null;
+  retired: boolean;
+  retiredAt: string | null;
+  inCatalog: boolean;
+  targets: string[];
+  /** Per site id that has a status record for this image. */
+  sites: Record<string, StatusCell>;
+}
+
+export interface StatusMatrix {
+  schema: typeof STATUS_JSON_SCHEMA;
+  generatedAt: string;
+  sites: SiteRow[];
+  images: ImageRow[];
+}
+
+const TRANSFERRING: readonly JobState[] = ['downloading', 'verifying', 'importing'];
+export function isTransferring(state: JobState): boolean {
+  return TRANSFERRING.includes(state);
+}
+
+function toCell(record: StatusRecord, manifest: Manifest | undefined): StatusCell {
+  return {
+    state: record.state,
+    bytesDone: record.bytesDone,
+    bytesTotal: record.bytesTotal,
+    percent: record.bytesTotal > 0 ? Math.min(100, Math.floor((record.bytesDone / record.bytesTotal) * 100)) : null,
+    error: record.state === 'failed' && record.error ? record.error : null,
+    updatedAt: record.updatedAt,
+    attempts: record.attempts,
+    retryAt: record.retryAt ?? null,
+    outdated: manifest !== undefined && manifest.sha256 !== record.sha256,
+  };
+}
+
+function toLastReconcile(r: ReconcileReport): LastReconcile {
+  return {
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt ?? null,
+    trigger: r.trigger,
+    dryRun: r.dryRun,
+    counts: r.counts,
+    errors: r.errors,
+  };
+}
+
+const ms = (iso: string | null | undefined): number => {
+  const t = iso ? Date.parse(iso) : Number.NaN;
+  return Number.isNaN(t) ? 0 : t;
+};
+
+/** Builds the matrix; `now` decides staleness (a parameter, so tests and watch redraws agree). */
+export function buildStatusMatrix(input: StatusInput, now: Date, filter: StatusFilter = {}): StatusMatrix {
+  const heartbeats = new Map(input.heartbeats.map((h) => [h.site, h]));
+  const reports = new Map(input.reports.map((r) => [r.site, r]));
+  const controls = new Map(input.controls.map((c) => [c.site, c]));
+
+  const siteIds = new Set<string>([
+    ...heartbeats.keys(),
+    ...input.records.map((r) => r.site),
+    ...reports.keys(),
+    ...controls.keys(),
+  ]);
+  const sites: SiteRow[] = [...siteIds]
+    .filter((s) => filter.site === undefined || s === filter.site)
+    .sort()
+    .map((site) => {
+      const hb = heartbeats.get(site);
+      const report = reports.get(site);
+      return {
+        site,
+        zone: hb?.zone ?? null,
+        labels: hb?.labels ?? {},
+        stale: !hb || now.getTime() - ms(hb.lastSeen) > HEARTBEAT_STALE_MS,
+        suspended: hb?.suspended ?? false,
+        suspendRequested: controls.get(site)?.suspended ?? false,
+        lastSeen: hb?.lastSeen ?? null,
+        agentVersion: hb?.agentVersion ?? null,
+        queueDepth: hb?.queueDepth ?? null,
+        activeDownloads: hb?.activeDownloads ?? null,
+        activeImports: hb?.activeImports ?? null,
+        lastReconcile: report ? toLastReconcile(report) : null,
+      };
+    });
+  const shownSites = new Set(sites.map((s) => s.site));
+
+  const wanted = (name: string, version: string) =>
+    (filter.name === undefined || filter.name === name) && (filter.version === undefined || filter.version === version);
+  const key = (name: string, version: string) => `${name}\u0000${version}`;
+  const rows = new Map<string, ImageRow>();
+  for (const m of input.manifests) {
+    if (!wanted(m.name, m.version)) continue;
+    rows.set(key(m.name, m.version), {
+      name: m.name,
+      version: m.version,
+      sha256: m.sha256,
+      size: m.size,
+      publishedAt: m.publishedAt,
+      retired: m.retiredAt !== undefined,
+      retiredAt: m.retiredAt ?? null,
+      inCatalog: true,
+      targets: [...m.targets],
+      sites: {},
+    });
+  }
+  const manifests = new Map(input.manifests.map((m) => [key(m.name, m.version), m]));
+  for (const r of input.records) {
+    if (!wanted(r.name, r.version) || !shownSites.has(r.site)) continue;
+    let row = rows.get(key(r.name, r.version));
+    if (!row) {
+      row = {
+        name: r.name,
+        version: r.version,
+        sha256: null,
+        size: null,
+        publishedAt: null,
+        retired: false,
+        retiredAt: null,
+        inCatalog: false,
+        targets: [],
+        sites: {},
+      };
+      rows.set(key(r.name, r.version), row);
+    }
+    row.sites[r.site] = toCell(r, manifests.get(key(r.name, r.version)));
+  }
+  // Grouped by name (alphabetically), newest publishedAt first within a name.
+  const images = [...rows.values()].sort(
+    (a, b) => a.name.localeCompare(b.name) || ms(b.publishedAt) - ms(a.publishedAt) || b.version.localeCompare(a.version),
+  );
+  return { schema: STATUS_JSON_SCHEMA, generatedAt: now.toISOString(), sites, images };
+}
+
+/** Whether an image row's manifest targets a site (needs the site's heartbeat for zone and labels). */
+export function rowTargetsSite(row: ImageRow, site: SiteRow): boolean {
+  if (!row.inCatalog || site.zone === null) return false;
+  return targetsSite(row.targets, { site: site.site, zone: site.zone, labels: site.labels });
+}

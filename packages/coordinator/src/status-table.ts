@@ -1,0 +1,117 @@
+/** Plain-text rendering of the status matrix (pure: same matrix and `now`, same text). */
+import { type ImageRow, type SiteRow, type StatusCell, type StatusMatrix, isTransferring, rowTargetsSite } from './status-matrix.js';
+
+/** Compact age: 12s, 5m, 3h, 4d. */
+export function formatAge(iso: string | null, now: Date): string {
+  if (!iso) return '-';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '?';
+  const s = Math.max(0, Math.floor((now.getTime() - t) / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+/** One matrix cell: state, percent while transferring, error code when failed, age. `*`: record for replaced bytes. */
+export function formatCell(cell: StatusCell | undefined, targeted: boolean, now: Date): string {
+  if (!cell) return targeted ? 'none' : '-';
+  const parts: string[] = [cell.outdated ? `${cell.state}*` : cell.state];
+  if (isTransferring(cell.state) && cell.percent !== null) parts.push(`${cell.percent}%`);
+  if (cell.state === 'failed' && cell.error) parts.push(cell.error.code);
+  parts.push(formatAge(cell.updatedAt, now));
+  return parts.join(' ');
+}
+
+function siteMarks(site: SiteRow): string[] {
+  const marks: string[] = [];
+  if (site.stale) marks.push('STALE');
+  if (site.suspended) marks.push('SUSPENDED');
+  else if (site.suspendRequested) marks.push('SUSPEND REQUESTED');
+  return marks;
+}
+
+function siteHeader(site: SiteRow): string {
+  const marks = siteMarks(site);
+  return marks.length > 0 ? `${site.site} (${marks.map((m) => m.toLowerCase()).join(', ')})` : site.site;
+}
+
+/** Left-aligned columns separated by two spaces; trailing spaces trimmed. */
+export function renderColumns(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+function imageLabel(row: ImageRow): string {
+  let label = `${row.name}@${row.version}`;
+  if (row.retired) label += ' (retired)';
+  else if (!row.inCatalog) label += ' (not in catalog)';
+  return label;
+}
+
+export function renderImagesTable(matrix: StatusMatrix, now: Date): string {
+  if (matrix.images.length === 0) return 'no images';
+  const header = ['IMAGE', 'PUBLISHED', ...matrix.sites.map(siteHeader)];
+  const rows = matrix.images.map((img) => [
+    imageLabel(img),
+    formatAge(img.publishedAt, now),
+    ...matrix.sites.map((s) => formatCell(img.sites[s.site], rowTargetsSite(img, s), now)),
+  ]);
+  const text = renderColumns([header, ...rows]);
+  const outdated = matrix.images.some((img) => Object.values(img.sites).some((c) => c.outdated));
+  return outdated ? `${text}\n* status of bytes that were replaced since (publish --replace)` : text;
+}
+
+export function renderSitesTable(matrix: StatusMatrix, now: Date): string {
+  if (matrix.sites.length === 0) return 'no sites have reported yet';
+  const header = ['SITE', 'ZONE', 'LAST SEEN', 'AGENT', 'QUEUE', 'DOWNLOADS', 'IMPORTS', 'STATE'];
+  const rows = matrix.sites.map((s) => [
+    s.site,
+    s.zone ?? '-',
+    formatAge(s.lastSeen, now),
+    s.agentVersion ?? '-',
+    s.queueDepth === null ? '-' : String(s.queueDepth),
+    s.activeDownloads === null ? '-' : String(s.activeDownloads),
+    s.activeImports === null ? '-' : String(s.activeImports),
+    siteMarks(s).join(', ') || 'ok',
+  ]);
+  return renderColumns([header, ...rows]);
+}
+
+export function renderReconcileTable(matrix: StatusMatrix, now: Date): string {
+  const withReport = matrix.sites.filter((s) => s.lastReconcile);
+  if (withReport.length === 0) return 'no reconcile reports yet';
+  const header = ['SITE', 'FINISHED', 'TRIGGER', 'IMPORT', 'REIMPORT', 'DELETE', 'KEEP', 'IGNORED', 'ERRORS'];
+  const rows = withReport.map((s) => {
+    const r = s.lastReconcile!;
+    return [
+      s.site,
+      r.finishedAt ? formatAge(r.finishedAt, now) : `running ${formatAge(r.startedAt, now)}`,
+      r.dryRun ? `${r.trigger} (dry run)` : r.trigger,
+      String(r.counts.import),
+      String(r.counts.reimport),
+      String(r.counts.delete),
+      String(r.counts.keep),
+      String(r.counts.ignored),
+      r.errors.length === 0 ? '0' : `${r.errors.length}: ${r.errors[0]}`,
+    ];
+  });
+  return renderColumns([header, ...rows]);
+}
+
+/** The whole `ferry status` page: matrix, sites, last reconcile. */
+export function renderStatus(matrix: StatusMatrix, now: Date): string {
+  return [
+    renderImagesTable(matrix, now),
+    '',
+    'SITES',
+    renderSitesTable(matrix, now),
+    '',
+    'LAST RECONCILE',
+    renderReconcileTable(matrix, now),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,83 @@
+import { constants } from 'node:fs';
+import { access, mkdir, readFile } from 'node:fs/promises';
+import {
+  type AgentConfig,
+  connectNats,
+  createStore,
+  describeError,
+  loadTrustedKeys,
+  openTopology,
+  silentLogger,
+} from '@ferry/shared';
+import { ContentLibraryClient } from './content-library-client.js';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  message: string;
+}
+
+async function check(name: string, fn: () => Promise<string>): Promise<CheckResult> {
+  try {
+    return { name, ok: true, message: await fn() };
+  } catch (err) {
+    return { name, ok: false, message: describeError(err).message };
+  }
+}
+
+/** `ferry-agent check`: tries every dependency of the config and says what is wrong with each. */
+export async function runChecks(config: AgentConfig): Promise<CheckResult[]> {
+  return Promise.all([
+    check('trust', async () => {
+      const keys = await loadTrustedKeys(config.trust.publicKeys);
+      return `${keys.length} trusted key(s): ${keys.map((k) => k.keyId).join(', ')}`;
+    }),
+    check('nats', async () => {
+      const nc = await connectNats(config.nats, {
+        name: `ferry-agent check ${config.site}`,
+        timeoutMs: 5_000,
+        reconnectForever: false,
+      });
+      try {
+        await openTopology(nc).catch((err: unknown) => {
+          throw new Error(
+            `connected, but ferry's KV buckets are missing or not readable (start the coordinator first): ${describeError(err).message}`,
+          );
+        });
+        return `connected to ${nc.getServer()}, buckets readable`;
+      } finally {
+        await nc.close();
+      }
+    }),
+    check('store', async () => {
+      const store = createStore(config.store, silentLogger());
+      await store.head('.ferry-check');
+      return `reachable: ${store.description}`;
+    }),
+    check('vcenter', async () => {
+      const library = new ContentLibraryClient({
+        url: config.vsphere.url,
+        username: config.vsphere.username,
+        password: config.vsphere.password.reveal(),
+        insecure: config.vsphere.insecure,
+        ca: config.vsphere.caFile ? await readFile(config.vsphere.caFile) : undefined,
+        requestTimeoutMs: 10_000,
+        keepAliveMs: 0,
+      });
+      try {
+        await library.login();
+        const id = await library.findLibraryByName(config.vsphere.library);
+        return id
+          ? `logged in to ${config.vsphere.url}; library ${config.vsphere.library} exists`
+          : `logged in to ${config.vsphere.url}; library ${config.vsphere.library} will be created on ${config.vsphere.datastore}`;
+      } finally {
+        await library.logout().catch(() => {});
+      }
+    }),
+    check('cache', async () => {
+      await mkdir(config.cache.dir, { recursive: true });
+      await access(config.cache.dir, constants.W_OK);
+      return `${config.cache.dir} writable`;
+    }),
+  ]);
+}

@@ -1,0 +1,336 @@
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import {
+  Catalog,
+  connectNats,
+  describeError,
+  ensureTopology,
+  HEARTBEAT_INTERVAL_MS,
+  type Heartbeat,
+  imageRef,
+  type Manifest,
+  openTopology,
+  siteKey,
+  type Topology,
+  verifyManifest,
+} from '@ferry/shared';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
+import { AgentMetrics } from './agent-metrics.js';
+import type { AgentRuntime } from './agent-runtime.js';
+import { EventConsumer, type MessageOutcome } from './event-consumer.js';
+import { decideEvent, decodeEvent, type EventDecision } from './event-decision.js';
+import { JobRunner } from './job-runner.js';
+import { StatusWriter } from './status-writer.js';
+import { AGENT_VERSION } from './version.js';
+
+export interface SiteAgentOptions {
+  /** A connection to use instead of connecting from the config (tests, embedding). */
+  nc?: NatsConnection;
+  heartbeatIntervalMs?: number;
+  /** Start the HTTP endpoints (default true). */
+  http?: boolean;
+}
+
+export type ReconcileTrigger = 'schedule' | 'event' | 'start' | 'manual';
+
+/**
+ * The per-zone daemon: turns events into verified imports, keeps status and a
+ * heartbeat, serves health and metrics, and shuts down without leaving half items.
+ */
+export class SiteAgent {
+  readonly rt: AgentRuntime;
+  readonly metrics: AgentMetrics;
+  #nc: NatsConnection | undefined;
+  #ownsConnection = false;
+  #topology: Topology | undefined;
+  #catalog: Catalog | undefined;
+  #status: StatusWriter | undefined;
+  #runner: JobRunner | undefined;
+  #consumer: EventConsumer | undefined;
+  #http: AgentHttp | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #connected = false;
+  #suspended = false;
+  #startedAt = new Date().toISOString();
+  #stopping = false;
+  readonly #options: SiteAgentOptions;
+  /** Called for `reconcile` events and at start; the reconcile issue plugs in here. */
+  onReconcile: ((trigger: ReconcileTrigger) => Promise<void>) | undefined;
+
+  constructor(rt: AgentRuntime, options: SiteAgentOptions = {}) {
+    this.rt = rt;
+    this.#options = options;
+    this.metrics = new AgentMetrics({
+      queueDepth: () => rt.queues.depth,
+      activeDownloads: () => rt.queues.active.downloads,
+      activeImports: () => rt.queues.active.imports,
+      suspended: () => this.#suspended,
+    });
+  }
+
+  get site(): string {
+    return this.rt.config.site;
+  }
+
+  get httpUrl(): string | undefined {
+    return this.#http?.url;
+  }
+
+  get status(): StatusWriter {
+    if (!this.#status) throw new Error('agent not started');
+    return this.#status;
+  }
+
+  get catalog(): Catalog {
+    if (!this.#catalog) throw new Error('agent not started');
+    return this.#catalog;
+  }
+
+  get runner(): JobRunner {
+    if (!this.#runner) throw new Error('agent not started');
+    return this.#runner;
+  }
+
+  get suspended(): boolean {
+    return this.#suspended;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.rt;
+    await this.rt.cache.init();
+    if (this.#options.nc) {
+      this.#nc = this.#options.nc;
+    } else {
+      this.#nc = await connectNats(config.nats, { name: `ferry-agent ${config.site}`, logger: log });
+      this.#ownsConnection = true;
+    }
+    this.#connected = true;
+    void this.#watchConnection(this.#nc);
+    // Agents with least-privilege credentials may only open what the coordinator created.
+    this.#topology = await openTopology(this.#nc).catch(() => ensureTopology(this.#nc!));
+    this.#catalog = new Catalog(this.#topology.catalog);
+    this.#status = new StatusWriter(
+      this.#topology.status,
+      config.site,
+      AGENT_VERSION,
+      log.child({ component: 'status' }),
+    );
+    this.#runner = new JobRunner({
+      importer: this.rt.importer,
+      library: this.rt.library,
+      status: this.#status,
+      metrics: this.metrics,
+      log,
+      retry: config.jobs,
+      loadManifest: (name, version) => this.#loadManifest(name, version),
+    });
+
+    const records = await this.#status.load();
+    const resumed = await this.#runner.resume(records);
+    if (resumed) log.info({ resumed }, 'resumed unfinished jobs');
+
+    this.#consumer = new EventConsumer({
+      nc: this.#nc,
+      site: config.site,
+      log: log.child({ component: 'events' }),
+      handle: (msg) => this.#handle(msg),
+    });
+    await this.#consumer.start();
+
+    if (this.#options.http !== false) {
+      this.#http = await startAgentHttp(config.http.listen, {
+        metrics: this.metrics,
+        readiness: () => this.readiness(),
+        log,
+      });
+    }
+    await this.#beat();
+    this.#heartbeat = setInterval(() => void this.#beat(), this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
+    log.info({ site: config.site, zone: config.zone, version: AGENT_VERSION }, 'agent started');
+    if (this.onReconcile) void this.onReconcile('start').catch(() => {});
+  }
+
+  /** Stops taking work, lets running imports finish within the grace period, then fails them cleanly. */
+  async stop(graceMs = this.rt.config.jobs.shutdownGraceMs): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const log = this.rt.log;
+    log.info({ graceMs }, 'stopping: no new work; waiting for running imports');
+    clearInterval(this.#heartbeat);
+    await this.#consumer?.stop();
+    await this.#runner?.drain(graceMs);
+    await this.#beat().catch(() => {});
+    this.#status?.close();
+    await this.#http?.close();
+    await this.rt.library.logout().catch(() => {});
+    if (this.#ownsConnection) await this.#nc?.drain().catch(() => {});
+    log.info('agent stopped');
+  }
+
+  /** Second SIGTERM: abort running imports now (their sessions are still failed). */
+  abort(): void {
+    this.#runner?.abortAll();
+  }
+
+  setSuspended(suspended: boolean): void {
+    if (suspended === this.#suspended) return;
+    this.#suspended = suspended;
+    this.rt.log.info({ suspended }, suspended ? 'site suspended: no new jobs' : 'site resumed');
+    void this.#beat();
+    if (!suspended && this.#status && this.#runner) {
+      const pending = [...this.#pendingWhileSuspended.values()];
+      this.#pendingWhileSuspended.clear();
+      for (const p of pending) this.#runner.submit(p.manifest, { force: p.force });
+    }
+  }
+
+  readonly #pendingWhileSuspended = new Map<string, { manifest: Manifest; force: boolean }>();
+
+  async readiness(): Promise<ReadinessCheck[]> {
+    const checks: ReadinessCheck[] = [];
+    checks.push({
+      name: 'nats',
+      ok: this.#connected && !this.#nc?.isClosed(),
+      detail: this.#connected ? undefined : 'disconnected',
+    });
+    try {
+      await withTimeout(this.rt.library.checkSession(), 5_000);
+      checks.push({ name: 'vcenter', ok: true });
+    } catch (err) {
+      checks.push({ name: 'vcenter', ok: false, detail: describeError(err).message });
+    }
+    try {
+      await access(this.rt.cache.dir, constants.W_OK);
+      checks.push({ name: 'cache', ok: true });
+    } catch (err) {
+      checks.push({ name: 'cache', ok: false, detail: `${this.rt.cache.dir} not writable: ${(err as Error).message}` });
+    }
+    return checks;
+  }
+
+  async #handle(msg: JsMsg): Promise<MessageOutcome> {
+    const decoded = decodeEvent(msg.data);
+    if ('action' in decoded) return this.#reject(decoded, msg.seq);
+    const { event } = decoded;
+    this.metrics.eventsReceived.inc({ kind: event.kind });
+    const current =
+      event.kind === 'reconcile' ? undefined : this.status.current(event.manifest.name, event.manifest.version);
+    const decision = decideEvent(event, {
+      site: { site: this.site, zone: this.rt.config.zone, labels: this.rt.config.labels },
+      trusted: this.rt.trusted,
+      current,
+    });
+    const log = this.rt.log.child({ seq: msg.seq, kind: event.kind });
+    switch (decision.action) {
+      case 'reject':
+        return this.#reject(decision, msg.seq);
+      case 'ignore':
+        log.debug(
+          {
+            reason: decision.reason,
+            image: decision.manifest && imageRef(decision.manifest.name, decision.manifest.version),
+          },
+          'event ignored',
+        );
+        return 'ack';
+      case 'reconcile':
+        if (this.onReconcile && !this.#suspended) void this.onReconcile('event').catch(() => {});
+        return 'ack';
+      case 'retire':
+        await this.runner.retire(decision.manifest, this.rt.config.reconcile.prune);
+        return 'ack';
+      case 'import': {
+        const { manifest, force } = decision;
+        await this.status.update(manifest.name, manifest.version, {
+          state: 'pending',
+          sha256: manifest.sha256,
+          publishedAt: manifest.publishedAt,
+          bytesDone: 0,
+          bytesTotal: manifest.size,
+          attempts: 0,
+          force: force || undefined,
+          retryAt: undefined,
+          libraryItemId: undefined,
+        });
+        // Recorded durably: ack now, import in the background (imports take hours).
+        if (this.#suspended)
+          this.#pendingWhileSuspended.set(imageRef(manifest.name, manifest.version), { manifest, force });
+        else setImmediate(() => this.runner.submit(manifest, { force }));
+        return 'ack';
+      }
+    }
+  }
+
+  async #reject(decision: Extract<EventDecision, { action: 'reject' }>, seq: number): Promise<MessageOutcome> {
+    this.metrics.eventsRejected.inc({ code: decision.code });
+    this.rt.log.warn({ seq, code: decision.code, reason: decision.reason }, 'event rejected');
+    const image = decision.image;
+    if (image) {
+      const current = this.status.current(image.name, image.version);
+      const refusal = {
+        code: decision.code,
+        message: decision.reason,
+        at: new Date().toISOString(),
+        sha256: image.sha256,
+      };
+      if (current && current.state !== 'failed' && current.sha256 !== image.sha256) {
+        // Keep what the site has; show the refusal next to it.
+        await this.status.update(image.name, image.version, { lastRefusal: refusal });
+      } else {
+        await this.status.update(image.name, image.version, {
+          state: 'failed',
+          sha256: image.sha256 ?? current?.sha256 ?? '',
+          error: { code: decision.code, message: decision.reason },
+          lastRefusal: refusal,
+        });
+      }
+    }
+    return 'term';
+  }
+
+  async #loadManifest(name: string, version: string): Promise<Manifest | undefined> {
+    const manifest = await this.catalog.get(name, version);
+    if (!manifest) return undefined;
+    verifyManifest(manifest, this.rt.trusted);
+    return manifest;
+  }
+
+  async #beat(): Promise<void> {
+    if (!this.#topology) return;
+    const { config } = this.rt;
+    const hb: Heartbeat = {
+      site: config.site,
+      zone: config.zone,
+      labels: config.labels,
+      agentVersion: AGENT_VERSION,
+      lastSeen: new Date().toISOString(),
+      startedAt: this.#startedAt,
+      queueDepth: this.rt.queues.depth,
+      activeDownloads: this.rt.queues.active.downloads,
+      activeImports: this.rt.queues.active.imports,
+      cacheFreeBytes: await this.rt.cache.freeBytes(),
+      suspended: this.#suspended,
+    };
+    try {
+      await this.#topology.sites.put(siteKey(config.site), JSON.stringify(hb));
+    } catch (err) {
+      this.rt.log.debug({ err: describeError(err).message }, 'heartbeat not written');
+    }
+  }
+
+  async #watchConnection(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') this.#connected = false;
+      else if (s.type === 'reconnect') this.#connected = true;
+    }
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()),
+  ]);
+}

@@ -1,0 +1,185 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type AgentConfig,
+  Catalog,
+  createLogger,
+  createStore,
+  EventBus,
+  ensureTopology,
+  loadAgentConfig,
+  type Manifest,
+  type ObjectStore,
+  parseStatusRecord,
+  publishedMsgId,
+  Secret,
+  type StatusRecord,
+  silentLogger,
+  statusKey,
+  type Topology,
+} from '@ferry/shared';
+import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
+import type { KV } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type NatsHandle, startNats } from '../world/nats.js';
+import { type BuiltOva, buildOva, type OvaSpec } from '../world/ova.js';
+import { type S3Handle, startS3 } from '../world/s3.js';
+import { startVcsim, type VcsimHandle } from '../world/vcsim.js';
+import { type AgentConfigSpec, writeAgentConfig } from './agent-config.js';
+import { makeTestKey, type StageOptions, stageImage, type TestKey } from './images.js';
+
+export interface SiteSpec {
+  site: string;
+  zone?: string;
+  labels?: Record<string, string>;
+}
+
+/**
+ * A whole test world on loopback: one nats-server (JetStream), one s3rver, one
+ * vcsim per site, a signing key, and helpers to publish like the coordinator
+ * does and to run agents in this process.
+ */
+export class SiteWorld {
+  readonly agents = new Map<string, SiteAgent>();
+  readonly configs = new Map<string, string>();
+  #ovaCount = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly nats: NatsHandle,
+    readonly s3: S3Handle,
+    readonly vcsims: Record<string, VcsimHandle>,
+    readonly key: TestKey,
+    readonly nc: NatsConnection,
+    readonly topology: Topology,
+    readonly store: ObjectStore,
+    readonly sites: SiteSpec[],
+  ) {}
+
+  static async start(sites: SiteSpec[]): Promise<SiteWorld> {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-world-'));
+    const [nats, s3, ...vcs] = await Promise.all([startNats(), startS3(), ...sites.map(() => startVcsim())]);
+    const vcsims = Object.fromEntries(sites.map((s, i) => [s.site, vcs[i]!]));
+    const key = await makeTestKey(dir);
+    const nc = await connect({ servers: nats.url });
+    const topology = await ensureTopology(nc);
+    const store = createStore({
+      type: 's3',
+      endpoint: s3.endpoint,
+      bucket: s3.bucket,
+      region: s3.region,
+      forcePathStyle: true,
+      insecure: false,
+      accessKeyId: new Secret(s3.accessKeyId),
+      secretAccessKey: new Secret(s3.secretAccessKey),
+    });
+    const world = new SiteWorld(dir, nats, s3, vcsims, key, nc, topology, store, sites);
+    for (const s of sites) await world.writeConfig(s.site);
+    return world;
+  }
+
+  get catalog(): Catalog {
+    return new Catalog(this.topology.catalog);
+  }
+
+  get statusKv(): KV {
+    return this.topology.status;
+  }
+
+  async writeConfig(site: string, extra: Partial<AgentConfigSpec> = {}): Promise<string> {
+    const spec = this.sites.find((s) => s.site === site);
+    if (!spec) throw new Error(`unknown site ${site}`);
+    const file = await writeAgentConfig({
+      dir: join(this.dir, 'sites', site),
+      site,
+      zone: spec.zone,
+      labels: spec.labels,
+      natsUrls: [this.nats.url],
+      s3: this.s3,
+      vcsim: this.vcsims[site]!,
+      publicKeyFile: this.key.publicKeyFile,
+      ...extra,
+      extra: {
+        reconcile: { enabled: false },
+        jobs: { retryBase: '200ms', retryMax: '2s', shutdownGrace: '5s' },
+        ...extra.extra,
+      },
+    });
+    this.configs.set(site, file);
+    return file;
+  }
+
+  async agentConfig(site: string): Promise<AgentConfig> {
+    return loadAgentConfig(this.configs.get(site)!);
+  }
+
+  /** Starts an agent for `site` in this process. */
+  async startAgent(
+    site: string,
+    options: { heartbeatIntervalMs?: number; logLevel?: string } = {},
+  ): Promise<SiteAgent> {
+    const config = await this.agentConfig(site);
+    const log = options.logLevel ? createLogger({ level: options.logLevel }).child({ site }) : silentLogger();
+    const agent = new SiteAgent(await createAgentRuntime(config, log), {
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
+    });
+    await agent.start();
+    this.agents.set(site, agent);
+    return agent;
+  }
+
+  async stopAgent(site: string, graceMs = 5_000): Promise<void> {
+    await this.agents.get(site)?.stop(graceMs);
+    this.agents.delete(site);
+  }
+
+  async buildOva(spec: OvaSpec & { name: string }): Promise<BuiltOva> {
+    const sub = join(this.dir, 'ovas', String(this.#ovaCount++));
+    await mkdir(sub, { recursive: true });
+    return buildOva(sub, { diskSize: 256 * 1024, ...spec });
+  }
+
+  /** What `ferry publish` does: store the OVA and sidecar, catalog entry, `published` event. */
+  async publish(ova: BuiltOva, opts: StageOptions): Promise<Manifest> {
+    const manifest = await stageImage(this.store, this.key, ova, opts);
+    await this.catalog.put(manifest);
+    await new EventBus(this.nc).publish('all', { kind: 'published', manifest }, publishedMsgId(manifest));
+    return manifest;
+  }
+
+  async status(site: string, name: string, version: string): Promise<StatusRecord | undefined> {
+    const entry = await this.statusKv.get(statusKey(site, name, version));
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    return parseStatusRecord(entry.json());
+  }
+
+  /** Polls until the site's record for the image satisfies `pred` (default: ready). */
+  async waitForStatus(
+    site: string,
+    name: string,
+    version: string,
+    pred: (r: StatusRecord) => boolean = (r) => r.state === 'ready',
+    timeoutMs = 60_000,
+  ): Promise<StatusRecord> {
+    const deadline = Date.now() + timeoutMs;
+    let last: StatusRecord | undefined;
+    while (Date.now() < deadline) {
+      last = await this.status(site, name, version);
+      if (last && pred(last)) return last;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${site} ${name}@${version}; last status: ${JSON.stringify(last)}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const site of [...this.agents.keys()]) await this.stopAgent(site, 1_000).catch(() => {});
+    await this.nc.close().catch(() => {});
+    await Promise.allSettled([
+      this.nats.destroy(),
+      this.s3.destroy(),
+      ...Object.values(this.vcsims).map((v) => v.stop()),
+    ]);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
