@@ -92,7 +92,8 @@ export async function handleArtifactoryWebhook(req: IncomingMessage, deps: Webho
   if (!path.toLowerCase().endsWith('.ova')) return { status: 202, body: { ignored: 'not an .ova' } };
   const image = imageFromPath(path, deps.prefix);
   if ('reason' in image) return { status: 202, body: { ignored: image.reason } };
-  const sha256 = typeof data.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(data.sha256) ? data.sha256.toLowerCase() : undefined;
+  const sha256 =
+    typeof data.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(data.sha256) ? data.sha256.toLowerCase() : undefined;
   deps.register({ path, name: image.name, version: image.version, ...(sha256 ? { sha256 } : {}) });
   deps.logger?.info({ path, name: image.name, version: image.version }, 'webhook: registration queued');
   return { status: 202, body: { accepted: true, path, name: image.name, version: image.version } };

@@ -1,5 +1,5 @@
 /** Human-readable output of the CLI commands (the `--json` variants print the objects themselves). */
-import { type Manifest, type PublishedEvent, formatBytes } from '@ferry/shared';
+import { formatBytes, type Manifest, type PublishedEvent } from '@ferry/shared';
 import type { PublishResult } from './publish-image.js';
 import type { RepublishResult } from './republish-image.js';
 import type { RetireResult } from './retire-image.js';

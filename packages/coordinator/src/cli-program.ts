@@ -4,25 +4,19 @@
  * on stderr, no stack), 2 a usage error.
  */
 import type { Writable } from 'node:stream';
-import {
-  FerryError,
-  describeError,
-  loadCoordinatorConfig,
-  parseImageRef,
-  writeKeyPair,
-} from '@ferry/shared';
+import { describeError, FerryError, loadCoordinatorConfig, parseImageRef, writeKeyPair } from '@ferry/shared';
 import { Command, CommanderError, Option } from 'commander';
 import { formatPublish, formatReconcile, formatRepublish, formatRetire, formatSiteControl } from './cli-output.js';
 import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from './coordinator-context.js';
 import { runCoordinator } from './coordinator-daemon.js';
-import { UsageError, exitCodeOf } from './errors.js';
-import { parseLabels, publishFile, publishFromStore, validatePublishOptions } from './publish-image.js';
+import { exitCodeOf, UsageError } from './errors.js';
 import { createProgress, noProgress } from './progress.js';
+import { parseLabels, publishFile, publishFromStore, validatePublishOptions } from './publish-image.js';
 import { republishImage } from './republish-image.js';
 import { requestReconcile } from './request-reconcile.js';
 import { retireImage } from './retire-image.js';
 import { setSiteSuspended } from './site-control.js';
-import { type StatusFilter, buildStatusMatrix } from './status-matrix.js';
+import { buildStatusMatrix, type StatusFilter } from './status-matrix.js';
 import { readStatusInput } from './status-snapshot.js';
 import { renderSitesTable, renderStatus } from './status-table.js';
 
@@ -39,8 +33,12 @@ const VERSION = '0.1.0';
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
-  const out = (text: string) => io.stdout.write(text);
-  const json = (value: unknown) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  const out = (text: string): void => {
+    io.stdout.write(text);
+  };
+  const json = (value: unknown): void => {
+    io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  };
   const configOption = () =>
     new Option('-c, --config <file>', 'coordinator config (YAML); default $FERRY_CONFIG or ./ferry.yaml').default(
       defaultConfigFile(env),
@@ -164,21 +162,23 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .option('--watch', 'redraw every second until Ctrl-C')
     .option('--json', 'print the status document as JSON (see STATUS-JSON.md)')
     .addOption(configOption())
-    .action(async (ref: string | undefined, opts: { site?: string; watch?: boolean; json?: boolean; config: string }) => {
-      const filter: StatusFilter = {};
-      if (ref) Object.assign(filter, parseImageRef(ref));
-      if (opts.site) filter.site = opts.site;
-      await withContext(opts.config, async (ctx) => {
-        const draw = async (clear: boolean) => {
-          const now = new Date();
-          const matrix = buildStatusMatrix(await readStatusInput(ctx), now, filter);
-          if (opts.json) io.stdout.write(`${JSON.stringify(matrix, null, opts.watch ? 0 : 2)}\n`);
-          else out(`${clear ? '\x1b[2J\x1b[H' : ''}${renderStatus(matrix, now)}`);
-        };
-        if (!opts.watch) return draw(false);
-        await watchLoop(io.signal, () => draw(true));
-      });
-    });
+    .action(
+      async (ref: string | undefined, opts: { site?: string; watch?: boolean; json?: boolean; config: string }) => {
+        const filter: StatusFilter = {};
+        if (ref) Object.assign(filter, parseImageRef(ref));
+        if (opts.site) filter.site = opts.site;
+        await withContext(opts.config, async (ctx) => {
+          const draw = async (clear: boolean) => {
+            const now = new Date();
+            const matrix = buildStatusMatrix(await readStatusInput(ctx), now, filter);
+            if (opts.json) io.stdout.write(`${JSON.stringify(matrix, null, opts.watch ? 0 : 2)}\n`);
+            else out(`${clear ? '\x1b[2J\x1b[H' : ''}${renderStatus(matrix, now)}`);
+          };
+          if (!opts.watch) return draw(false);
+          await watchLoop(io.signal, () => draw(true));
+        });
+      },
+    );
 
   program
     .command('sites')

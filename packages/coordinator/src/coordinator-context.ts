@@ -1,17 +1,17 @@
 import {
   Catalog,
   type CoordinatorConfig,
-  EventBus,
-  type Env,
-  type Logger,
-  type ObjectStore,
-  type SigningKey,
-  type Topology,
   connectNats,
+  type Env,
+  EventBus,
   ensureTopology,
+  type Logger,
   loadCoordinatorConfig,
   loadSigningKey,
+  type ObjectStore,
+  type SigningKey,
   silentLogger,
+  type Topology,
 } from '@ferry/shared';
 import { openStore } from './store-factory.js';
 
@@ -45,7 +45,10 @@ export function defaultConfigFile(env: Env): string {
   return env.FERRY_CONFIG || 'ferry.yaml';
 }
 
-export async function openContext(config: CoordinatorConfig, options: OpenContextOptions = {}): Promise<CoordinatorContext> {
+export async function openContext(
+  config: CoordinatorConfig,
+  options: OpenContextOptions = {},
+): Promise<CoordinatorContext> {
   const logger = options.logger ?? silentLogger();
   const nc = await connectNats(config.nats, {
     name: options.clientName ?? 'ferry-cli',

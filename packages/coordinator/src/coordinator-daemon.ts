@@ -4,7 +4,7 @@
  * passes and webhook registrations run one at a time (a serial queue), so the same OVA is never
  * registered twice concurrently. SIGTERM/SIGINT: stop cron, close HTTP, drain NATS.
  */
-import { ConfigError, type CoordinatorConfig, type Logger, createLogger, describeError } from '@ferry/shared';
+import { ConfigError, type CoordinatorConfig, createLogger, describeError, type Logger } from '@ferry/shared';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { WebhookRegistration } from './artifactory-webhook.js';
 import { type CoordinatorContext, openContext } from './coordinator-context.js';
@@ -93,7 +93,8 @@ export async function startCoordinator(
       )
       .then(
         (r) => logger.info({ path: job.path, status: r.status, sha256: r.manifest.sha256 }, 'webhook: registered'),
-        (err: unknown) => logger.warn({ path: job.path, err: describeError(err).message }, 'webhook: registration failed'),
+        (err: unknown) =>
+          logger.warn({ path: job.path, err: describeError(err).message }, 'webhook: registration failed'),
       )
       .finally(() => inFlight.delete(job.path));
   };

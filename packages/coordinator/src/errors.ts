@@ -10,10 +10,10 @@ export class UsageError extends FerryError {
 /** `name@version` is not in the catalog. */
 export class ImageNotFoundError extends FerryError {
   constructor(
-    readonly name: string,
+    readonly imageName: string,
     readonly version: string,
   ) {
-    super('IMAGE_NOT_FOUND', `${name}@${version} is not in the catalog (see: ferry status ${name})`);
+    super('IMAGE_NOT_FOUND', `${imageName}@${version} is not in the catalog (see: ferry status ${imageName})`);
   }
 }
 

@@ -14,8 +14,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Logger, type Secret, describeError } from '@ferry/shared';
-import { type WebhookDeps, handleArtifactoryWebhook, secretMatches } from './artifactory-webhook.js';
+import { describeError, type Logger, type Secret } from '@ferry/shared';
+import { handleArtifactoryWebhook, secretMatches, type WebhookDeps } from './artifactory-webhook.js';
 import type { StatusMatrix } from './status-matrix.js';
 import { renderStatus } from './status-table.js';
 

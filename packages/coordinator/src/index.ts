@@ -1,9 +1,17 @@
+export {
+  handleArtifactoryWebhook,
+  secretMatches,
+  WEBHOOK_AUTH_HEADER,
+  type WebhookDeps,
+  type WebhookRegistration,
+  type WebhookResponse,
+} from './artifactory-webhook.js';
 export { type CliIo, runCli } from './cli-program.js';
 export {
   type CoordinatorContext,
+  defaultConfigFile,
   type NatsConnection,
   type OpenContextOptions,
-  defaultConfigFile,
   openContext,
   openContextFromFile,
 } from './coordinator-context.js';
@@ -13,52 +21,54 @@ export {
   runCoordinator,
   startCoordinator,
 } from './coordinator-daemon.js';
-export { ImageNotFoundError, InputFileError, PublishConflictError, UsageError, exitCodeOf } from './errors.js';
+export { exitCodeOf, ImageNotFoundError, InputFileError, PublishConflictError, UsageError } from './errors.js';
+export { type HttpApi, type HttpApiOptions, parseListen, startHttpApi } from './http-api.js';
 export {
+  type CommitDecision,
+  hashAndInspect,
+  type PassResult,
+  type UploadPassOptions,
+  type UploadPassOutcome,
+  uploadAndInspect,
+} from './ova-single-pass.js';
+export {
+  announce,
   type PublishDeps,
   type PublishFileOptions,
   type PublishFromStoreOptions,
   type PublishOptions,
   type PublishResult,
-  announce,
   parseLabels,
   publishFile,
   publishFromStore,
   validatePublishOptions,
 } from './publish-image.js';
-export {
-  type CommitDecision,
-  type PassResult,
-  type UploadPassOptions,
-  type UploadPassOutcome,
-  hashAndInspect,
-  uploadAndInspect,
-} from './ova-single-pass.js';
-export { type RepublishOptions, type RepublishResult, parseExactRef, republishImage } from './republish-image.js';
-export { type RetireResult, retireImage } from './retire-image.js';
+export { parseExactRef, type RepublishOptions, type RepublishResult, republishImage } from './republish-image.js';
 export { requestReconcile } from './request-reconcile.js';
+export { type RetireResult, retireImage } from './retire-image.js';
+export { readSidecar, writeSidecar } from './sidecar.js';
 export {
+  parseSiteControl,
   SITE_CONTROL_SCHEMA,
   type SiteControl,
-  parseSiteControl,
   setSiteSuspended,
   siteControlKey,
   siteControlSchema,
 } from './site-control.js';
-export { readSidecar, writeSidecar } from './sidecar.js';
 export {
+  buildStatusMatrix,
   type ImageRow,
+  isTransferring,
   type LastReconcile,
-  STATUS_JSON_SCHEMA,
+  rowTargetsSite,
   type SiteRow,
+  STATUS_JSON_SCHEMA,
   type StatusCell,
   type StatusFilter,
   type StatusInput,
   type StatusMatrix,
-  buildStatusMatrix,
-  isTransferring,
-  rowTargetsSite,
 } from './status-matrix.js';
+export { readStatusInput } from './status-snapshot.js';
 export {
   formatAge,
   formatCell,
@@ -68,15 +78,5 @@ export {
   renderSitesTable,
   renderStatus,
 } from './status-table.js';
-export { readStatusInput } from './status-snapshot.js';
-export { type DiscoveryOptions, type DiscoveryReport, StoreDiscovery, imageFromPath } from './store-discovery.js';
-export { type HttpApi, type HttpApiOptions, parseListen, startHttpApi } from './http-api.js';
-export {
-  WEBHOOK_AUTH_HEADER,
-  type WebhookDeps,
-  type WebhookRegistration,
-  type WebhookResponse,
-  handleArtifactoryWebhook,
-  secretMatches,
-} from './artifactory-webhook.js';
+export { type DiscoveryOptions, type DiscoveryReport, imageFromPath, StoreDiscovery } from './store-discovery.js';
 export { openStore } from './store-factory.js';

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { PassThrough, type Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { FerryError, type ObjectStore, OvaFormatError, type OvaSummary, inspectOva } from '@ferry/shared';
+import { FerryError, inspectOva, type ObjectStore, OvaFormatError, type OvaSummary } from '@ferry/shared';
 import { InputFileError } from './errors.js';
 
 /** What one pass learnt about the bytes. */

@@ -2,24 +2,24 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
+  assertImageName,
+  assertVersion,
   type Catalog,
   ChecksumMismatchError,
   type EventBus,
   InvalidNameError,
+  isSafeStorePath,
   type Logger,
   MANIFEST_SCHEMA,
   type Manifest,
+  manifestSchema,
   NotFoundError,
   type ObjectStore,
   type OvaSummary,
   type PublishedEvent,
-  type SigningKey,
-  assertImageName,
-  assertVersion,
-  isSafeStorePath,
-  manifestSchema,
   parseManifest,
   publishedMsgId,
+  type SigningKey,
   sidecarPath,
   signManifest,
 } from '@ferry/shared';
@@ -103,7 +103,7 @@ export function parseLabels(pairs: readonly string[]): Record<string, string> {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new UsageError(`invalid --label ${JSON.stringify(pair)}: expected key=value`);
     const key = pair.slice(0, eq);
-    if (!/^[A-Za-z0-9_.\/-]{1,128}$/.test(key)) {
+    if (!/^[A-Za-z0-9_./-]{1,128}$/.test(key)) {
       throw new UsageError(`invalid --label key ${JSON.stringify(key)}: use 1-128 of A-Z a-z 0-9 _ . / -`);
     }
     labels[key] = pair.slice(eq + 1);
@@ -139,7 +139,8 @@ async function findExisting(
     deps.logger?.warn({ err: (err as Error).message, artifact }, 'unreadable sidecar ignored');
     return undefined;
   });
-  if (sidecar && sidecar.name === req.name && sidecar.version === req.version) return { manifest: sidecar, fromSidecar: true };
+  if (sidecar && sidecar.name === req.name && sidecar.version === req.version)
+    return { manifest: sidecar, fromSidecar: true };
   return { fromSidecar: false };
 }
 
@@ -197,7 +198,8 @@ async function noOp(
 export async function publishFile(deps: PublishDeps, options: PublishFileOptions): Promise<PublishResult> {
   const req = validatePublishOptions(options);
   const artifact = `${req.name}/${req.version}/${basename(options.file)}`;
-  if (!isSafeStorePath(artifact)) throw new InvalidNameError('file name', basename(options.file), 'cannot be a store path');
+  if (!isSafeStorePath(artifact))
+    throw new InvalidNameError('file name', basename(options.file), 'cannot be a store path');
   let size: number;
   try {
     const st = await stat(options.file);
@@ -212,7 +214,11 @@ export async function publishFile(deps: PublishDeps, options: PublishFileOptions
   // Cheap refusal before reading gigabytes: a different size is different bytes.
   const before = await findExisting(deps, req, artifact);
   if (before.manifest && before.manifest.size !== size && !options.replace) {
-    throw conflict(req, before.manifest, `this file has a different size (${size} bytes, published ${before.manifest.size})`);
+    throw conflict(
+      req,
+      before.manifest,
+      `this file has a different size (${size} bytes, published ${before.manifest.size})`,
+    );
   }
 
   let verdict: Verdict = { kind: 'new' };
@@ -256,20 +262,37 @@ export async function publishFromStore(deps: PublishDeps, options: PublishFromSt
   const req = validatePublishOptions(options);
   const artifact = options.path.replace(/^\/+/, '');
   if (!isSafeStorePath(artifact)) {
-    throw new InvalidNameError('store path', options.path, 'expected a relative path without "..", "\\" or empty segments');
+    throw new InvalidNameError(
+      'store path',
+      options.path,
+      'expected a relative path without "..", "\\" or empty segments',
+    );
   }
   const head = await deps.store.head(artifact);
   if (!head) throw new NotFoundError(deps.store.description, artifact);
   const before = await findExisting(deps, req, artifact);
   if (before.manifest && before.manifest.size !== head.size && !options.replace) {
-    throw conflict(req, before.manifest, `${artifact} has a different size (${head.size} bytes, published ${before.manifest.size})`);
+    throw conflict(
+      req,
+      before.manifest,
+      `${artifact} has a different size (${head.size} bytes, published ${before.manifest.size})`,
+    );
   }
   const pass = await hashAndInspect(await deps.store.get(artifact), head.size);
   if (pass.bytesRead !== head.size) {
-    throw new ChecksumMismatchError(`${artifact} in ${deps.store.description}`, String(head.size), String(pass.bytesRead), 'size');
+    throw new ChecksumMismatchError(
+      `${artifact} in ${deps.store.description}`,
+      String(head.size),
+      String(pass.bytesRead),
+      'size',
+    );
   }
   if (head.sha256 && head.sha256.toLowerCase() !== pass.sha256) {
-    throw new ChecksumMismatchError(`${artifact} (sha256 recorded by ${deps.store.description})`, head.sha256, pass.sha256);
+    throw new ChecksumMismatchError(
+      `${artifact} (sha256 recorded by ${deps.store.description})`,
+      head.sha256,
+      pass.sha256,
+    );
   }
   if (options.expectedSha256 && options.expectedSha256.toLowerCase() !== pass.sha256) {
     throw new ChecksumMismatchError(`${artifact} (announced sha256)`, options.expectedSha256, pass.sha256);
@@ -280,7 +303,10 @@ export async function publishFromStore(deps: PublishDeps, options: PublishFromSt
   const replaces = verdict.kind === 'replace' ? verdict.existing.sha256 : undefined;
   const manifest = await buildManifest(deps, req, artifact, pass, replaces);
   const event = await announce(deps, manifest);
-  deps.logger?.info({ name: req.name, version: req.version, sha256: manifest.sha256, artifact }, 'registered from store');
+  deps.logger?.info(
+    { name: req.name, version: req.version, sha256: manifest.sha256, artifact },
+    'registered from store',
+  );
   return {
     status: 'published',
     manifest,

@@ -1,4 +1,4 @@
-import { type Catalog, type EventBus, type PublishedEvent, assertSiteId, parseImageRef } from '@ferry/shared';
+import { assertSiteId, type Catalog, type EventBus, type PublishedEvent, parseImageRef } from '@ferry/shared';
 import { ImageNotFoundError, UsageError } from './errors.js';
 
 export interface RepublishOptions {

@@ -1,4 +1,4 @@
-import { type EventBus, type PublishedEvent, assertSiteId } from '@ferry/shared';
+import { assertSiteId, type EventBus, type PublishedEvent } from '@ferry/shared';
 
 /** `ferry reconcile [--site S]…`: asks every agent (or the named ones) to reconcile now. */
 export async function requestReconcile(bus: EventBus, sites: readonly string[] = []): Promise<PublishedEvent[]> {

@@ -4,8 +4,8 @@ import {
   type Manifest,
   type ObjectStore,
   type PublishedEvent,
-  type SigningKey,
   parseManifest,
+  type SigningKey,
   signManifest,
 } from '@ferry/shared';
 import { ImageNotFoundError } from './errors.js';
@@ -31,7 +31,9 @@ export async function retireImage(
   if (!current) throw new ImageNotFoundError(name, version);
   if (current.retiredAt) return { status: 'already-retired', manifest: current };
   const { signature: _signature, keyId: _keyId, ...unsigned } = current;
-  const manifest = parseManifest(signManifest({ ...unsigned, retiredAt: new Date().toISOString() }, await deps.signingKey()));
+  const manifest = parseManifest(
+    signManifest({ ...unsigned, retiredAt: new Date().toISOString() }, await deps.signingKey()),
+  );
   await writeSidecar(deps.store, manifest);
   await deps.catalog.put(manifest);
   const event = await deps.bus.publish(

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { type Manifest, NotFoundError, type ObjectStore, SchemaError, parseManifest, sidecarPath } from '@ferry/shared';
+import { type Manifest, NotFoundError, type ObjectStore, parseManifest, SchemaError, sidecarPath } from '@ferry/shared';
 
 /** A sidecar is a few KiB; anything much larger is not one of ours. */
 const MAX_SIDECAR_BYTES = 1024 * 1024;

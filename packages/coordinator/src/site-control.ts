@@ -9,9 +9,8 @@
  * imports; it reports `suspended: true` in its heartbeat once it has obeyed.
  */
 import { hostname, userInfo } from 'node:os';
-import { MessagingError, type Topology, assertSiteId } from '@ferry/shared';
+import { assertSiteId, MessagingError, type Topology } from '@ferry/shared';
 import { z } from 'zod';
-
 
 export const SITE_CONTROL_SCHEMA = 'ferry/site-control/v1';
 

@@ -205,7 +205,8 @@ export function buildStatusMatrix(input: StatusInput, now: Date, filter: StatusF
   }
   // Grouped by name (alphabetically), newest publishedAt first within a name.
   const images = [...rows.values()].sort(
-    (a, b) => a.name.localeCompare(b.name) || ms(b.publishedAt) - ms(a.publishedAt) || b.version.localeCompare(a.version),
+    (a, b) =>
+      a.name.localeCompare(b.name) || ms(b.publishedAt) - ms(a.publishedAt) || b.version.localeCompare(a.version),
   );
   return { schema: STATUS_JSON_SCHEMA, generatedAt: now.toISOString(), sites, images };
 }

@@ -4,13 +4,13 @@ import {
   type Heartbeat,
   type Logger,
   MessagingError,
-  type ReconcileReport,
-  type StatusRecord,
-  type Topology,
   parseHeartbeat,
   parseReconcileReport,
   parseStatusKey,
   parseStatusRecord,
+  type ReconcileReport,
+  type StatusRecord,
+  type Topology,
 } from '@ferry/shared';
 import { parseSiteControl, type SiteControl } from './site-control.js';
 import type { StatusInput } from './status-matrix.js';
@@ -33,7 +33,7 @@ async function readAll(kv: Kv, what: string, logger?: Logger): Promise<Array<{ k
         const entry = await kv.get(key).catch((err: unknown) => {
           throw new MessagingError(`cannot read ${what} ${key}: ${(err as Error).message}`, { cause: err });
         });
-        if (!entry || entry.operation !== 'PUT' || entry.length === 0) return;
+        if (entry?.operation !== 'PUT' || entry.length === 0) return;
         try {
           out.push({ key, value: entry.json() });
         } catch {
@@ -45,7 +45,11 @@ async function readAll(kv: Kv, what: string, logger?: Logger): Promise<Array<{ k
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-export async function readStatusInput(deps: { topology: Topology; catalog: Catalog; logger?: Logger }): Promise<StatusInput> {
+export async function readStatusInput(deps: {
+  topology: Topology;
+  catalog: Catalog;
+  logger?: Logger;
+}): Promise<StatusInput> {
   const log = deps.logger;
   const [manifests, statusEntries, siteEntries] = await Promise.all([
     deps.catalog.list((key, err) => log?.warn({ key, err: err.message }, 'invalid catalog entry skipped')),

@@ -1,5 +1,12 @@
 /** Plain-text rendering of the status matrix (pure: same matrix and `now`, same text). */
-import { type ImageRow, type SiteRow, type StatusCell, type StatusMatrix, isTransferring, rowTargetsSite } from './status-matrix.js';
+import {
+  type ImageRow,
+  isTransferring,
+  rowTargetsSite,
+  type SiteRow,
+  type StatusCell,
+  type StatusMatrix,
+} from './status-matrix.js';
 
 /** Compact age: 12s, 5m, 3h, 4d. */
 export function formatAge(iso: string | null, now: Date): string {
@@ -41,8 +48,17 @@ function siteHeader(site: SiteRow): string {
 /** Left-aligned columns separated by two spaces; trailing spaces trimmed. */
 export function renderColumns(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) widths[i] = Math.max(widths[i] ?? 0, row[i]?.length ?? 0);
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function imageLabel(row: ImageRow): string {

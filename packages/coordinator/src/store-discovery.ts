@@ -15,17 +15,17 @@
  */
 import { createPublicKey } from 'node:crypto';
 import {
-  type Logger,
-  type Manifest,
-  type ObjectInfo,
-  type TrustedKey,
   catalogKey,
   describeError,
   isImageName,
   isVersion,
   keyIdOf,
+  type Logger,
+  type Manifest,
+  type ObjectInfo,
   publishedMsgId,
   sidecarPath,
+  type TrustedKey,
   verifyManifest,
 } from '@ferry/shared';
 import { type PublishDeps, publishFromStore } from './publish-image.js';
@@ -111,7 +111,9 @@ export class StoreDiscovery {
     };
     const trusted = [await this.#trustedKey()];
     const inCatalog = new Map<string, Manifest>();
-    for (const m of await catalog.list((key, err) => this.#log?.warn({ key, err: err.message }, 'invalid catalog entry'))) {
+    for (const m of await catalog.list((key, err) =>
+      this.#log?.warn({ key, err: err.message }, 'invalid catalog entry'),
+    )) {
       inCatalog.set(catalogKey(m.name, m.version), m);
     }
     report.rebuild = inCatalog.size === 0;
@@ -152,11 +154,15 @@ export class StoreDiscovery {
         report.restored++;
         const changed = !existing || existing.sha256 !== m.sha256 || !!existing.retiredAt !== !!m.retiredAt;
         if (!report.rebuild && changed) {
-          if (m.retiredAt) await bus.publish('all', { kind: 'retired', manifest: m }, `${m.name}@${m.version}:${m.sha256}:retired`);
+          if (m.retiredAt)
+            await bus.publish('all', { kind: 'retired', manifest: m }, `${m.name}@${m.version}:${m.sha256}:retired`);
           else await bus.publish('all', { kind: 'published', manifest: m }, publishedMsgId(m));
           report.announced++;
         }
-        this.#log?.info({ name: m.name, version: m.version, announced: !report.rebuild && changed }, 'catalog entry restored from sidecar');
+        this.#log?.info(
+          { name: m.name, version: m.version, announced: !report.rebuild && changed },
+          'catalog entry restored from sidecar',
+        );
       } catch (err) {
         report.errors.push({ path: sidecarPath(m.artifact), message: describeError(err).message });
       }
@@ -184,7 +190,10 @@ export class StoreDiscovery {
             await writeSidecar(store, existing);
             report.repaired++;
           } else {
-            report.skipped.push({ path, reason: `${image.name}@${image.version} is already published from ${existing.artifact}` });
+            report.skipped.push({
+              path,
+              reason: `${image.name}@${image.version} is already published from ${existing.artifact}`,
+            });
           }
           continue;
         }

@@ -24,6 +24,7 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
   const program = new Command('ferry-agent')
     .description('ferry site agent: imports signed OVA images into this zone’s vSphere Content Library')
     .version(AGENT_VERSION)
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
