@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContentLibraryClient } from '@ferry/site-agent';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FERRY_AGENT_BIN, runBin, startDaemon } from '../support/processes.js';
 import { SiteWorld } from '../support/site-world.js';
 import { freePort } from '../world/ports.js';
@@ -18,7 +18,14 @@ afterAll(async () => {
 
 function library(): ContentLibraryClient {
   const vc = world.vcsims[SITE]!;
-  return new ContentLibraryClient({ url: vc.url, username: vc.username, password: vc.password, ca: vc.caFile as never, insecure: true, keepAliveMs: 0 });
+  return new ContentLibraryClient({
+    url: vc.url,
+    username: vc.username,
+    password: vc.password,
+    ca: vc.caFile as never,
+    insecure: true,
+    keepAliveMs: 0,
+  });
 }
 
 describe('the ferry-agent process', () => {
@@ -56,7 +63,9 @@ describe('the ferry-agent process', () => {
     const res = await runBin(FERRY_AGENT_BIN, ['check', '--config', config]);
     expect(res.code).toBe(1);
     expect(res.stdout).toMatch(/^OK {4}config/m);
-    expect(res.stdout).toMatch(new RegExp(`^FAIL {2}nats .*cannot connect to NATS at nats://127.0.0.1:${closedPort}`, 'm'));
+    expect(res.stdout).toMatch(
+      new RegExp(`^FAIL {2}nats .*cannot connect to NATS at nats://127.0.0.1:${closedPort}`, 'm'),
+    );
     expect(res.stdout).toMatch(/^FAIL {2}vcenter .*check vsphere.username and vsphere.passwordFile/m);
     expect(res.stdout).toMatch(/^OK {4}store/m);
     expect(res.stdout).not.toContain('not-the-password');

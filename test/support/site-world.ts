@@ -150,7 +150,7 @@ export class SiteWorld {
 
   async status(site: string, name: string, version: string): Promise<StatusRecord | undefined> {
     const entry = await this.statusKv.get(statusKey(site, name, version));
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
     return parseStatusRecord(entry.json());
   }
 

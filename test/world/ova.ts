@@ -50,7 +50,12 @@ export async function writeTar(path: string, entries: readonly TarEntrySpec[]): 
   const pack = tarPack();
   const done = pipeline(pack, createWriteStream(path));
   for (const e of entries) {
-    const header: Partial<Header> & { name: string } = { name: e.name, size: bodySize(e.body), type: e.type ?? 'file', mode: 0o644 };
+    const header: Partial<Header> & { name: string } = {
+      name: e.name,
+      size: bodySize(e.body),
+      type: e.type ?? 'file',
+      mode: 0o644,
+    };
     if (e.linkname) header.linkname = e.linkname;
     if (!e.body || Buffer.isBuffer(e.body)) {
       await new Promise<void>((resolve, reject) =>

@@ -23,7 +23,9 @@ export const statusRecordSchema = z.object({
    * The last event for this image that the agent refused (bad signature, rollback) while
    * keeping what it had: the refusal is shown without overwriting a good state.
    */
-  lastRefusal: z.object({ code: z.string(), message: z.string(), at: z.string(), sha256: z.string().optional() }).optional(),
+  lastRefusal: z
+    .object({ code: z.string(), message: z.string(), at: z.string(), sha256: z.string().optional() })
+    .optional(),
   /** A `republish --force` job: re-import even when the library already holds the sha256. */
   force: z.boolean().optional(),
   /** When a failed job will be retried by the agent (ISO time), if it will. */

@@ -36,6 +36,13 @@ export {
 } from './image-importer.js';
 export { formatMarker, type ItemMarker, parseMarker } from './item-marker.js';
 export { JobRunner, type JobRunnerOptions } from './job-runner.js';
+export {
+  type ActualItem,
+  countActions,
+  planReconcile,
+  type ReconcileAction,
+  type ReconcileInput,
+} from './reconcile-plan.js';
 export { type ReconcileTrigger, SiteAgent, type SiteAgentOptions } from './site-agent.js';
 export { type StatusPatch, StatusWriter } from './status-writer.js';
 export { TransferQueues } from './transfer-queues.js';
