@@ -95,6 +95,6 @@ export async function handleArtifactoryWebhook(req: IncomingMessage, deps: Webho
   const sha256 =
     typeof data.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(data.sha256) ? data.sha256.toLowerCase() : undefined;
   deps.register({ path, name: image.name, version: image.version, ...(sha256 ? { sha256 } : {}) });
-  deps.logger?.info({ path, name: image.name, version: image.version }, 'webhook: registration queued');
+  deps.logger?.info({ path, image: `${image.name}@${image.version}` }, 'webhook: registration queued');
   return { status: 202, body: { accepted: true, path, name: image.name, version: image.version } };
 }

@@ -3,6 +3,7 @@
  * runs it in-process and returns the exit code: 0 ok, 1 a FerryError (one line `ferry: <message>`
  * on stderr, no stack), 2 a usage error.
  */
+import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { describeError, FerryError, loadCoordinatorConfig, parseImageRef, writeKeyPair } from '@ferry/shared';
 import { Command, CommanderError, Option } from 'commander';
@@ -30,7 +31,7 @@ export interface CliIo {
 
 const VERSION = '0.1.0';
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
   const out = (text: string): void => {
@@ -86,8 +87,8 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .argument('[file]', 'the .ova file to upload')
     .requiredOption('--name <name>', 'image name: A-Z a-z 0-9 _ -')
     .requiredOption('--version <version>', 'image version: A-Z a-z 0-9 _ - .')
-    .option('--target <selector>', 'site id, zone:<zone>, label:<k>=<v> or * (repeatable; default *)', collect, [])
-    .option('--label <k=v>', 'label recorded in the manifest (repeatable)', collect, [])
+    .option('--target <selector>', 'site id, zone:<zone>, label:<k>=<v> or * (repeatable; default *)', collect)
+    .option('--label <k=v>', 'label recorded in the manifest (repeatable)', collect)
     .option('--replace', 'replace the bytes of an already published name@version')
     .option('--from-store <path>', 'register an OVA that is already in the store at this path')
     .option('--json', 'print the manifest as JSON')
@@ -98,8 +99,8 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
         opts: {
           name: string;
           version: string;
-          target: string[];
-          label: string[];
+          target?: string[];
+          label?: string[];
           replace?: boolean;
           fromStore?: string;
           json?: boolean;
@@ -112,7 +113,7 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
           name: opts.name,
           version: opts.version,
           targets: opts.target,
-          labels: parseLabels(opts.label),
+          labels: parseLabels(opts.label ?? []),
           replace: opts.replace ?? false,
         };
         // Checks that need no config, NATS or store come first: nothing is written when they fail.
@@ -125,7 +126,7 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
               ...base,
               file: file!,
               onProgress: (done, total) => {
-                if (progress === noProgress && !opts.json) progress = createProgress(io.stdout, 'upload', total);
+                if (progress === noProgress && !opts.json) progress = createProgress(io.stdout, basename(file!), total);
                 progress.update(done);
               },
             });
@@ -142,11 +143,11 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .command('republish')
     .description('announce a published image again, to every site or to some')
     .argument('<image>', 'NAME@VERSION')
-    .option('--site <site>', 'only this site (repeatable)', collect, [])
+    .option('--site <site>', 'only this site (repeatable)', collect)
     .option('--force', 're-import even where the library already holds these bytes')
     .option('--json', 'print the events as JSON')
     .addOption(configOption())
-    .action(async (ref: string, opts: { site: string[]; force?: boolean; json?: boolean; config: string }) => {
+    .action(async (ref: string, opts: { site?: string[]; force?: boolean; json?: boolean; config: string }) => {
       const r = await withContext(opts.config, (ctx) =>
         republishImage(ctx, { ref, sites: opts.site, force: opts.force ?? false }),
       );
@@ -209,11 +210,11 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
   program
     .command('reconcile')
     .description('ask every agent (or some) to reconcile its library with the catalog now')
-    .option('--site <site>', 'only this site (repeatable)', collect, [])
+    .option('--site <site>', 'only this site (repeatable)', collect)
     .option('--json', 'print the events as JSON')
     .addOption(configOption())
-    .action(async (opts: { site: string[]; json?: boolean; config: string }) => {
-      const events = await withContext(opts.config, (ctx) => requestReconcile(ctx.bus, opts.site));
+    .action(async (opts: { site?: string[]; json?: boolean; config: string }) => {
+      const events = await withContext(opts.config, (ctx) => requestReconcile(ctx.bus, opts.site ?? []));
       if (opts.json) json({ events });
       else out(formatReconcile(events));
     });

@@ -243,7 +243,7 @@ export async function publishFile(deps: PublishDeps, options: PublishFileOptions
   const replaces = decided.kind === 'replace' ? decided.existing.sha256 : undefined;
   const manifest = await buildManifest(deps, req, artifact, pass, replaces);
   const event = await announce(deps, manifest);
-  deps.logger?.info({ name: req.name, version: req.version, sha256: manifest.sha256, artifact }, 'published');
+  deps.logger?.info({ image: `${req.name}@${req.version}`, sha256: manifest.sha256, artifact }, 'published');
   return {
     status: 'published',
     manifest,
@@ -304,7 +304,7 @@ export async function publishFromStore(deps: PublishDeps, options: PublishFromSt
   const manifest = await buildManifest(deps, req, artifact, pass, replaces);
   const event = await announce(deps, manifest);
   deps.logger?.info(
-    { name: req.name, version: req.version, sha256: manifest.sha256, artifact },
+    { image: `${req.name}@${req.version}`, sha256: manifest.sha256, artifact },
     'registered from store',
   );
   return {

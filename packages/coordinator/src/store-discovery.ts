@@ -160,7 +160,7 @@ export class StoreDiscovery {
           report.announced++;
         }
         this.#log?.info(
-          { name: m.name, version: m.version, announced: !report.rebuild && changed },
+          { image: `${m.name}@${m.version}`, announced: !report.rebuild && changed },
           'catalog entry restored from sidecar',
         );
       } catch (err) {

@@ -154,6 +154,62 @@ describe('ferry publish FILE', () => {
   });
 });
 
+describe('ferry publish --from-store', () => {
+  it('registers an object already in the store, checking the sha256 the store recorded', async () => {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { readFile } = await import('node:fs/promises');
+    const dir = join(world.dir, 'from-store');
+    await mkdir(dir, { recursive: true });
+    const ova = await buildOva(dir, { name: 'packer', seed: 'fs-1' });
+    const body = await readFile(ova.path);
+    const put = (key: string, sha256: string) =>
+      world.s3client.send(
+        new PutObjectCommand({ Bucket: world.s3.bucket, Key: key, Body: body, Metadata: { sha256 } }),
+      );
+
+    await put('builds/packer-bad.ova', 'f'.repeat(64));
+    const bad = await world.ferry(
+      'publish',
+      '--from-store',
+      'builds/packer-bad.ova',
+      '--name',
+      'packer',
+      '--version',
+      '1',
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^ferry: sha256 mismatch for builds\/packer-bad\.ova \(sha256 recorded by s3:/);
+    expect(await world.catalogKeys()).not.toContain('packer.1');
+
+    await put('builds/packer.ova', ova.sha256);
+    const events = await world.streamMessages();
+    const r = await world.ferry(
+      'publish',
+      '--from-store',
+      'builds/packer.ova',
+      '--name',
+      'packer',
+      '--version',
+      '1',
+      '--json',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const manifest = parseManifest(JSON.parse(r.stdout));
+    expect(manifest).toMatchObject({
+      artifact: 'builds/packer.ova',
+      sha256: ova.sha256,
+      size: ova.size,
+      files: ova.files,
+    });
+    expect(await world.listBucket()).toContain('builds/packer.ova.manifest.json');
+    expect(await world.streamMessages()).toBe(events + 1);
+
+    const missing = await world.ferry('publish', '--from-store', 'builds/nope.ova', '--name', 'nope', '--version', '1');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^ferry: builds\/nope\.ova not found in s3:/);
+  });
+});
+
 describe('ferry publish refuses bad input and leaves nothing behind', () => {
   let before: string[];
   let catalogBefore: string[];
@@ -209,7 +265,14 @@ describe('ferry publish refuses bad input and leaves nothing behind', () => {
       mutate: (entries) =>
         entries.map((e) =>
           e.name.endsWith('.mf')
-            ? { ...e, body: Buffer.from((e.body as Buffer).toString('utf8').replace(/(vmdk\)= )([0-9a-f])/, (_m, p, c) => `${p}${c === '0' ? '1' : '0'}`)) }
+            ? {
+                ...e,
+                body: Buffer.from(
+                  (e.body as Buffer)
+                    .toString('utf8')
+                    .replace(/(vmdk\)= )([0-9a-f])/, (_m, p, c) => `${p}${c === '0' ? '1' : '0'}`),
+                ),
+              }
             : e,
         ),
     });

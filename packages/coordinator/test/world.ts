@@ -99,7 +99,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     ferry: async (...args) => {
       const out = capture();
       const err = capture();
-      const code = await runCli([...args, ...(args[0] === 'keygen' ? [] : ['--config', configFile])], {
+      const withConfig = args[0] === 'keygen' || args.includes('--config') || args.includes('--help');
+      const code = await runCli([...args, ...(withConfig ? [] : ['--config', configFile])], {
         stdout: out.stream,
         stderr: err.stream,
         env,

@@ -52,6 +52,7 @@ export {
   sidecarPath,
   type UnsignedManifest,
 } from './manifest.js';
+export { mapLimit } from './map-limit.js';
 export {
   assertImageName,
   assertSiteId,

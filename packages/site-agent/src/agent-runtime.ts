@@ -22,8 +22,8 @@ export interface AgentRuntime {
   queues: TransferQueues;
   importer: ImageImporter;
   trusted: TrustedKey[];
-  /** The configured library's id, created on the datastore when missing (resolved once, then cached). */
-  libraryId(): Promise<string>;
+  /** The configured library's id, created on the datastore when missing (cached; `refresh` looks again). */
+  libraryId(refresh?: boolean): Promise<string>;
 }
 
 export async function createAgentRuntime(config: AgentConfig, log: Logger): Promise<AgentRuntime> {
@@ -51,7 +51,8 @@ export async function createAgentRuntime(config: AgentConfig, log: Logger): Prom
   });
   const queues = new TransferQueues(config.concurrency);
   let libraryIdPromise: Promise<string> | undefined;
-  const libraryId = () => {
+  const libraryId = (refresh = false) => {
+    if (refresh) libraryIdPromise = undefined;
     libraryIdPromise ??= library.ensureLibrary(config.vsphere.library, config.vsphere.datastore).catch((err) => {
       libraryIdPromise = undefined; // try again next time (vCenter may be back)
       throw err;

@@ -17,7 +17,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Logger, silentLogger } from '@ferry/shared';
+import { type Logger, mapLimit, silentLogger } from '@ferry/shared';
 import { type Got, got, type Method, RequestError, type Response } from 'got';
 import { UpdateSessionError, VsphereAuthError, VsphereError } from './errors.js';
 
@@ -855,19 +855,6 @@ function toItem(raw: RawItem, id: string): LibraryItemInfo {
   if (raw.creation_time) item.creationTime = raw.creation_time;
   if (raw.last_modified_time) item.lastModifiedTime = raw.last_modified_time;
   return item;
-}
-
-async function mapLimit<T, R>(input: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(input.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < input.length) {
-      const i = next++;
-      out[i] = await fn(input[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, input.length) }, worker));
-  return out;
 }
 
 async function readText(stream: Readable): Promise<string> {

@@ -43,7 +43,8 @@ export {
   type ReconcileAction,
   type ReconcileInput,
 } from './reconcile-plan.js';
-export { type ReconcileTrigger, SiteAgent, type SiteAgentOptions } from './site-agent.js';
+export { type ReconcileExecutor, Reconciler, type ReconcilerOptions, type ReconcileTrigger } from './reconciler.js';
+export { SiteAgent, type SiteAgentOptions } from './site-agent.js';
 export { type StatusPatch, StatusWriter } from './status-writer.js';
 export { TransferQueues } from './transfer-queues.js';
 export { AGENT_VERSION } from './version.js';

@@ -22,8 +22,18 @@ import type { AgentRuntime } from './agent-runtime.js';
 import { EventConsumer, type MessageOutcome } from './event-consumer.js';
 import { decideEvent, decodeEvent, type EventDecision } from './event-decision.js';
 import { JobRunner } from './job-runner.js';
+import { Reconciler } from './reconciler.js';
 import { StatusWriter } from './status-writer.js';
 import { AGENT_VERSION } from './version.js';
+
+/** Failures that another download of the same bytes cannot fix. */
+const PERMANENT_FAILURES = new Set([
+  'CHECKSUM_MISMATCH',
+  'OVA_INVALID',
+  'SIGNATURE_INVALID',
+  'ROLLBACK_REFUSED',
+  'ITEM_CONFLICT',
+]);
 
 export interface SiteAgentOptions {
   /** A connection to use instead of connecting from the config (tests, embedding). */
@@ -32,8 +42,6 @@ export interface SiteAgentOptions {
   /** Start the HTTP endpoints (default true). */
   http?: boolean;
 }
-
-export type ReconcileTrigger = 'schedule' | 'event' | 'start' | 'manual';
 
 /**
  * The per-zone daemon: turns events into verified imports, keeps status and a
@@ -56,8 +64,7 @@ export class SiteAgent {
   #startedAt = new Date().toISOString();
   #stopping = false;
   readonly #options: SiteAgentOptions;
-  /** Called for `reconcile` events and at start; the reconcile issue plugs in here. */
-  onReconcile: ((trigger: ReconcileTrigger) => Promise<void>) | undefined;
+  #reconciler: Reconciler | undefined;
 
   constructor(rt: AgentRuntime, options: SiteAgentOptions = {}) {
     this.rt = rt;
@@ -91,6 +98,11 @@ export class SiteAgent {
   get runner(): JobRunner {
     if (!this.#runner) throw new Error('agent not started');
     return this.#runner;
+  }
+
+  get reconciler(): Reconciler {
+    if (!this.#reconciler) throw new Error('agent not started');
+    return this.#reconciler;
   }
 
   get suspended(): boolean {
@@ -131,6 +143,44 @@ export class SiteAgent {
     const resumed = await this.#runner.resume(records);
     if (resumed) log.info({ resumed }, 'resumed unfinished jobs');
 
+    this.#reconciler = new Reconciler({
+      site: { site: config.site, zone: config.zone, labels: config.labels },
+      catalog: this.#catalog,
+      trusted: this.rt.trusted,
+      library: this.rt.library,
+      libraryId: (refresh) => this.rt.libraryId(refresh),
+      itemName: (m) => this.rt.importer.itemName(m),
+      keepVersions: config.retention.keepVersions,
+      prune: config.reconcile.prune,
+      reportKv: this.#topology.status,
+      isSuspended: () => this.#suspended,
+      log: log.child({ component: 'reconcile' }),
+      executor: {
+        import: async (manifest, force) => {
+          // Bytes that were proven bad stay failed until an operator republishes: no re-download every pass.
+          const current = this.status.current(manifest.name, manifest.version);
+          if (
+            current?.state === 'failed' &&
+            current.sha256 === manifest.sha256 &&
+            PERMANENT_FAILURES.has(current.error?.code ?? '')
+          ) {
+            throw new Error(
+              `${manifest.name}@${manifest.version} left failed (${current.error?.code}); republish to retry`,
+            );
+          }
+          await this.#enqueue(manifest, force);
+        },
+        delete: async (action, manifest) => {
+          await this.rt.library.deleteItem(action.itemId);
+          await this.status.update(action.marker.name, action.marker.version, {
+            state: 'retired',
+            sha256: manifest?.sha256 ?? action.marker.sha256,
+            libraryItemId: undefined,
+          });
+        },
+      },
+    });
+
     this.#consumer = new EventConsumer({
       nc: this.#nc,
       site: config.site,
@@ -149,7 +199,10 @@ export class SiteAgent {
     await this.#beat();
     this.#heartbeat = setInterval(() => void this.#beat(), this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
     log.info({ site: config.site, zone: config.zone, version: AGENT_VERSION }, 'agent started');
-    if (this.onReconcile) void this.onReconcile('start').catch(() => {});
+    if (config.reconcile.enabled) {
+      this.#reconciler.schedule(config.reconcile.schedule, config.reconcile.timezone, config.reconcile.jitterMs);
+      void this.#reconciler.run('start');
+    }
   }
 
   /** Stops taking work, lets running imports finish within the grace period, then fails them cleanly. */
@@ -159,6 +212,7 @@ export class SiteAgent {
     const log = this.rt.log;
     log.info({ graceMs }, 'stopping: no new work; waiting for running imports');
     clearInterval(this.#heartbeat);
+    this.#reconciler?.stop();
     await this.#consumer?.stop();
     await this.#runner?.drain(graceMs);
     await this.#beat().catch(() => {});
@@ -236,7 +290,7 @@ export class SiteAgent {
         );
         return 'ack';
       case 'reconcile':
-        if (this.onReconcile && !this.#suspended) void this.onReconcile('event').catch(() => {});
+        void this.#reconciler?.run('event');
         return 'ack';
       case 'retire':
         await this.runner.retire(decision.manifest, this.rt.config.reconcile.prune);
@@ -261,6 +315,28 @@ export class SiteAgent {
         return 'ack';
       }
     }
+  }
+
+  /** Writes the job's `pending` record, then hands it to the runner (or holds it while suspended). */
+  async #enqueue(manifest: Manifest, force: boolean): Promise<void> {
+    if (this.runner.isActive(manifest.name, manifest.version) && !force) {
+      const current = this.status.current(manifest.name, manifest.version);
+      if (current?.sha256 === manifest.sha256) return;
+    }
+    await this.status.update(manifest.name, manifest.version, {
+      state: 'pending',
+      sha256: manifest.sha256,
+      publishedAt: manifest.publishedAt,
+      bytesDone: 0,
+      bytesTotal: manifest.size,
+      attempts: 0,
+      force: force || undefined,
+      retryAt: undefined,
+      libraryItemId: undefined,
+    });
+    if (this.#suspended)
+      this.#pendingWhileSuspended.set(imageRef(manifest.name, manifest.version), { manifest, force });
+    else setImmediate(() => this.runner.submit(manifest, { force }));
   }
 
   async #reject(decision: Extract<EventDecision, { action: 'reject' }>, seq: number): Promise<MessageOutcome> {
