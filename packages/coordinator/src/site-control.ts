@@ -9,31 +9,22 @@
  * imports; it reports `suspended: true` in its heartbeat once it has obeyed.
  */
 import { hostname, userInfo } from 'node:os';
-import { assertSiteId, MessagingError, type Topology } from '@ferry/shared';
-import { z } from 'zod';
+import {
+  assertSiteId,
+  MessagingError,
+  SITE_CONTROL_SCHEMA,
+  type SiteControl,
+  siteControlKey,
+  type Topology,
+} from '@ferry/shared';
 
-export const SITE_CONTROL_SCHEMA = 'ferry/site-control/v1';
-
-export const siteControlSchema = z.object({
-  schema: z.literal(SITE_CONTROL_SCHEMA),
-  site: z.string(),
-  suspended: z.boolean(),
-  at: z.string(),
-  by: z.string(),
-  reason: z.string().optional(),
-});
-
-export type SiteControl = z.infer<typeof siteControlSchema>;
-
-/** `<site>._control` (parseStatusKey does not take it for a status record: it has no third part). */
-export function siteControlKey(site: string): string {
-  return `${assertSiteId(site)}._control`;
-}
-
-export function parseSiteControl(input: unknown): SiteControl | undefined {
-  const r = siteControlSchema.safeParse(input);
-  return r.success ? r.data : undefined;
-}
+export {
+  parseSiteControl,
+  SITE_CONTROL_SCHEMA,
+  type SiteControl,
+  siteControlKey,
+  siteControlSchema,
+} from '@ferry/shared';
 
 function operator(): string {
   let user = process.env.USER ?? 'unknown';

@@ -105,6 +105,13 @@ export {
   writeKeyPair,
 } from './signing.js';
 export {
+  parseSiteControl,
+  SITE_CONTROL_SCHEMA,
+  type SiteControl,
+  siteControlKey,
+  siteControlSchema,
+} from './site-control.js';
+export {
   FINAL_STATES,
   isFinalState,
   JOB_STATES,

@@ -1,8 +1,20 @@
 import { readFile } from 'node:fs/promises';
-import { createLogger, FerryError, formatBytes, loadAgentConfig, parseManifest, verifyManifest } from '@ferry/shared';
+import {
+  Catalog,
+  connectNats,
+  createLogger,
+  FerryError,
+  formatBytes,
+  loadAgentConfig,
+  openTopology,
+  parseManifest,
+  verifyManifest,
+} from '@ferry/shared';
 import { Command, CommanderError } from 'commander';
 import { runChecks } from './agent-check.js';
 import { createAgentRuntime } from './agent-runtime.js';
+import { countActions, type ReconcileAction } from './reconcile-plan.js';
+import { Reconciler } from './reconciler.js';
 import { SiteAgent } from './site-agent.js';
 import { AGENT_VERSION } from './version.js';
 
@@ -72,6 +84,65 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
     });
 
   program
+    .command('reconcile')
+    .description('one reconcile pass for this site now: --dry-run prints the plan without acting')
+    .requiredOption('-c, --config <file>', 'agent config (YAML)', defaultConfig())
+    .option('--dry-run', 'print what the pass would do, change nothing')
+    .option('--json', 'print the plan as JSON')
+    .action(async (opts: { config: string; dryRun?: boolean; json?: boolean }) => {
+      const config = await loadAgentConfig(opts.config);
+      const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? 'warn', name: 'ferry-agent' }).child({
+        site: config.site,
+      });
+      const rt = await createAgentRuntime(config, log);
+      const nc = await connectNats(config.nats, {
+        name: `ferry-agent reconcile ${config.site}`,
+        reconnectForever: false,
+      });
+      try {
+        const topology = await openTopology(nc);
+        const reconciler = new Reconciler({
+          site: { site: config.site, zone: config.zone, labels: config.labels },
+          catalog: new Catalog(topology.catalog),
+          trusted: rt.trusted,
+          library: rt.library,
+          libraryId: (refresh) => rt.libraryId(refresh),
+          itemName: (m) => rt.importer.itemName(m),
+          keepVersions: config.retention.keepVersions,
+          prune: config.reconcile.prune,
+          log,
+        });
+        const actions = await reconciler.plan();
+        if (opts.json) {
+          out(JSON.stringify(actions.map(describeAction)));
+        } else {
+          const c = countActions(actions);
+          out(
+            `reconcile plan for ${config.site} (library ${config.vsphere.library}): ${c.import} import, ${c.reimport} reimport, ${c.delete} delete, ${c.keep} keep, ${c.ignore} ignored`,
+          );
+          for (const a of actions.filter((x) => x.kind !== 'keep')) {
+            const d = describeAction(a);
+            out(`  ${d.action.padEnd(9)} ${d.target.padEnd(36)} ${d.reason}`);
+          }
+        }
+        if (opts.dryRun) return;
+        await rt.cache.init();
+        for (const a of actions) {
+          if (a.kind === 'import' || a.kind === 'reimport') {
+            const r = await rt.importer.import({ manifest: a.manifest, force: a.kind === 'reimport' });
+            out(`imported ${a.manifest.name}@${a.manifest.version} as ${r.itemName}`);
+          } else if (a.kind === 'delete') {
+            await rt.library.deleteItem(a.itemId);
+            out(`deleted ${a.itemName} (${a.reason})`);
+          }
+        }
+      } finally {
+        await rt.library.logout().catch(() => {});
+        await nc.close();
+      }
+    });
+
+  program
     .command('import')
     .description('import one image now, from a signed manifest file (no daemon needed)')
     .requiredOption('-c, --config <file>', 'agent config (YAML)', defaultConfig())
@@ -129,5 +200,18 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
     }
     io.stderr.write(`ferry-agent: unexpected error: ${(err as Error).message ?? String(err)}\n`);
     return 1;
+  }
+}
+
+function describeAction(a: ReconcileAction): { action: string; target: string; reason: string } {
+  switch (a.kind) {
+    case 'import':
+    case 'reimport':
+      return { action: a.kind, target: `${a.manifest.name}@${a.manifest.version}`, reason: a.reason };
+    case 'keep':
+      return { action: a.kind, target: `${a.manifest.name}@${a.manifest.version}`, reason: 'in sync' };
+    case 'delete':
+    case 'ignore':
+      return { action: a.kind, target: a.itemName, reason: a.reason };
   }
 }

@@ -10,11 +10,14 @@ import {
   imageRef,
   type Manifest,
   openTopology,
+  parseSiteControl,
+  siteControlKey,
   siteKey,
   type Topology,
   verifyManifest,
 } from '@ferry/shared';
 import type { JsMsg } from '@nats-io/jetstream';
+import { KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 import { AgentMetrics } from './agent-metrics.js';
@@ -65,6 +68,7 @@ export class SiteAgent {
   #stopping = false;
   readonly #options: SiteAgentOptions;
   #reconciler: Reconciler | undefined;
+  #controlWatch: { stop(): void } | undefined;
 
   constructor(rt: AgentRuntime, options: SiteAgentOptions = {}) {
     this.rt = rt;
@@ -139,6 +143,7 @@ export class SiteAgent {
       loadManifest: (name, version) => this.#loadManifest(name, version),
     });
 
+    await this.#watchControl(this.#topology);
     const records = await this.#status.load();
     const resumed = await this.#runner.resume(records);
     if (resumed) log.info({ resumed }, 'resumed unfinished jobs');
@@ -213,6 +218,7 @@ export class SiteAgent {
     log.info({ graceMs }, 'stopping: no new work; waiting for running imports');
     clearInterval(this.#heartbeat);
     this.#reconciler?.stop();
+    this.#controlWatch?.stop();
     await this.#consumer?.stop();
     await this.#runner?.drain(graceMs);
     await this.#beat().catch(() => {});
@@ -394,6 +400,22 @@ export class SiteAgent {
     } catch (err) {
       this.rt.log.debug({ err: describeError(err).message }, 'heartbeat not written');
     }
+  }
+
+  /** Obeys `ferry suspend/resume` (`<site>._control`): the current value now, then every change. */
+  async #watchControl(topology: Topology): Promise<void> {
+    const key = siteControlKey(this.site);
+    const apply = (value: unknown) => {
+      const control = parseSiteControl(value);
+      if (control && control.site === this.site) this.setSuspended(control.suspended);
+    };
+    const current = await topology.status.get(key).catch(() => null);
+    if (current?.operation === 'PUT' && current.length > 0) apply(current.json());
+    const watch = await topology.status.watch({ key, include: KvWatchInclude.UpdatesOnly });
+    this.#controlWatch = watch;
+    void (async () => {
+      for await (const e of watch) if (e.operation === 'PUT' && e.length > 0) apply(e.json());
+    })().catch(() => {});
   }
 
   async #watchConnection(nc: NatsConnection): Promise<void> {
