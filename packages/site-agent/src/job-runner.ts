@@ -22,6 +22,8 @@ export interface JobRunnerOptions {
   metrics: AgentMetrics;
   log: Logger;
   retry: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number };
+  /** Called when a job has ended, whatever the outcome (the agent refreshes its heartbeat). */
+  onSettled?: () => void;
   /** The verified manifest from the catalog (resume after a restart). */
   loadManifest(name: string, version: string): Promise<Manifest | undefined>;
 }
@@ -206,6 +208,7 @@ export class JobRunner {
     } finally {
       this.#active.delete(key);
       resolveDone();
+      this.#o.onSettled?.();
     }
     if (job.again && this.#accepting) this.submit(job.again.manifest, { force: job.again.force });
   }

@@ -141,6 +141,7 @@ export class SiteAgent {
       log,
       retry: config.jobs,
       loadManifest: (name, version) => this.#loadManifest(name, version),
+      onSettled: () => void this.#beat(),
     });
 
     await this.#watchControl(this.#topology);

@@ -1,0 +1,366 @@
+/**
+ * ferry's main job in one command, on loopback: a NATS hub with one leaf node per
+ * site (three sites in two zones), s3rver as the image store, one vcsim (vCenter
+ * simulator) per site, the coordinator and three agents as real processes. It builds
+ * a sample OVA, publishes it with `ferry publish`, shows live progress per site, and
+ * ends with `ferry status` and the item in each site's Content Library.
+ *
+ *   npm run demo                      # everything, then stops and cleans up
+ *   npm run demo -- --keep            # leave it running and print what to try next
+ *   npm run demo -- --size 64MiB      # a smaller OVA
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  formatBytes,
+  formatDuration,
+  openTopology,
+  parseSize,
+  parseStatusRecord,
+  type StatusRecord,
+  statusKey,
+} from '@ferry/shared';
+import { ContentLibraryClient } from '@ferry/site-agent';
+import { connect } from '@nats-io/transport-node';
+import { stringify } from 'yaml';
+import { FERRY_AGENT_BIN, FERRY_BIN } from '../test/support/processes.js';
+import { startHubWithLeaves } from '../test/world/nats.js';
+import { buildOva } from '../test/world/ova.js';
+import { freePort } from '../test/world/ports.js';
+import { startS3 } from '../test/world/s3.js';
+import { startVcsim, type VcsimHandle } from '../test/world/vcsim.js';
+
+const SITES = [
+  { site: 'dc1-corp', zone: 'corporate', labels: { region: 'eu-west' } },
+  { site: 'dc2-corp', zone: 'corporate', labels: { region: 'us-east' } },
+  { site: 'dc2-pci', zone: 'pci', labels: { region: 'us-east' } },
+] as const;
+const IMAGE = { name: 'ubuntu-2204', version: '2026.11.21' };
+const TIMEOUT_MS = 170_000;
+
+const args = process.argv.slice(2);
+const keep = args.includes('--keep');
+const sizeArg = args[args.indexOf('--size') + 1];
+const diskSize = args.includes('--size') && sizeArg ? parseSize(sizeArg) : 300 * 2 ** 20;
+if (diskSize === undefined) fail(`--size ${sizeArg}: expected a size like 300MiB`);
+
+const tty = process.stdout.isTTY === true;
+const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
+const dim = (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s);
+const green = (s: string) => (tty ? `\x1b[32m${s}\x1b[0m` : s);
+const red = (s: string) => (tty ? `\x1b[31m${s}\x1b[0m` : s);
+const say = (line = '') => process.stdout.write(`${line}\n`);
+const step = (line: string) => say(`${bold('==>')} ${line}`);
+
+function fail(message: string): never {
+  process.stderr.write(`demo: ${message}\n`);
+  process.exit(1);
+}
+
+const children: Array<{ name: string; child: ChildProcess }> = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+
+function startProcess(name: string, bin: string, argv: string[], logDir: string): ChildProcess {
+  const log = createWriteStream(join(logDir, `${name}.log`));
+  const child = spawn(process.execPath, [bin, ...argv], {
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  children.push({ name, child });
+  return child;
+}
+
+/** Runs the `ferry` CLI to completion and shows its output indented. */
+function ferry(argv: string[], show = true): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [FERRY_BIN, ...argv], {
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d;
+      if (show) process.stdout.write(d.toString().replace(/^(?=.)/gm, '    '));
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+async function waitHttp(url: string, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not become ready at ${url}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function shutdown(): Promise<void> {
+  for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM');
+  await Promise.all(
+    children.map(
+      ({ child }) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          const t = setTimeout(() => {
+            child.kill('SIGKILL');
+            resolve();
+          }, 10_000);
+          child.on('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+        }),
+    ),
+  );
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+}
+
+function bar(done: number, total: number, width = 24): string {
+  const frac = total > 0 ? Math.min(1, done / total) : 0;
+  const full = Math.round(frac * width);
+  return `${'█'.repeat(full)}${'░'.repeat(width - full)}`;
+}
+
+function progressLine(site: string, zone: string, r: StatusRecord | undefined): string {
+  const state = r?.state ?? 'waiting';
+  const pct = r && r.bytesTotal > 0 ? Math.floor((r.bytesDone / r.bytesTotal) * 100) : 0;
+  const coloured =
+    state === 'ready' ? green(state.padEnd(11)) : state === 'failed' ? red(state.padEnd(11)) : state.padEnd(11);
+  const bytes = r && r.bytesTotal > 0 ? `${formatBytes(r.bytesDone)} / ${formatBytes(r.bytesTotal)}` : '';
+  const err = r?.state === 'failed' && r.error ? `  ${red(r.error.message)}` : '';
+  return `  ${site.padEnd(10)} ${dim(zone.padEnd(10))} ${coloured} ${bar(r?.bytesDone ?? 0, r?.bytesTotal ?? 0)} ${String(pct).padStart(3)}%  ${bytes}${err}`;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
+  const logDir = join(dir, 'logs');
+  await mkdir(logDir);
+  if (!keep) cleanups.push(() => rm(dir, { recursive: true, force: true }));
+
+  say(bold('ferry demo: one OVA, three sites in two zones, everything on loopback'));
+  say(dim(`  work dir ${dir} (process logs in ${logDir})`));
+  say();
+
+  step('starting NATS (a hub with JetStream and one leaf node per site), s3rver and one vcsim per site');
+  const nats = await startHubWithLeaves(SITES.map((s) => s.site));
+  cleanups.push(() => nats.stop());
+  const s3 = await startS3();
+  cleanups.push(() => s3.destroy());
+  const vcsims: Record<string, VcsimHandle> = {};
+  for (const s of SITES) {
+    vcsims[s.site] = await startVcsim();
+    cleanups.push(() => vcsims[s.site]!.stop());
+  }
+  say(`    NATS hub ${nats.hub.url}; leaves ${SITES.map((s) => `${s.site} ${nats.leaves[s.site]!.url}`).join(', ')}`);
+  say(`    S3 ${s3.endpoint} bucket ${s3.bucket}; vCenters ${SITES.map((s) => vcsims[s.site]!.url).join(', ')}`);
+
+  step('creating a signing key (ferry keygen)');
+  const keygen = await ferry(['keygen', '--out', join(dir, 'keys', 'release')]);
+  if (keygen.code !== 0) throw new Error('ferry keygen failed');
+
+  // Configs: secrets in files next to them, as in production.
+  await writeFile(join(dir, 's3.id'), s3.accessKeyId, { mode: 0o600 });
+  await writeFile(join(dir, 's3.secret'), s3.secretAccessKey, { mode: 0o600 });
+  const store = {
+    type: 's3',
+    endpoint: s3.endpoint,
+    bucket: s3.bucket,
+    region: s3.region,
+    forcePathStyle: true,
+    accessKeyIdFile: 's3.id',
+    secretAccessKeyFile: 's3.secret',
+  };
+  const coordPort = await freePort();
+  const coordConfig = join(dir, 'coordinator.yaml');
+  await writeFile(
+    coordConfig,
+    stringify({
+      nats: { servers: [nats.hub.url] },
+      store,
+      signing: { privateKeyFile: 'keys/release.key' },
+      discovery: { schedule: '*/5 * * * *' },
+      http: { listen: `127.0.0.1:${coordPort}` },
+    }),
+  );
+  const agentUrls: Record<string, string> = {};
+  const agentConfigs: Record<string, string> = {};
+  for (const s of SITES) {
+    const vc = vcsims[s.site]!;
+    const port = await freePort();
+    agentUrls[s.site] = `http://127.0.0.1:${port}`;
+    await writeFile(join(dir, `${s.site}.vcenter.pass`), vc.password, { mode: 0o600 });
+    const file = join(dir, `${s.site}.yaml`);
+    agentConfigs[s.site] = file;
+    await writeFile(
+      file,
+      stringify({
+        site: s.site,
+        zone: s.zone,
+        labels: s.labels,
+        nats: { servers: [nats.leaves[s.site]!.url] },
+        store,
+        vsphere: {
+          url: vc.url,
+          username: vc.username,
+          passwordFile: `${s.site}.vcenter.pass`,
+          caFile: vc.caFile,
+          library: 'golden-images',
+          datastore: vc.datastoreId,
+        },
+        cache: { dir: join(dir, 'cache', s.site), maxBytes: '10GiB' },
+        concurrency: { downloads: 2, imports: 1 },
+        reconcile: { schedule: '*/15 * * * *', jitter: '30s' },
+        trust: { publicKeys: ['keys/release.pub'] },
+        http: { listen: `127.0.0.1:${port}` },
+      }),
+    );
+  }
+
+  step('starting the coordinator and three site agents');
+  startProcess('coordinator', FERRY_BIN, ['coordinator', '--config', coordConfig], logDir);
+  await waitHttp(`http://127.0.0.1:${coordPort}/healthz`, 'the coordinator');
+  for (const s of SITES) startProcess(`agent-${s.site}`, FERRY_AGENT_BIN, ['--config', agentConfigs[s.site]!], logDir);
+  for (const s of SITES) await waitHttp(`${agentUrls[s.site]}/readyz`, `agent ${s.site}`);
+  say(
+    `    coordinator http://127.0.0.1:${coordPort}/ ; agents ${SITES.map((s) => `${s.site} ${agentUrls[s.site]}`).join(', ')}`,
+  );
+
+  step(`building a sample OVA (OVF descriptor, .mf with SHA256 lines, one ${formatBytes(diskSize!)} disk)`);
+  const ovaDir = join(dir, 'ova');
+  await mkdir(ovaDir);
+  const ova = await buildOva(ovaDir, { name: 'ubuntu', diskSize });
+  say(`    ${ova.path}  ${formatBytes(ova.size)}  sha256 ${ova.sha256.slice(0, 16)}…`);
+
+  step(`publishing it: ferry publish ubuntu.ova --name ${IMAGE.name} --version ${IMAGE.version}`);
+  const publishedAt = Date.now();
+  const pub = await ferry([
+    'publish',
+    ova.path,
+    '--name',
+    IMAGE.name,
+    '--version',
+    IMAGE.version,
+    '--config',
+    coordConfig,
+  ]);
+  if (pub.code !== 0) throw new Error('ferry publish failed');
+
+  step('each agent downloads from its zone store, verifies SHA-256, imports into its Content Library');
+  const nc = await connect({ servers: nats.hub.url });
+  cleanups.push(() => nc.close());
+  const { status } = await openTopology(nc);
+  const readyAt: Record<string, number> = {};
+  let drawn = 0;
+  let lastPrinted = '';
+  for (;;) {
+    const records = await Promise.all(
+      SITES.map(async (s) => {
+        const e = await status.get(statusKey(s.site, IMAGE.name, IMAGE.version));
+        return e && e.operation === 'PUT' && e.length > 0 ? parseStatusRecord(e.json()) : undefined;
+      }),
+    );
+    const lines = SITES.map((s, i) => progressLine(s.site, s.zone, records[i]));
+    if (tty) {
+      if (drawn) process.stdout.write(`\x1b[${drawn}A`);
+      for (const l of lines) process.stdout.write(`\x1b[2K${l}\n`);
+      drawn = lines.length;
+    } else {
+      // Without a terminal: a line per site when its state or its quarter changes.
+      const key = records
+        .map((r) => `${r?.state}:${r && r.bytesTotal ? Math.floor((4 * r.bytesDone) / r.bytesTotal) : 0}`)
+        .join();
+      if (key !== lastPrinted) for (const l of lines) say(l);
+      if (key !== lastPrinted) say();
+      lastPrinted = key;
+    }
+    records.forEach((r, i) => {
+      if (r?.state === 'ready') readyAt[SITES[i]!.site] ??= Date.now();
+    });
+    const failed = records.find((r) => r?.state === 'failed' && !r.retryAt);
+    if (failed) throw new Error(`${failed.site} failed: ${failed.error?.code} ${failed.error?.message}`);
+    if (records.every((r) => r?.state === 'ready')) break;
+    if (Date.now() - publishedAt > TIMEOUT_MS) throw new Error('not every site was ready in time');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  say();
+  say(
+    `    ready everywhere ${formatDuration(Date.now() - publishedAt)} after publish (${SITES.map((s) => `${s.site} ${formatDuration(readyAt[s.site]! - publishedAt)}`).join(', ')})`,
+  );
+
+  step('ferry status');
+  await ferry(['status', '--config', coordConfig]);
+
+  step('the item in each site’s Content Library (read back from each vCenter)');
+  for (const s of SITES) {
+    const vc = vcsims[s.site]!;
+    const lib = new ContentLibraryClient({
+      url: vc.url,
+      username: vc.username,
+      password: vc.password,
+      insecure: true,
+      keepAliveMs: 0,
+    });
+    const libraryId = await lib.findLibraryByName('golden-images');
+    const items = libraryId ? await lib.listItems(libraryId) : [];
+    for (const item of items) {
+      const files = await lib.listFiles(item.id);
+      const bytes = files.reduce((sum, f) => sum + f.size, 0);
+      say(
+        `    ${s.site.padEnd(10)} golden-images / ${bold(item.name)}  ${files.length} files, ${formatBytes(bytes)}  (item ${item.id})`,
+      );
+    }
+    await lib.logout().catch(() => {});
+  }
+  say();
+  say(green(`done in ${formatDuration(Date.now() - started)}`));
+
+  if (keep) {
+    say();
+    say(bold('still running (--keep). Try:'));
+    say(`  web page          http://127.0.0.1:${coordPort}/`);
+    say(`  watch             FERRY_CONFIG=${coordConfig} pnpm exec ferry status --watch`);
+    say(
+      `  republish         FERRY_CONFIG=${coordConfig} pnpm exec ferry republish ${IMAGE.name}@${IMAGE.version} --force`,
+    );
+    say(
+      `  one site only     FERRY_CONFIG=${coordConfig} pnpm exec ferry republish ${IMAGE.name}@${IMAGE.version} --site dc2-pci --force`,
+    );
+    for (const { name, child } of children)
+      say(`  kill ${name.padEnd(17)} kill ${child.pid}   (then watch the status go stale)`);
+    say(`  agent metrics     ${agentUrls['dc1-corp']}/metrics`);
+    say(`  logs              ${logDir}`);
+    say('Press Ctrl-C to stop everything.');
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
+}
+
+process.once('SIGTERM', () => {
+  void shutdown().then(() => process.exit(130));
+});
+
+main()
+  .then(async () => {
+    step('stopping everything');
+    await shutdown();
+    process.exit(0);
+  })
+  .catch(async (err: Error) => {
+    process.stderr.write(`\n${red('demo failed:')} ${err.message}\n`);
+    for (const { name } of children) process.stderr.write(`  log of ${name}: see the work dir's logs/${name}.log\n`);
+    keep || (await shutdown());
+    process.exit(1);
+  });
