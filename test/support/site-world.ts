@@ -22,17 +22,24 @@ import {
 import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
 import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { type NatsHandle, startNats } from '../world/nats.js';
+import { type NatsHandle, startHubWithLeaves, startNats } from '../world/nats.js';
 import { type BuiltOva, buildOva, type OvaSpec } from '../world/ova.js';
 import { type S3Handle, startS3 } from '../world/s3.js';
-import { startVcsim, type VcsimHandle } from '../world/vcsim.js';
+import { type StartVcsimOptions, startVcsim, type VcsimHandle } from '../world/vcsim.js';
 import { type AgentConfigSpec, writeAgentConfig } from './agent-config.js';
 import { makeTestKey, type StageOptions, stageImage, type TestKey } from './images.js';
+import { type DaemonProcess, FERRY_AGENT_BIN, startDaemon } from './processes.js';
 
 export interface SiteSpec {
   site: string;
   zone?: string;
   labels?: Record<string, string>;
+  vcsim?: StartVcsimOptions;
+}
+
+export interface WorldOptions {
+  /** `leaves`: a JetStream hub with one leaf node per site, agents on their leaf (as in production). */
+  nats?: 'single' | 'leaves';
 }
 
 /**
@@ -48,6 +55,9 @@ export class SiteWorld {
   private constructor(
     readonly dir: string,
     readonly nats: NatsHandle,
+    /** Per site: the leaf node its agent uses (only with `nats: 'leaves'`). */
+    readonly leaves: Record<string, NatsHandle>,
+    readonly stopNats: () => Promise<void>,
     readonly s3: S3Handle,
     readonly vcsims: Record<string, VcsimHandle>,
     readonly key: TestKey,
@@ -57,9 +67,21 @@ export class SiteWorld {
     readonly sites: SiteSpec[],
   ) {}
 
-  static async start(sites: SiteSpec[]): Promise<SiteWorld> {
+  static async start(sites: SiteSpec[], options: WorldOptions = {}): Promise<SiteWorld> {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-world-'));
-    const [nats, s3, ...vcs] = await Promise.all([startNats(), startS3(), ...sites.map(() => startVcsim())]);
+    let nats: NatsHandle;
+    let leaves: Record<string, NatsHandle> = {};
+    let stopNats: () => Promise<void>;
+    if (options.nats === 'leaves') {
+      const hub = await startHubWithLeaves(sites.map((s) => s.site));
+      nats = hub.hub;
+      leaves = hub.leaves;
+      stopNats = () => hub.stop();
+    } else {
+      nats = await startNats();
+      stopNats = () => nats.destroy();
+    }
+    const [s3, ...vcs] = await Promise.all([startS3(), ...sites.map((s) => startVcsim(s.vcsim))]);
     const vcsims = Object.fromEntries(sites.map((s, i) => [s.site, vcs[i]!]));
     const key = await makeTestKey(dir);
     const nc = await connect({ servers: nats.url });
@@ -74,7 +96,7 @@ export class SiteWorld {
       accessKeyId: new Secret(s3.accessKeyId),
       secretAccessKey: new Secret(s3.secretAccessKey),
     });
-    const world = new SiteWorld(dir, nats, s3, vcsims, key, nc, topology, store, sites);
+    const world = new SiteWorld(dir, nats, leaves, stopNats, s3, vcsims, key, nc, topology, store, sites);
     for (const s of sites) await world.writeConfig(s.site);
     return world;
   }
@@ -95,7 +117,7 @@ export class SiteWorld {
       site,
       zone: spec.zone,
       labels: spec.labels,
-      natsUrls: [this.nats.url],
+      natsUrls: [this.leaves[site]?.url ?? this.nats.url],
       s3: this.s3,
       vcsim: this.vcsims[site]!,
       publicKeyFile: this.key.publicKeyFile,
@@ -129,6 +151,15 @@ export class SiteWorld {
     return agent;
   }
 
+  readonly processes: DaemonProcess[] = [];
+
+  /** Starts `ferry-agent --config <site.yaml>` as a real process. */
+  startAgentProcess(site: string): DaemonProcess {
+    const p = startDaemon(FERRY_AGENT_BIN, ['--config', this.configs.get(site)!]);
+    this.processes.push(p);
+    return p;
+  }
+
   async stopAgent(site: string, graceMs = 5_000): Promise<void> {
     await this.agents.get(site)?.stop(graceMs);
     this.agents.delete(site);
@@ -146,6 +177,19 @@ export class SiteWorld {
     await this.catalog.put(manifest);
     await new EventBus(this.nc).publish('all', { kind: 'published', manifest }, publishedMsgId(manifest));
     return manifest;
+  }
+
+  /** Retries `fn` for a while: the test's own client may still be reconnecting after a broker restart. */
+  async retry<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   async status(site: string, name: string, version: string): Promise<StatusRecord | undefined> {

@@ -105,6 +105,7 @@ export async function startCoordinator(
       listen: config.http.listen,
       token: config.http.token,
       status: async () => buildStatusMatrix(await readStatusInput(context), new Date()),
+      live: context,
       webhook: {
         secret: config.http.webhookSecret,
         repo: config.store.type === 'artifactory' ? config.store.repo : undefined,

@@ -79,6 +79,17 @@ const natsSchema = z.strictObject({
   tokenFile: z.string().optional(),
   token: noInlineSecret('tokenFile or FERRY_NATS_TOKEN'),
   tls: tlsSchema.optional(),
+  /**
+   * Subject prefix of this client's reply inboxes (default `_INBOX`). Give each agent its own
+   * (e.g. `_INBOX.ferry-agent-dc1-corp`) so its NATS user may subscribe to its replies only.
+   */
+  inboxPrefix: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+      'expected subject tokens without wildcards, e.g. _INBOX.ferry-agent-dc1-corp',
+    )
+    .optional(),
 });
 
 const storeSchema = z.discriminatedUnion('type', [
@@ -210,6 +221,7 @@ export interface NatsConfig {
   password?: Secret;
   token?: Secret;
   tls?: TlsFiles;
+  inboxPrefix?: string;
 }
 
 export type StoreConfig =
@@ -324,6 +336,7 @@ class Resolver {
         keyFile: this.path(raw.tls.keyFile),
         insecure: raw.tls.insecure,
       },
+      inboxPrefix: raw.inboxPrefix,
     };
   }
 

@@ -31,6 +31,8 @@ export async function connectNats(config: NatsConfig, options: ConnectNatsOption
   if (config.user) opts.user = config.user;
   if (config.password) opts.pass = config.password.reveal();
   if (config.token) opts.token = config.token.reveal();
+  // Least-privilege users may subscribe to their own reply subjects only (deploy/nats).
+  if (config.inboxPrefix) opts.inboxPrefix = config.inboxPrefix;
   if (config.tls) {
     opts.tls = {
       caFile: config.tls.caFile,

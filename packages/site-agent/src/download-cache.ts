@@ -46,7 +46,12 @@ export interface CachedImage {
   release(): void;
 }
 
-const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 60_000, jitter: 0.5, maxAttempts: 8 };
+/**
+ * In-place resumes of one download (connection resets mid-stream). Kept short: a store that
+ * stays down fails the job, whose status then shows the error and when it is retried.
+ * The count restarts whenever bytes flowed, so a long transfer survives many resets.
+ */
+const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 5_000, jitter: 0.5, maxAttempts: 3 };
 const HASH_READ_CHUNK = 1 << 20;
 
 /**
@@ -178,8 +183,10 @@ export class DownloadCache {
     await this.#makeRoom(ref.size - done, ref.sha256);
 
     let bytesFromStore = 0;
-    for (let attempt = 1; ; attempt++) {
+    let failures = 0;
+    for (;;) {
       let fh: FileHandle | undefined;
+      const doneBefore = done;
       try {
         fh = await open(partial, done === 0 ? 'w' : 'a');
         if (done < ref.size) {
@@ -215,9 +222,10 @@ export class DownloadCache {
           await rm(partial, { force: true });
           throw err;
         }
-        if (!isRetryable(err) || attempt >= this.#retry.maxAttempts || options.signal?.aborted) throw err;
-        const delay = backoffDelay(attempt, this.#retry);
-        log.warn({ attempt, delayMs: delay, at: done, err: (err as Error).message }, 'download interrupted; resuming');
+        failures = done > doneBefore ? 1 : failures + 1;
+        if (!isRetryable(err) || failures >= this.#retry.maxAttempts || options.signal?.aborted) throw err;
+        const delay = backoffDelay(failures, this.#retry);
+        log.warn({ failures, delayMs: delay, at: done, err: (err as Error).message }, 'download interrupted; resuming');
         await sleep(delay, options.signal);
       }
     }

@@ -1,0 +1,72 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SiteWorld } from '../support/site-world.js';
+import { type FaultProxy, startFaultProxy } from '../world/fault-proxy.js';
+
+let world: SiteWorld;
+let proxy: FaultProxy;
+const SITE = 'dc1';
+
+beforeAll(async () => {
+  world = await SiteWorld.start([{ site: SITE }]);
+  proxy = await startFaultProxy(world.s3.port);
+  // The agent reads the store through a counting proxy.
+  await world.writeConfig(SITE, { s3Endpoint: proxy.url });
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await world?.stop();
+});
+
+async function noOpenSessions(): Promise<string[]> {
+  const agent = await world.startAgent(SITE).catch(() => undefined);
+  const sessions = (await agent?.rt.library.listUpdateSessions({ activeOnly: true })) ?? [];
+  await world.stopAgent(SITE);
+  return sessions;
+}
+
+describe('fault: kill -9 of the agent', () => {
+  it('during download: restarts, resumes from the partial file, one item', async () => {
+    const ova = await world.buildOva({ name: 'dl', diskSize: 400 * 2 ** 20 });
+    let agent = world.startAgentProcess(SITE);
+    const before = proxy.bytesFromUpstream;
+    const m = await world.publish(ova, { name: 'dl', version: '1' });
+    await world.waitForStatus(SITE, m.name, m.version, (r) => r.state === 'downloading' && r.bytesDone > 50 * 2 ** 20);
+    agent.child.kill('SIGKILL');
+    await agent.exited;
+    const cacheDir = join(world.dir, 'sites', SITE, 'cache');
+    const partial = (await readdir(cacheDir)).find((n) => n.endsWith('.partial'));
+    expect(partial).toBeDefined();
+    const partialSize = (await stat(join(cacheDir, partial!))).size;
+    expect(partialSize).toBeGreaterThan(0);
+
+    agent = world.startAgentProcess(SITE);
+    await world.waitForStatus(SITE, m.name, m.version, undefined, 90_000);
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+    // Resumed: the second run read only what the first had not written.
+    const read = proxy.bytesFromUpstream - before;
+    expect(read).toBeLessThan(ova.size + ova.size * 0.2);
+    expect(await readdir(cacheDir)).not.toContain(partial);
+    expect(await noOpenSessions()).toEqual([]);
+  });
+
+  it('during upload: restarts, one item, no open update session', async () => {
+    const ova = await world.buildOva({ name: 'ul', diskSize: 400 * 2 ** 20 });
+    let agent = world.startAgentProcess(SITE);
+    const m = await world.publish(ova, { name: 'ul', version: '1' });
+    await world.waitForStatus(SITE, m.name, m.version, (r) => r.state === 'importing' && r.bytesDone > 0, 60_000);
+    agent.child.kill('SIGKILL');
+    await agent.exited;
+    agent = world.startAgentProcess(SITE);
+    const r = await world.waitForStatus(SITE, m.name, m.version, undefined, 90_000);
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+    const a = await world.startAgent(SITE);
+    const items = (await a.rt.library.listItems(await a.rt.libraryId())).filter((i) => i.name === 'ul-1');
+    expect(items.map((i) => i.id)).toEqual([r.libraryItemId]);
+    expect(await a.rt.library.listUpdateSessions({ activeOnly: true })).toEqual([]);
+    await world.stopAgent(SITE);
+  });
+});
