@@ -137,12 +137,20 @@ export class SiteWorld {
   }
 
   /** Starts an agent for `site` in this process. */
+  /** Log records of agents started with `captureLogs`, by site. */
+  readonly logs = new Map<string, Array<Record<string, unknown>>>();
+
   async startAgent(
     site: string,
-    options: { heartbeatIntervalMs?: number; logLevel?: string } = {},
+    options: { heartbeatIntervalMs?: number; logLevel?: string; captureLogs?: boolean } = {},
   ): Promise<SiteAgent> {
     const config = await this.agentConfig(site);
-    const log = options.logLevel ? createLogger({ level: options.logLevel }).child({ site }) : silentLogger();
+    let log = options.logLevel ? createLogger({ level: options.logLevel }).child({ site }) : silentLogger();
+    if (options.captureLogs) {
+      const lines: Array<Record<string, unknown>> = [];
+      this.logs.set(site, lines);
+      log = createLogger({ level: 'debug', destination: { write: (msg: string) => void lines.push(JSON.parse(msg)) } });
+    }
     const agent = new SiteAgent(await createAgentRuntime(config, log), {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 500,
     });

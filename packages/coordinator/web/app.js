@@ -8,6 +8,7 @@
 // through textContent or setAttribute, never innerHTML.
 
 const TRANSFERRING = new Set(['downloading', 'verifying', 'importing']);
+const SHORT = { downloading: 'download', verifying: 'verify', importing: 'import' };
 const TOKEN_KEY = 'ferry-api-token';
 /** Reconnect when nothing (not even a keepalive, every 15 s) arrived for this long. */
 const SILENCE_MS = 45_000;
@@ -144,7 +145,7 @@ function renderCell(row, site) {
   if (TRANSFERRING.has(cell.state)) {
     const pct = cell.percent ?? 0;
     td.style.setProperty('--p', `${pct}%`);
-    td.append(`${cell.state.slice(0, 4)} ${cell.percent === null ? '' : `${pct}%`}`);
+    td.append(`${SHORT[cell.state]} ${cell.percent === null ? '' : `${pct}%`}`);
     td.append(el('span', 'sub', `${fmtBytes(cell.bytesDone)} / ${fmtBytes(cell.bytesTotal)}`));
   } else if (cell.state === 'failed') {
     td.textContent = cell.error ? `failed ${cell.error.code}` : 'failed';
@@ -474,6 +475,7 @@ function onEvent(type, data) {
     return;
   }
   if (type !== 'status' && type !== 'patch') return;
+  if (!view.ready) performance.mark('ferry-first-document');
   const doc = JSON.parse(data);
   view.offset = Date.parse(doc.generatedAt) - Date.now();
   if (type === 'status') {

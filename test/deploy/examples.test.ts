@@ -1,0 +1,46 @@
+/** deploy/examples/: the zone configs and the coordinator config load with ferry's own loaders. */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadAgentConfig, loadCoordinatorConfig } from '@ferry/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_AGENT_CONFIGS, EXAMPLES_DIR, exampleWithSecrets } from './example-secrets.js';
+import { NATS_DEPLOY_DIR } from './nats-deploy.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-examples-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('deploy/examples', () => {
+  for (const site of EXAMPLE_AGENT_CONFIGS) {
+    it(`${site}.yaml is a valid agent config whose secrets all come from files`, async () => {
+      const config = await loadAgentConfig(await exampleWithSecrets(dir, site), {});
+      expect(config.site).toBe(site);
+      expect(config.vsphere.password.reveal()).toBe(`fake secret for ${site}/vcenter.pass`);
+      expect(config.nats.password?.reveal()).toBe(`fake secret for ${site}/nats.pass`);
+      if (config.store.type === 's3') expect(config.store.secretAccessKey?.reveal()).toMatch(/^fake/);
+      if (config.store.type === 'artifactory') expect(config.store.token?.reveal()).toMatch(/^fake/);
+      expect(config.vsphere.insecure).toBe(false);
+      // The NATS user and inbox prefix the site's leaf node config expects.
+      const leaf = await readFile(join(NATS_DEPLOY_DIR, `leaf-${site}.conf`), 'utf8');
+      expect(config.nats.user).toBe(`agent-${site}`);
+      expect(leaf).toContain(`user: ${config.nats.user}`);
+      expect(leaf).toContain(`"${config.nats.inboxPrefix}.>"`);
+    });
+  }
+
+  it('coordinator.yaml is a valid coordinator config', async () => {
+    const config = await loadCoordinatorConfig(await exampleWithSecrets(dir, 'coordinator'), {});
+    expect(config.nats.user).toBe('ferry-coordinator');
+    expect(config.nats.password?.reveal()).toMatch(/^fake/);
+    expect(config.http.token?.reveal()).toMatch(/^fake/);
+    expect(config.signing.privateKeyFile).toMatch(/keys\/release\.key$/);
+    const hub = await readFile(join(NATS_DEPLOY_DIR, 'hub.conf'), 'utf8');
+    expect(hub).toContain(`user: ${config.nats.user}`);
+    expect(EXAMPLES_DIR).toBeTruthy();
+  });
+});
