@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '@ferry/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DaemonProcess } from '../support/processes.js';
 import { SiteWorld } from '../support/site-world.js';
 import { freePort } from '../world/ports.js';
@@ -34,7 +34,10 @@ describe('load: 40 images × 3 sites with downloads: 2, imports: 1', () => {
     for (const site of SITES) {
       const port = await freePort();
       urls[site] = `http://127.0.0.1:${port}`;
-      await world.writeConfig(site, { concurrency: { downloads: 2, imports: 1 }, extra: { http: { listen: `127.0.0.1:${port}` } } });
+      await world.writeConfig(site, {
+        concurrency: { downloads: 2, imports: 1 },
+        extra: { http: { listen: `127.0.0.1:${port}` } },
+      });
       procs[site] = world.startAgentProcess(site);
     }
     for (const site of SITES) {
@@ -64,7 +67,8 @@ describe('load: 40 images × 3 sites with downloads: 2, imports: 1', () => {
       const ova = await world.buildOva({ name: `load${i}`, diskSize: 3 * 2 ** 20 });
       manifests.push(await world.publish(ova, { name: `load${i}`, version: '1' }));
     }
-    for (const site of SITES) for (const m of manifests) await world.waitForStatus(site, m.name, m.version, undefined, 180_000);
+    for (const site of SITES)
+      for (const m of manifests) await world.waitForStatus(site, m.name, m.version, undefined, 180_000);
     sampling = false;
     await sampler;
 
@@ -73,7 +77,9 @@ describe('load: 40 images × 3 sites with downloads: 2, imports: 1', () => {
     expect(peak.imports).toBe(1);
     expect(peak.rss).toBeGreaterThan(0);
     expect(peak.rss).toBeLessThan(250 * 2 ** 20);
-    console.log(`load: peak downloads ${peak.downloads}, imports ${peak.imports}, agent RSS ${(peak.rss / 2 ** 20).toFixed(0)} MiB`);
+    console.log(
+      `load: peak downloads ${peak.downloads}, imports ${peak.imports}, agent RSS ${(peak.rss / 2 ** 20).toFixed(0)} MiB`,
+    );
     for (const site of SITES) {
       procs[site]!.child.kill('SIGTERM');
       expect(await procs[site]!.exited).toBe(0);

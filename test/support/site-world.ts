@@ -29,6 +29,7 @@ import { type StartVcsimOptions, startVcsim, type VcsimHandle } from '../world/v
 import { type AgentConfigSpec, writeAgentConfig } from './agent-config.js';
 import { makeTestKey, type StageOptions, stageImage, type TestKey } from './images.js';
 import { type DaemonProcess, FERRY_AGENT_BIN, startDaemon } from './processes.js';
+import type { TlsFiles } from './tls.js';
 
 export interface SiteSpec {
   site: string;
@@ -40,6 +41,8 @@ export interface SiteSpec {
 export interface WorldOptions {
   /** `leaves`: a JetStream hub with one leaf node per site, agents on their leaf (as in production). */
   nats?: 'single' | 'leaves';
+  /** NATS with TLS and verified client certificates (single server only). */
+  natsTls?: TlsFiles;
 }
 
 /**
@@ -65,6 +68,7 @@ export class SiteWorld {
     readonly topology: Topology,
     readonly store: ObjectStore,
     readonly sites: SiteSpec[],
+    readonly natsTls?: TlsFiles,
   ) {}
 
   static async start(sites: SiteSpec[], options: WorldOptions = {}): Promise<SiteWorld> {
@@ -78,13 +82,22 @@ export class SiteWorld {
       leaves = hub.leaves;
       stopNats = () => hub.stop();
     } else {
-      nats = await startNats();
+      const tls = options.natsTls;
+      nats = await startNats(
+        tls && {
+          extraConfig: `tls {\n  cert_file: "${tls.serverCert}"\n  key_file: "${tls.serverKey}"\n  ca_file: "${tls.caFile}"\n  verify: true\n}`,
+        },
+      );
       stopNats = () => nats.destroy();
     }
     const [s3, ...vcs] = await Promise.all([startS3(), ...sites.map((s) => startVcsim(s.vcsim))]);
     const vcsims = Object.fromEntries(sites.map((s, i) => [s.site, vcs[i]!]));
     const key = await makeTestKey(dir);
-    const nc = await connect({ servers: nats.url });
+    const tls = options.natsTls;
+    const nc = await connect({
+      servers: nats.url,
+      ...(tls ? { tls: { caFile: tls.caFile, certFile: tls.clientCert, keyFile: tls.clientKey } } : {}),
+    });
     const topology = await ensureTopology(nc);
     const store = createStore({
       type: 's3',
@@ -96,7 +109,7 @@ export class SiteWorld {
       accessKeyId: new Secret(s3.accessKeyId),
       secretAccessKey: new Secret(s3.secretAccessKey),
     });
-    const world = new SiteWorld(dir, nats, leaves, stopNats, s3, vcsims, key, nc, topology, store, sites);
+    const world = new SiteWorld(dir, nats, leaves, stopNats, s3, vcsims, key, nc, topology, store, sites, tls);
     for (const s of sites) await world.writeConfig(s.site);
     return world;
   }
@@ -125,6 +138,18 @@ export class SiteWorld {
       extra: {
         reconcile: { enabled: false },
         jobs: { retryBase: '200ms', retryMax: '2s', shutdownGrace: '5s' },
+        ...(this.natsTls
+          ? {
+              nats: {
+                servers: [this.nats.url],
+                tls: {
+                  caFile: this.natsTls.caFile,
+                  certFile: this.natsTls.clientCert,
+                  keyFile: this.natsTls.clientKey,
+                },
+              },
+            }
+          : {}),
         ...extra.extra,
       },
     });

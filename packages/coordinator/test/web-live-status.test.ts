@@ -3,10 +3,12 @@
  * over an in-memory stand-in for the three KV watches, and the CSRF origin check. The real
  * nats-server path is covered by test/e2e/web-page.test.ts.
  */
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Heartbeat, StatusRecord, Topology } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
 import { buildStatusMatrix } from '../src/status-matrix.js';
+import { createEventStreamHub } from '../src/web/event-stream.js';
 import { LiveStatus, type StatusPatch } from '../src/web/live-status.js';
 import { sameOrigin } from '../src/web/republish-endpoint.js';
 
@@ -152,6 +154,47 @@ describe('LiveStatus', () => {
     kv.status.put('dc1.ubuntu.2', record('dc1', 'ubuntu', '2'));
     await expect.poll(() => JSON.parse(live.document()).images.length).toBe(1);
     live.close();
+  });
+});
+
+describe('event stream', () => {
+  it('sends hello, the document, patches and keepalive comments; ends every stream on close', async () => {
+    const { kv, live } = world([], [put('dc1', heartbeat('dc1'))]);
+    live.start();
+    const hub = createEventStreamHub(live, { keepaliveMs: 50 });
+    const server = createServer((req, res) => void hub.serve(req, res, { republish: false }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      const decoder = new TextDecoder();
+      let text = '';
+      const reader = res.body!.getReader();
+      const until = async (re: RegExp) => {
+        while (!re.test(text)) {
+          const { value, done } = await reader.read();
+          if (done) return false;
+          text += decoder.decode(value, { stream: true });
+        }
+        return true;
+      };
+      expect(await until(/event: status\ndata: \{"schema":"ferry\/status\/v1"/)).toBe(true);
+      expect(text.startsWith('retry: 3000\nevent: hello\ndata: {"republish":false}\n\n')).toBe(true);
+      kv.status.put('dc1.ubuntu.1', record('dc1', 'ubuntu', '1'));
+      expect(
+        await until(/event: patch\ndata: \{"schema":"ferry\/status-patch\/v1"[^\n]*"order":\["ubuntu@1"\]\}\n\n/),
+      ).toBe(true);
+      expect(await until(/\n: keepalive\n\n/)).toBe(true);
+      expect(hub.clients).toBe(1);
+      expect(live.subscribers).toBe(1);
+      hub.close();
+      expect(await until(/never/)).toBe(false); // the stream ended
+      expect(hub.clients).toBe(0);
+    } finally {
+      hub.close();
+      live.close();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 

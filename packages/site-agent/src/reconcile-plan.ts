@@ -73,6 +73,20 @@ export function planReconcile(input: ReconcileInput): ReconcileAction[] {
         continue;
       }
       present.add(key);
+      const rollback =
+        item.marker.publishedAt !== undefined &&
+        item.marker.sha256 !== want.sha256 &&
+        want.publishedAt < item.marker.publishedAt;
+      if (rollback) {
+        // The catalog went back to an older manifest than the library holds: never roll back by itself.
+        actions.push({
+          kind: 'ignore',
+          itemId: item.id,
+          itemName: item.name,
+          reason: `rollback refused: the catalog's manifest (${want.publishedAt}) is older than the item's (${item.marker.publishedAt})`,
+        });
+        continue;
+      }
       const reason = driftReason(want, item);
       actions.push(
         reason

@@ -133,6 +133,13 @@ describe('planReconcile', () => {
       { prune: false },
       ['ignore ubuntu-1'],
     ],
+    [
+      'catalog rolled back to an older manifest: no reimport',
+      [v1],
+      [item(v1, { marker: { name: 'ubuntu', version: '1', sha256: sha('f'), publishedAt: '2026-11-09T00:00:00Z' } })],
+      {},
+      ['ignore ubuntu-1'],
+    ],
     ['unknown to the catalog (lost catalog): left alone', [], [item(v1)], {}, ['ignore ubuntu-1']],
     ['not targeted here: not imported', [m('win', '1', { targets: ['zone:pci'] })], [], {}, []],
     ['targeted by label', [m('win', '1', { targets: ['label:region=eu'] })], [], {}, ['import win@1']],
