@@ -65,7 +65,7 @@ async function startDaemon(world: SiteWorld, token?: string): Promise<Coordinato
 }
 
 const cell = (page: Page, image: string, site: string) =>
-  page.locator(`#matrix tr[data-image="${image}"] td[data-site="${site}"]`);
+  page.locator(`#matrix-body [data-image="${image}"] [data-site="${site}"]`);
 
 async function waitFor(pred: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -164,8 +164,8 @@ describe('the live page with two agents', () => {
       expect([...idx].sort((a, b) => a - b)).toEqual(idx);
     }
     expect(await page.evaluate('window.__noReload')).toBe(42);
-    expect(await page.textContent('#matrix thead')).toContain('corporate');
-    expect(await page.textContent('#matrix thead')).toContain('dc1-corp');
+    expect(await page.textContent('#matrix-head')).toContain('corporate');
+    expect(await page.textContent('#matrix-head')).toContain('dc1-corp');
     await page.screenshot({ path: join(OUT, 'web-page.png'), fullPage: true });
   });
 
@@ -444,20 +444,20 @@ describe('200 image versions × 40 sites', () => {
           rendered: Number(document.documentElement.dataset.renderMs),
         })`),
       );
-      expect(await page.locator('#matrix tbody tr').count()).toBe(200);
-      expect(await page.locator('#matrix thead th.site').count()).toBe(40);
-      expect(await page.locator('#matrix tbody td[data-site]').count()).toBe(8000);
-      expect(await page.locator('#matrix td[data-state="failed"]').count()).toBeGreaterThan(100);
-      expect(await page.locator('#matrix td[data-state="untargeted"]').count()).toBe(20 * 36);
-      expect(await page.locator('#matrix th.site.stale').count()).toBe(1);
-      expect(await page.locator('#matrix th.site .badge').count()).toBe(1);
+      expect(await page.locator('#matrix-body .row').count()).toBe(200);
+      expect(await page.locator('#matrix-head .site').count()).toBe(40);
+      expect(await page.locator('#matrix-body [data-site]').count()).toBe(8000);
+      expect(await page.locator('#matrix-body [data-state="failed"]').count()).toBeGreaterThan(100);
+      expect(await page.locator('#matrix-body [data-state="untargeted"]').count()).toBe(20 * 36);
+      expect(await page.locator('#matrix-head .site.stale').count()).toBe(1);
+      expect(await page.locator('#matrix-head .site .badge').count()).toBe(1);
       if (i === 0) {
         await page.screenshot({ path: join(OUT, 'web-page-200x40.png') });
         // The filter boxes narrow rows and columns.
         await page.fill('#filter-image', 'image-03@2026.1');
         await page.fill('#filter-site', 'zone-b');
-        await expect.poll(() => page.locator('#matrix thead th.site').count()).toBe(4);
-        expect(await page.locator('#matrix tbody tr').count()).toBe(2); // 2026.1.0 and 2026.10.0
+        await expect.poll(() => page.locator('#matrix-head .site').count()).toBe(4);
+        expect(await page.locator('#matrix-body .row').count()).toBe(2); // 2026.1.0 and 2026.10.0
       }
       await page.close();
     }

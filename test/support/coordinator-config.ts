@@ -9,11 +9,14 @@ import type { SiteWorld } from './site-world.js';
 export async function writeCoordinatorConfig(world: SiteWorld, extra: Record<string, unknown> = {}): Promise<string> {
   await writeFile(join(world.dir, 'coord-s3.id'), world.s3.accessKeyId);
   await writeFile(join(world.dir, 'coord-s3.secret'), world.s3.secretAccessKey);
+  if (world.natsAuth) await writeFile(join(world.dir, 'coord-nats.pass'), world.natsAuth.password);
   const file = join(world.dir, 'coordinator.yaml');
   await writeFile(
     file,
     stringify({
-      nats: { servers: [world.nats.url] },
+      nats: world.natsAuth
+        ? { servers: [world.nats.url], user: world.natsAuth.user, passwordFile: 'coord-nats.pass' }
+        : { servers: [world.nats.url] },
       store: {
         type: 's3',
         endpoint: world.s3.endpoint,

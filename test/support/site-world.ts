@@ -1,6 +1,6 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   type AgentConfig,
   Catalog,
@@ -43,6 +43,8 @@ export interface WorldOptions {
   nats?: 'single' | 'leaves';
   /** NATS with TLS and verified client certificates (single server only). */
   natsTls?: TlsFiles;
+  /** NATS with user/password authorization (single server only). */
+  natsAuth?: { user: string; password: string };
 }
 
 /**
@@ -69,6 +71,7 @@ export class SiteWorld {
     readonly store: ObjectStore,
     readonly sites: SiteSpec[],
     readonly natsTls?: TlsFiles,
+    readonly natsAuth?: { user: string; password: string },
   ) {}
 
   static async start(sites: SiteSpec[], options: WorldOptions = {}): Promise<SiteWorld> {
@@ -83,11 +86,14 @@ export class SiteWorld {
       stopNats = () => hub.stop();
     } else {
       const tls = options.natsTls;
-      nats = await startNats(
-        tls && {
-          extraConfig: `tls {\n  cert_file: "${tls.serverCert}"\n  key_file: "${tls.serverKey}"\n  ca_file: "${tls.caFile}"\n  verify: true\n}`,
-        },
-      );
+      const auth = options.natsAuth;
+      const extra = [
+        tls
+          ? `tls {\n  cert_file: "${tls.serverCert}"\n  key_file: "${tls.serverKey}"\n  ca_file: "${tls.caFile}"\n  verify: true\n}`
+          : '',
+        auth ? `authorization {\n  user: "${auth.user}"\n  password: "${auth.password}"\n}` : '',
+      ].join('\n');
+      nats = await startNats({ extraConfig: extra });
       stopNats = () => nats.destroy();
     }
     const [s3, ...vcs] = await Promise.all([startS3(), ...sites.map((s) => startVcsim(s.vcsim))]);
@@ -97,6 +103,7 @@ export class SiteWorld {
     const nc = await connect({
       servers: nats.url,
       ...(tls ? { tls: { caFile: tls.caFile, certFile: tls.clientCert, keyFile: tls.clientKey } } : {}),
+      ...(options.natsAuth ? { user: options.natsAuth.user, pass: options.natsAuth.password } : {}),
     });
     const topology = await ensureTopology(nc);
     const store = createStore({
@@ -109,7 +116,21 @@ export class SiteWorld {
       accessKeyId: new Secret(s3.accessKeyId),
       secretAccessKey: new Secret(s3.secretAccessKey),
     });
-    const world = new SiteWorld(dir, nats, leaves, stopNats, s3, vcsims, key, nc, topology, store, sites, tls);
+    const world = new SiteWorld(
+      dir,
+      nats,
+      leaves,
+      stopNats,
+      s3,
+      vcsims,
+      key,
+      nc,
+      topology,
+      store,
+      sites,
+      tls,
+      options.natsAuth,
+    );
     for (const s of sites) await world.writeConfig(s.site);
     return world;
   }
@@ -138,6 +159,9 @@ export class SiteWorld {
       extra: {
         reconcile: { enabled: false },
         jobs: { retryBase: '200ms', retryMax: '2s', shutdownGrace: '5s' },
+        ...(this.natsAuth
+          ? { nats: { servers: [this.nats.url], user: this.natsAuth.user, passwordFile: 'nats.pass' } }
+          : {}),
         ...(this.natsTls
           ? {
               nats: {
@@ -153,6 +177,7 @@ export class SiteWorld {
         ...extra.extra,
       },
     });
+    if (this.natsAuth) await writeFile(join(dirname(file), 'nats.pass'), this.natsAuth.password, { mode: 0o600 });
     this.configs.set(site, file);
     return file;
   }

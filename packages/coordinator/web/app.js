@@ -128,7 +128,8 @@ function rowFilter() {
 // -------------------------------------------------------------------------------------- rendering
 
 function renderCell(row, site) {
-  const td = document.createElement('td');
+  const td = document.createElement('div');
+  td.setAttribute('role', 'cell');
   td.dataset.site = site.site;
   const cell = row.sites[site.site];
   const staleCls = site.stale ? ' stale-col' : '';
@@ -163,13 +164,14 @@ function renderCell(row, site) {
 
 function renderRow(row, first) {
   const key = `${row.name}@${row.version}`;
-  const tr = document.createElement('tr');
+  const tr = el('div', `row${first ? ' first' : ''}${row.retired ? ' retired-row' : ''}`);
+  tr.setAttribute('role', 'row');
   tr.dataset.image = key;
-  tr.className = (first ? 'first' : '') + (row.retired ? ' retired-row' : '');
-  const th = el('th', '', row.name);
-  th.scope = 'row';
+  const th = el('div', 'rowname', row.name);
+  th.setAttribute('role', 'rowheader');
   tr.append(th);
-  const version = el('td', 'version', row.version);
+  const version = el('div', 'version', row.version);
+  version.setAttribute('role', 'cell');
   version.title = [
     key,
     row.inCatalog ? `published ${fmtTime(row.publishedAt)}` : 'not in the catalog',
@@ -186,7 +188,8 @@ function renderRow(row, first) {
 }
 
 function siteHeader(site) {
-  const th = el('th', `site${site.stale ? ' stale' : ''}${site.suspended ? ' suspended' : ''}`);
+  const th = el('div', `site${site.stale ? ' stale' : ''}${site.suspended ? ' suspended' : ''}`);
+  th.setAttribute('role', 'columnheader');
   th.dataset.site = site.site;
   th.append(el('div', 'name', site.site));
   th.append(ageEl('div', 'meta', site.stale ? 'stale · ' : 'seen ', site.lastSeen));
@@ -214,28 +217,35 @@ function siteHeader(site) {
 }
 
 function renderHead() {
-  const thead = $('matrix').tHead;
-  const zones = el('tr');
-  const corner = el('th', 'corner', 'image');
-  corner.rowSpan = 2;
-  const ver = el('th', 'corner-v', 'version');
-  ver.rowSpan = 2;
+  const zones = el('div', 'hrow zones');
+  zones.setAttribute('role', 'row');
+  const corner = el('div', 'corner', 'image');
+  const ver = el('div', 'corner-v', 'version');
   zones.append(corner, ver);
   let last;
   let zoneTh;
+  let span = 0;
+  const close = () => {
+    if (zoneTh) zoneTh.style.gridColumn = `span ${span}`;
+  };
   for (const s of view.columns) {
     const zone = s.zone ?? '(no heartbeat)';
     if (zone !== last) {
-      zoneTh = el('th', 'zone', zone);
-      zoneTh.colSpan = 0;
+      close();
+      zoneTh = el('div', 'zone', zone);
+      zoneTh.setAttribute('role', 'columnheader');
       zones.append(zoneTh);
       last = zone;
+      span = 0;
     }
-    zoneTh.colSpan += 1;
+    span++;
   }
-  const names = el('tr');
+  close();
+  const names = el('div', 'hrow names');
+  names.setAttribute('role', 'row');
+  names.append(el('div', 'corner'), el('div', 'corner-v'));
   for (const s of view.columns) names.append(siteHeader(s));
-  thead.replaceChildren(zones, names);
+  $('matrix-head').replaceChildren(zones, names);
 }
 
 function renderSitesTable() {
@@ -269,20 +279,11 @@ function renderSitesTable() {
   $('sites').tBodies[0].replaceChildren(...rows);
 }
 
-function renderColgroup() {
-  const cols = [el('col'), el('col')];
-  cols[0].style.width = '170px';
-  cols[1].style.width = '110px';
-  for (let i = 0; i < view.columns.length; i++) {
-    const c = el('col');
-    c.style.width = '92px';
-    cols.push(c);
-  }
-  $('matrix')
-    .querySelector('colgroup')
-    .replaceChildren(...cols);
-  // table-layout: fixed only applies with a set width; then no cell content is measured.
-  $('matrix').style.width = `${170 + 110 + 92 * view.columns.length}px`;
+/** Fixed column widths: rows lay out independently, and rows off screen not at all. */
+function renderColumns() {
+  const m = $('matrix');
+  m.style.setProperty('--cols', `170px 110px repeat(${view.columns.length}, 92px)`);
+  m.style.width = `${170 + 110 + 92 * view.columns.length}px`;
 }
 
 function columnsSignature(cols) {
@@ -308,7 +309,7 @@ function renderSummary() {
 function renderAll() {
   view.columns = visibleSites();
   view.columnsSignature = columnsSignature(view.columns);
-  renderColgroup();
+  renderColumns();
   renderHead();
   const keep = rowFilter();
   const frag = document.createDocumentFragment();
@@ -322,7 +323,7 @@ function renderAll() {
     view.trs.set(key, tr);
     frag.append(tr);
   }
-  $('matrix').tBodies[0].replaceChildren(frag);
+  $('matrix-body').replaceChildren(frag);
   $('empty').hidden = view.order.length > 0 || view.sites.length > 0;
   renderSitesTable();
   renderSummary();
@@ -426,12 +427,12 @@ function renderDetail() {
 }
 
 function select(sel) {
-  for (const td of document.querySelectorAll('td.selected')) td.classList.remove('selected');
+  for (const td of document.querySelectorAll('#matrix .selected')) td.classList.remove('selected');
   view.selected = sel;
   if (sel)
     view.trs
       .get(sel.key)
-      ?.querySelector(`td[data-site="${CSS.escape(sel.site)}"]`)
+      ?.querySelector(`[data-site="${CSS.escape(sel.site)}"]`)
       ?.classList.add('selected');
   renderDetail();
 }
@@ -616,6 +617,12 @@ setInterval(() => {
 
 // ------------------------------------------------------------------------------------ wiring
 
+// A grid of divs for speed (see app.css), announced as a table.
+$('matrix').setAttribute('role', 'table');
+$('matrix').setAttribute('aria-label', 'images by sites');
+$('matrix-head').setAttribute('role', 'rowgroup');
+$('matrix-body').setAttribute('role', 'rowgroup');
+
 $('auth').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const token = $('auth-token').value.trim();
@@ -635,9 +642,9 @@ for (const id of ['filter-image', 'filter-site']) {
   });
 }
 
-$('matrix').tBodies[0].addEventListener('click', (ev) => {
-  const td = ev.target.closest('td[data-site]');
-  const tr = td?.closest('tr[data-image]');
+$('matrix-body').addEventListener('click', (ev) => {
+  const td = ev.target.closest('[data-site]');
+  const tr = td?.closest('[data-image]');
   if (!td || !tr) return;
   select({ key: tr.dataset.image, site: td.dataset.site });
 });
