@@ -4,24 +4,33 @@ import { createServer } from 'node:net';
 export const LOOPBACK = '127.0.0.1';
 
 /**
- * A TCP port that was free on 127.0.0.1 a moment ago: listen on port 0, read the port the
- * kernel chose, close. Another process may take it before the caller binds it; the test
- * world's servers bind right after, which is good enough on a test machine.
+ * Ports are picked at random below Linux's ephemeral range (32768–60999), so the
+ * kernel does not hand the same port to an outgoing connection between our check
+ * and the server's bind; each port is handed out once per process, and parallel
+ * test workers collide only by chance (1 in 12 000 per pick).
  */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+const LOW = 20_000;
+const HIGH = 32_000;
+const handedOut = new Set<number>();
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen({ host: LOOPBACK, port: 0, exclusive: true }, () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('freePort: could not read the listening port'));
-        return;
-      }
-      const { port } = address;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
+    server.once('error', () => resolve(false));
+    server.listen({ host: LOOPBACK, port, exclusive: true }, () => server.close(() => resolve(true)));
   });
+}
+
+/** A TCP port that is free on 127.0.0.1 now and was not handed out before in this process. */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = LOW + Math.floor(Math.random() * (HIGH - LOW));
+    if (handedOut.has(port)) continue;
+    if (await canBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`freePort: no free port found between ${LOW} and ${HIGH}`);
 }

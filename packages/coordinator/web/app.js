@@ -147,15 +147,17 @@ function renderCell(row, site) {
     const pct = cell.percent ?? 0;
     td.style.setProperty('--p', `${pct}%`);
     td.append(`${SHORT[cell.state]} ${cell.percent === null ? '' : `${pct}%`}`);
-    td.append(el('span', 'sub', `${fmtBytes(cell.bytesDone)} / ${fmtBytes(cell.bytesTotal)}`));
+    const compact = (n) => fmtBytes(n).replace(' ', '');
+    td.append(el('span', 'sub', `${compact(cell.bytesDone)}/${compact(cell.bytesTotal)}`));
   } else if (cell.state === 'failed') {
     td.textContent = 'failed';
     if (cell.error) td.append(el('span', 'sub', cell.error.code));
   } else {
     td.textContent = cell.state;
   }
+  const bytes = TRANSFERRING.has(cell.state) ? ` ${fmtBytes(cell.bytesDone)} of ${fmtBytes(cell.bytesTotal)}` : '';
   const err = cell.error ? `\n${cell.error.code}: ${cell.error.message}` : '';
-  td.title = `${site.site}: ${cell.state}${cell.outdated ? ' (older bytes)' : ''}, updated ${fmtTime(cell.updatedAt)}${err}`;
+  td.title = `${site.site}: ${cell.state}${bytes}${cell.outdated ? ' (older bytes)' : ''}, updated ${fmtTime(cell.updatedAt)}${err}`;
   if (view.selected && view.selected.key === `${row.name}@${row.version}` && view.selected.site === site.site) {
     td.classList.add('selected');
   }
