@@ -16,6 +16,7 @@ import {
   ensureTopology,
   loadAgentConfig,
   type ObjectStore,
+  openTopology,
   parseHeartbeat,
   parseStatusRecord,
   Secret,
@@ -24,7 +25,7 @@ import {
   siteControlKey,
   type Topology,
 } from '@ferry/shared';
-import { createAgentRuntime, openAgentTopology, SiteAgent } from '@ferry/site-agent';
+import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
 import { AckPolicy, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -129,7 +130,7 @@ describe('deploy/nats: what an agent may not do', () => {
   it("cannot read another site's status records", async () => {
     await topology.status.put('dc2-corp.secret-image.1', '{}');
     // Direct get (what the agent uses) names the key in its subject; the plain message get does not.
-    const { status } = await openAgentTopology(agent);
+    const { status } = await openTopology(agent);
     await refused(() => status.get('dc2-corp.secret-image.1'));
     await refused(async () => (await new Kvm(agent).open('ferry_status')).get('dc2-corp.secret-image.1'));
     const keys: string[] = [];
@@ -237,7 +238,7 @@ describe('deploy/nats: what an agent may do', () => {
   });
 
   it('writes and reads its own status keys, writes its heartbeat, reads its _control key', async () => {
-    const t = await openAgentTopology(agent);
+    const t = await openTopology(agent);
     await t.status.put(`${SITE}.ubuntu.1`, '{"ok":1}');
     await t.status.put(`${SITE}._reconcile`, '{"ok":1}');
     expect((await t.status.get(`${SITE}.ubuntu.1`))?.string()).toBe('{"ok":1}');
@@ -254,7 +255,7 @@ describe('deploy/nats: what an agent may do', () => {
 
   it('reads the catalog (get and keys) and cannot write it', async () => {
     await topology.catalog.put('probe.1', '{"probe":true}');
-    const t = await openAgentTopology(agent);
+    const t = await openTopology(agent);
     expect((await t.catalog.get('probe.1'))?.string()).toBe('{"probe":true}');
     const keys: string[] = [];
     for await (const k of await t.catalog.keys()) keys.push(k);

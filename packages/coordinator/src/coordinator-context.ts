@@ -56,7 +56,7 @@ export async function openContext(
     logger,
   });
   try {
-    const topology = await ensureTopology(nc);
+    const topology = await ensureTopology(nc, { replicas: config.jetstream.replicas });
     const store = openStore(config.store, logger);
     let key: Promise<SigningKey> | undefined;
     return {

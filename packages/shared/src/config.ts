@@ -181,6 +181,8 @@ const coordinatorSchema = z.strictObject({
   nats: natsSchema,
   store: storeSchema,
   signing: z.strictObject({ privateKeyFile: z.string().min(1) }),
+  /** Replicas of FERRY_EVENTS and the buckets when the coordinator creates them (3 on a 3-node hub). */
+  jetstream: z.strictObject({ replicas: z.number().int().min(1).max(5).default(1) }).default({ replicas: 1 }),
   discovery: z
     .strictObject({
       schedule: z.string().default('*/5 * * * *'),
@@ -283,6 +285,7 @@ export interface CoordinatorConfig {
   nats: NatsConfig;
   store: StoreConfig;
   signing: { privateKeyFile: string };
+  jetstream: { replicas: number };
   discovery: { schedule: string; prefix: string; enabled: boolean; targets: string[] };
   http: { listen: string; token?: Secret; webhookSecret?: Secret };
   log: { level: string };
@@ -474,6 +477,7 @@ export async function resolveCoordinatorConfig(
     nats: await r.nats(raw.nats),
     store: await r.store(raw.store),
     signing: { privateKeyFile: r.path(raw.signing.privateKeyFile) },
+    jetstream: raw.jetstream,
     discovery: raw.discovery,
     http: {
       listen: raw.http.listen,

@@ -46,15 +46,23 @@ export async function ensureTopology(nc: NatsConnection, options: TopologyOption
   }
 }
 
-/** Opens the buckets without creating them (for clients whose permissions do not allow creation). */
+/**
+ * Opens the three buckets without creating anything (for least-privilege clients), and reads
+ * each bucket's stream config so that `get` uses direct get when the bucket allows it
+ * (`Kvm.open` alone never does). Direct get names the key in its subject
+ * (`$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`), which lets NATS permissions give an
+ * agent its own status keys and not another site's; the non-direct
+ * `$JS.API.STREAM.MSG.GET.KV_<bucket>` carries the key in its body and cannot be restricted.
+ */
 export async function openTopology(nc: NatsConnection): Promise<Topology> {
-  const kvm = new Kvm(nc);
   try {
-    const [catalog, status, sites] = await Promise.all([
-      kvm.open(CATALOG_BUCKET),
-      kvm.open(STATUS_BUCKET),
-      kvm.open(SITES_BUCKET),
-    ]);
+    const jsm = await jetstreamManager(nc);
+    const kvm = new Kvm(nc);
+    const open = async (bucket: string) => {
+      const info = await jsm.streams.info(`KV_${bucket}`);
+      return kvm.open(bucket, { allow_direct: info.config.allow_direct === true });
+    };
+    const [catalog, status, sites] = await Promise.all([open(CATALOG_BUCKET), open(STATUS_BUCKET), open(SITES_BUCKET)]);
     return { catalog, status, sites };
   } catch (err) {
     throw new MessagingError(`cannot open ferry's KV buckets: ${(err as Error).message}`, { cause: err });

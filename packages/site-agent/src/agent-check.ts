@@ -6,9 +6,9 @@ import {
   createStore,
   describeError,
   loadTrustedKeys,
+  openTopology,
   silentLogger,
 } from '@ferry/shared';
-import { openAgentTopology } from './agent-topology.js';
 import { ContentLibraryClient } from './content-library-client.js';
 
 export interface CheckResult {
@@ -39,7 +39,7 @@ export async function runChecks(config: AgentConfig): Promise<CheckResult[]> {
         reconnectForever: false,
       });
       try {
-        await openAgentTopology(nc).catch((err: unknown) => {
+        await openTopology(nc).catch((err: unknown) => {
           throw new Error(
             `connected, but ferry's KV buckets are missing or not readable (start the coordinator first): ${describeError(err).message}`,
           );

@@ -6,13 +6,13 @@ import {
   FerryError,
   formatBytes,
   loadAgentConfig,
+  openTopology,
   parseManifest,
   verifyManifest,
 } from '@ferry/shared';
 import { Command, CommanderError } from 'commander';
 import { runChecks } from './agent-check.js';
 import { createAgentRuntime } from './agent-runtime.js';
-import { openAgentTopology } from './agent-topology.js';
 import { countActions, type ReconcileAction } from './reconcile-plan.js';
 import { Reconciler } from './reconciler.js';
 import { SiteAgent } from './site-agent.js';
@@ -100,7 +100,7 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
         reconnectForever: false,
       });
       try {
-        const topology = await openAgentTopology(nc);
+        const topology = await openTopology(nc);
         const reconciler = new Reconciler({
           site: { site: config.site, zone: config.zone, labels: config.labels },
           catalog: new Catalog(topology.catalog),

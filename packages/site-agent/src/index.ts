@@ -2,7 +2,6 @@ export { type CheckResult, runChecks } from './agent-check.js';
 export { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 export { AgentMetrics } from './agent-metrics.js';
 export { type AgentRuntime, createAgentRuntime } from './agent-runtime.js';
-export { openAgentTopology } from './agent-topology.js';
 export { runAgentCli } from './cli.js';
 export {
   ContentLibraryClient,

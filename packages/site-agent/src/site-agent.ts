@@ -9,6 +9,7 @@ import {
   type Heartbeat,
   imageRef,
   type Manifest,
+  openTopology,
   parseSiteControl,
   siteControlKey,
   siteKey,
@@ -21,7 +22,6 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 import { AgentMetrics } from './agent-metrics.js';
 import type { AgentRuntime } from './agent-runtime.js';
-import { openAgentTopology } from './agent-topology.js';
 import { EventConsumer, type MessageOutcome } from './event-consumer.js';
 import { decideEvent, decodeEvent, type EventDecision } from './event-decision.js';
 import { JobRunner } from './job-runner.js';
@@ -128,7 +128,7 @@ export class SiteAgent {
     this.#connected = true;
     void this.#watchConnection(this.#nc);
     // Agents with least-privilege credentials may only open what the coordinator created.
-    this.#topology = await openAgentTopology(this.#nc).catch(() => ensureTopology(this.#nc!));
+    this.#topology = await openTopology(this.#nc).catch(() => ensureTopology(this.#nc!));
     this.#catalog = new Catalog(this.#topology.catalog);
     this.#status = new StatusWriter(
       this.#topology.status,
