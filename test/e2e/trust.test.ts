@@ -96,6 +96,15 @@ describe('trust: forged and replayed manifests', () => {
     expect(afterReplay.lastRefusal?.message).toMatch(/not newer|rollback/);
     expect(await itemSha()).toBe(fixed.sha256);
 
+    // Operators see the refusal next to the good state.
+    const shown = await ferry(['status', 'golden@1', '--json', '--config', config]);
+    const cell = (
+      JSON.parse(shown.out) as {
+        images: Array<{ sites: Record<string, { state: string; refused: { code: string } | null }> }>;
+      }
+    ).images[0]!.sites[SITE]!;
+    expect(cell).toMatchObject({ state: 'ready', refused: { code: 'ROLLBACK_REFUSED' } });
+
     // A reconcile pass agrees: nothing to roll back.
     const report = await world.agents.get(SITE)!.reconciler.run('manual');
     expect(report.counts.reimport).toBe(0);

@@ -161,7 +161,7 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .argument('[image]', 'NAME or NAME@VERSION')
     .option('--site <site>', 'only this site')
     .option('--watch', 'redraw every second until Ctrl-C')
-    .option('--json', 'print the status document as JSON (see STATUS-JSON.md)')
+    .option('--json', 'print the status document as JSON (shape documented in the README)')
     .addOption(configOption())
     .action(
       async (ref: string | undefined, opts: { site?: string; watch?: boolean; json?: boolean; config: string }) => {

@@ -1,7 +1,7 @@
 /**
  * The image × site matrix behind `ferry status`, `ferry sites`, `--json` and the HTTP API.
  * Pure: catalog manifests, status records, heartbeats, reconcile reports and site controls in,
- * rows out. The returned object IS the documented JSON shape (STATUS-JSON.md).
+ * rows out. The returned object IS the JSON shape documented in the README (ferry status --json).
  */
 import {
   HEARTBEAT_STALE_MS,
@@ -69,6 +69,8 @@ export interface StatusCell {
   retryAt: string | null;
   /** The record is for other bytes than the catalog's current manifest (replaced since). */
   outdated: boolean;
+  /** The last event the agent refused for this image while keeping what it had (bad signature, rollback). */
+  refused: { code: string; message: string; at: string } | null;
 }
 
 export interface ImageRow {
@@ -109,6 +111,9 @@ function toCell(record: StatusRecord, manifest: Manifest | undefined): StatusCel
     attempts: record.attempts,
     retryAt: record.retryAt ?? null,
     outdated: manifest !== undefined && manifest.sha256 !== record.sha256,
+    refused: record.lastRefusal
+      ? { code: record.lastRefusal.code, message: record.lastRefusal.message, at: record.lastRefusal.at }
+      : null,
   };
 }
 

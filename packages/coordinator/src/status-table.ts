@@ -28,6 +28,7 @@ export function formatCell(cell: StatusCell | undefined, targeted: boolean, now:
   const parts: string[] = [cell.outdated ? `${cell.state}*` : cell.state];
   if (isTransferring(cell.state) && cell.percent !== null) parts.push(`${cell.percent}%`);
   if (cell.state === 'failed' && cell.error) parts.push(cell.error.code);
+  else if (cell.refused) parts.push(`(refused ${cell.refused.code})`);
   parts.push(formatAge(cell.updatedAt, now));
   return parts.join(' ');
 }

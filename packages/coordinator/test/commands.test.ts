@@ -161,6 +161,7 @@ describe('ferry status and sites', () => {
             attempts: 1,
             retryAt: null,
             outdated: false,
+            refused: null,
           },
         },
       },
