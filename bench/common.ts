@@ -247,3 +247,33 @@ export async function toolVersions(): Promise<Record<string, string>> {
     rclone: await firstLineOf('rclone', ['version'], /^rclone (\S+)/),
   };
 }
+
+// ---- results -------------------------------------------------------------------------------
+
+export interface TargetCheck {
+  /** What is compared, e.g. "download: ferry / curl|openssl". */
+  name: string;
+  /** The target as written in the issue, e.g. "≥ 0.9×". */
+  target: string;
+  value: string;
+  met: boolean;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  /** How each side was run, in one or two sentences each. */
+  method: string[];
+  table: { head: string[]; rows: Array<Array<string | number>> };
+  targets: TargetCheck[];
+  /** ferry's ratio to each baseline (higher is better, 1 = as fast); `--quick` fails below 0.5. */
+  guard: Array<{ name: string; ratio: number }>;
+  notes: string[];
+  data: Record<string, unknown>;
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Timed runs per measurement (after one warm-up). */
+  runs: number;
+}

@@ -11,6 +11,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger, Secret } from '@ferry/shared';
+import { readBody } from './http-body.js';
 import { imageFromPath } from './store-discovery.js';
 
 export const WEBHOOK_AUTH_HEADER = 'x-jfrog-event-auth';
@@ -46,17 +47,6 @@ export function secretMatches(given: string | undefined, secret: Secret): boolea
   const a = createHash('sha256').update(given, 'utf8').digest();
   const b = createHash('sha256').update(secret.reveal(), 'utf8').digest();
   return timingSafeEqual(a, b);
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 interface DeployedEvent {

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import {
   type AgentConfig,
   connectNats,
@@ -9,7 +9,7 @@ import {
   openTopology,
   silentLogger,
 } from '@ferry/shared';
-import { ContentLibraryClient } from './content-library-client.js';
+import { createLibraryClient } from './agent-runtime.js';
 
 export interface CheckResult {
   name: string;
@@ -55,15 +55,7 @@ export async function runChecks(config: AgentConfig): Promise<CheckResult[]> {
       return `reachable: ${store.description}`;
     }),
     check('vcenter', async () => {
-      const library = new ContentLibraryClient({
-        url: config.vsphere.url,
-        username: config.vsphere.username,
-        password: config.vsphere.password.reveal(),
-        insecure: config.vsphere.insecure,
-        ca: config.vsphere.caFile ? await readFile(config.vsphere.caFile) : undefined,
-        requestTimeoutMs: 10_000,
-        keepAliveMs: 0,
-      });
+      const library = await createLibraryClient(config.vsphere, { requestTimeoutMs: 10_000, keepAliveMs: 0 });
       try {
         await library.login();
         const id = await library.findLibraryByName(config.vsphere.library);

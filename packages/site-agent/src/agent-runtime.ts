@@ -6,8 +6,9 @@ import {
   loadTrustedKeys,
   type ObjectStore,
   type TrustedKey,
+  type VsphereConfig,
 } from '@ferry/shared';
-import { ContentLibraryClient } from './content-library-client.js';
+import { ContentLibraryClient, type ContentLibraryClientOptions } from './content-library-client.js';
 import { DownloadCache } from './download-cache.js';
 import { ImageImporter } from './image-importer.js';
 import { TransferQueues } from './transfer-queues.js';
@@ -26,6 +27,22 @@ export interface AgentRuntime {
   libraryId(refresh?: boolean): Promise<string>;
 }
 
+/** The vCenter client for a zone's `vsphere` config; the password is revealed only here. */
+export async function createLibraryClient(
+  vsphere: VsphereConfig,
+  overrides: Partial<ContentLibraryClientOptions> = {},
+): Promise<ContentLibraryClient> {
+  return new ContentLibraryClient({
+    url: vsphere.url,
+    username: vsphere.username,
+    password: vsphere.password.reveal(),
+    insecure: vsphere.insecure,
+    ca: vsphere.caFile ? await readFile(vsphere.caFile) : undefined,
+    keepAliveMs: vsphere.keepAliveMs,
+    ...overrides,
+  });
+}
+
 export async function createAgentRuntime(config: AgentConfig, log: Logger): Promise<AgentRuntime> {
   for (const [what, insecure] of [
     ['vsphere', config.vsphere.insecure],
@@ -35,15 +52,7 @@ export async function createAgentRuntime(config: AgentConfig, log: Logger): Prom
     if (insecure) log.warn({ what }, `${what}.insecure is true: TLS certificates are not verified`);
   }
   const store = createStore(config.store, log.child({ component: 'store' }));
-  const library = new ContentLibraryClient({
-    url: config.vsphere.url,
-    username: config.vsphere.username,
-    password: config.vsphere.password.reveal(),
-    insecure: config.vsphere.insecure,
-    ca: config.vsphere.caFile ? await readFile(config.vsphere.caFile) : undefined,
-    keepAliveMs: config.vsphere.keepAliveMs,
-    logger: log.child({ component: 'vsphere' }),
-  });
+  const library = await createLibraryClient(config.vsphere, { logger: log.child({ component: 'vsphere' }) });
   const cache = new DownloadCache({
     dir: config.cache.dir,
     maxBytes: config.cache.maxBytes,

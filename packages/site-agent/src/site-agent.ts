@@ -305,25 +305,10 @@ export class SiteAgent {
       case 'retire':
         await this.runner.retire(decision.manifest, this.rt.config.reconcile.prune);
         return 'ack';
-      case 'import': {
-        const { manifest, force } = decision;
-        await this.status.update(manifest.name, manifest.version, {
-          state: 'pending',
-          sha256: manifest.sha256,
-          publishedAt: manifest.publishedAt,
-          bytesDone: 0,
-          bytesTotal: manifest.size,
-          attempts: 0,
-          force: force || undefined,
-          retryAt: undefined,
-          libraryItemId: undefined,
-        });
-        // Recorded durably: ack now, import in the background (imports take hours).
-        if (this.#suspended)
-          this.#pendingWhileSuspended.set(imageRef(manifest.name, manifest.version), { manifest, force });
-        else setImmediate(() => this.runner.submit(manifest, { force }));
+      case 'import':
+        // Recorded durably, then acked; the import runs in the background (imports take hours).
+        await this.#enqueue(decision.manifest, decision.force);
         return 'ack';
-      }
     }
   }
 

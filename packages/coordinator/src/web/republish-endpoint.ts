@@ -25,6 +25,7 @@ import {
 import { z } from 'zod';
 import { secretMatches } from '../artifactory-webhook.js';
 import { ImageNotFoundError } from '../errors.js';
+import { readBody } from '../http-body.js';
 import { republishImage } from '../republish-image.js';
 
 const MAX_BODY_BYTES = 4096;
@@ -76,17 +77,6 @@ export function sameOrigin(req: IncomingMessage): boolean {
     .map((h) => h?.trim().toLowerCase())
     .filter((h): h is string => !!h);
   return hosts.includes(host);
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 export async function handleRepublish(req: IncomingMessage, deps: RepublishDeps): Promise<ApiResponse> {
