@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectNats, MessagingError } from '@ferry/shared';
+import { connectNats, createLogger, loadAgentConfig, MessagingError } from '@ferry/shared';
+import { createAgentRuntime } from '@ferry/site-agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteWorld } from '../support/site-world.js';
 import { makeTlsFiles, type TlsFiles } from '../support/tls.js';
@@ -47,5 +48,21 @@ describe('TLS: NATS with a private CA and client certificates, vCenter with its 
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MessagingError);
     expect((err as Error).message).toMatch(/certificate|self.signed|verify/i);
+  });
+
+  it('`insecure: true` logs a warning at every start', async () => {
+    const file = world.configs.get('dc1')!;
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const { parse, stringify } = await import('yaml');
+    const cfg = parse(await readFile(file, 'utf8'));
+    cfg.vsphere.insecure = true;
+    delete cfg.vsphere.caFile;
+    await writeFile(file, stringify(cfg));
+    for (let start = 0; start < 2; start++) {
+      const lines: Array<{ level: number; msg: string }> = [];
+      const log = createLogger({ destination: { write: (m: string) => void lines.push(JSON.parse(m)) } });
+      await createAgentRuntime(await loadAgentConfig(file), log);
+      expect(lines.some((l) => l.level === 40 && /vsphere\.insecure is true/.test(l.msg))).toBe(true);
+    }
   });
 });

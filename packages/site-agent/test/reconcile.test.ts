@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { EVENTS_STREAM, EventBus, type Manifest, mapLimit, signManifest } from '@ferry/shared';
-import { formatMarker, type SiteAgent } from '@ferry/site-agent';
+import { formatMarker, runAgentCli, type SiteAgent } from '@ferry/site-agent';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteWorld } from '../../../test/support/site-world.js';
@@ -138,6 +138,23 @@ describe('reconciliation (nats-server, s3rver, vcsim)', () => {
       (r) => r.state === 'ready' && Date.parse(r.updatedAt) > Date.parse(report.startedAt),
     );
     expect(await rolling()).toEqual(['rolling-2', 'rolling-3']);
+  });
+
+  it('`ferry-agent reconcile --dry-run` prints the plan and changes nothing', async () => {
+    const lib = agent.rt.library;
+    const gamma = (await lib.listItems(await agent.rt.libraryId())).find((i) => i.name === 'gamma-1')!;
+    await lib.deleteItem(gamma.id);
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (d) => (out += d));
+    const code = await runAgentCli(['reconcile', '--config', world.configs.get(SITE)!, '--dry-run'], {
+      stdout,
+      stderr: stdout,
+    });
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/reconcile plan for dc1 \(library golden-images\): 1 import, 0 reimport, 0 delete/);
+    expect(out).toMatch(/^ {2}import +gamma@1 +missing from the library$/m);
+    expect(await names(agent)).not.toContain('gamma-1');
   });
 
   it('a pass over 1000 catalog entries and 1000 in-sync items takes under 5 s and uploads nothing', async () => {

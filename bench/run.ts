@@ -1,0 +1,153 @@
+/**
+ * ferry's benchmarks, side by side with plain tools on the same data and the same servers, on
+ * loopback (s3rver in its own process, vcsim, nats-server).
+ *
+ *   pnpm bench                  # full sizes (1 GiB, 4 GiB memory case); writes docs/benchmarks.md,
+ *                               # bench/results/<date>.json and bench/results/latest.json
+ *   pnpm bench:quick            # small sizes; writes bench/results/quick-<date>.json only, and
+ *   pnpm bench --quick          # exits 1 when ferry is below 0.5× any baseline (regression guard)
+ *   … --only download,import    # some scenarios only (download import e2e memory fanout reconcile)
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type BenchOptions,
+  GiB,
+  log,
+  MiB,
+  machineInfo,
+  median,
+  REPO_ROOT,
+  type ScenarioResult,
+  round,
+  toolVersions,
+} from './common.js';
+import { renderMarkdown } from './report.js';
+import { benchDownload } from './scenarios/download.js';
+import { benchE2e } from './scenarios/e2e.js';
+import { benchFanout } from './scenarios/fanout.js';
+import { benchImport, type ImportTimes } from './scenarios/import.js';
+import { benchMemory } from './scenarios/memory.js';
+import { benchReconcile } from './scenarios/reconcile.js';
+import { BenchWorld } from './world.js';
+
+const ALL = ['download', 'import', 'e2e', 'memory', 'fanout', 'reconcile'] as const;
+type ScenarioId = (typeof ALL)[number];
+
+const GUARD_RATIO = 0.5;
+
+function parseArgs(argv: string[]) {
+  const quick = argv.includes('--quick');
+  const onlyIdx = argv.indexOf('--only');
+  const only = onlyIdx >= 0 ? (argv[onlyIdx + 1] ?? '').split(',').filter(Boolean) : [...ALL];
+  for (const o of only) if (!ALL.includes(o as ScenarioId)) throw new Error(`--only: unknown scenario ${o}`);
+  return { quick, only: only as ScenarioId[] };
+}
+
+export interface BenchResults {
+  schema: 'ferry/bench/v1';
+  mode: 'full' | 'quick';
+  date: string;
+  durationSec: number;
+  machine: Awaited<ReturnType<typeof machineInfo>>;
+  versions: Record<string, string>;
+  sizes: Record<string, number>;
+  scenarios: ScenarioResult[];
+  guard: { minRatio: number; below: Array<{ name: string; ratio: number }> };
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const sizes = args.quick
+    ? { transfer: 128 * MiB, memorySmall: 64 * MiB, memoryLarge: 256 * MiB }
+    : { transfer: 1 * GiB, memorySmall: 1 * GiB, memoryLarge: 4 * GiB };
+  const opts: BenchOptions = { quick: args.quick, runs: 3 };
+  log(`${args.quick ? 'quick' : 'full'} run: ${args.only.join(', ')}`);
+
+  const [machine, versions] = await Promise.all([machineInfo(), toolVersions()]);
+  const world = await BenchWorld.start();
+  const scenarios: ScenarioResult[] = [];
+  const stopOnSignal = () => {
+    void world.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    const want = (id: ScenarioId) => args.only.includes(id);
+    let download: ScenarioResult | undefined;
+    let imported: (ScenarioResult & { times: ImportTimes }) | undefined;
+    if (want('download') || want('import') || want('e2e') || want('memory')) {
+      const staged = await world.ova(sizes.transfer);
+      if (want('download') || want('e2e')) {
+        download = await benchDownload(world, staged, opts);
+        scenarios.push(download);
+      }
+      if (want('import') || want('e2e')) {
+        imported = await benchImport(world, staged, opts);
+        scenarios.push(imported);
+      }
+      if (want('e2e') && download && imported) {
+        scenarios.push(
+          await benchE2e(world, staged, opts, {
+            downloadMs: median(download.data['curlMs'] as number[]),
+            importMs: imported.times.curlMs,
+          }),
+        );
+      }
+      if (want('memory')) scenarios.push(await benchMemory(world, [sizes.memorySmall, sizes.memoryLarge], opts));
+    }
+    if (want('fanout')) scenarios.push(await benchFanout(world, opts));
+    if (want('reconcile')) scenarios.push(await benchReconcile(world, opts));
+  } finally {
+    await world.stop();
+  }
+
+  const below = scenarios.flatMap((s) => s.guard).filter((g) => !(g.ratio >= GUARD_RATIO));
+  const date = new Date(started).toISOString();
+  const results: BenchResults = {
+    schema: 'ferry/bench/v1',
+    mode: args.quick ? 'quick' : 'full',
+    date,
+    durationSec: round((Date.now() - started) / 1000, 1),
+    machine,
+    versions,
+    sizes,
+    scenarios,
+    guard: { minRatio: GUARD_RATIO, below },
+  };
+
+  const resultsDir = join(REPO_ROOT, 'bench', 'results');
+  await mkdir(resultsDir, { recursive: true });
+  const stamp = date.replace(/[:.]/g, '-');
+  const partial = args.only.length < ALL.length;
+  const prefix = args.quick ? 'quick-' : partial ? 'partial-' : '';
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  await writeFile(join(resultsDir, `${prefix}${stamp}.json`), json);
+  await writeFile(join(resultsDir, `${prefix}latest.json`), json);
+  log(`results in bench/results/${prefix}${stamp}.json`);
+  if (!args.quick && !partial) {
+    await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), renderMarkdown(results));
+    log('wrote docs/benchmarks.md');
+  }
+
+  for (const s of scenarios) {
+    process.stdout.write(`\n${s.title}\n`);
+    for (const row of s.table.rows) process.stdout.write(`  ${row.join(' | ')}\n`);
+    for (const t of s.targets) process.stdout.write(`  ${t.met ? 'MET ' : 'MISS'} ${t.name}: ${t.value} (target ${t.target})\n`);
+  }
+  process.stdout.write(`\nbench: done in ${results.durationSec} s\n`);
+  if (args.quick && below.length > 0) {
+    for (const b of below) process.stderr.write(`bench: REGRESSION ${b.name}: ferry at ${b.ratio.toFixed(2)}× (< ${GUARD_RATIO}×)\n`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`bench: failed: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);
