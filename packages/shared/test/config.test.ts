@@ -1,9 +1,9 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { ConfigError, loadAgentConfig, loadCoordinatorConfig } from '@ferry/shared';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dir: string;
 const SECRET = 'hunter2-vcenter-Pa55';
@@ -42,6 +42,10 @@ async function loadError(text: string, env: Record<string, string> = {}): Promis
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-config-'));
   await writeFile(join(dir, 'vc.pass'), `${SECRET}\n`);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
 });
 
 describe('agent config', () => {
