@@ -18,8 +18,8 @@ import {
   machineInfo,
   median,
   REPO_ROOT,
-  type ScenarioResult,
   round,
+  type ScenarioResult,
   toolVersions,
 } from './common.js';
 import { renderMarkdown } from './report.js';
@@ -134,11 +134,13 @@ async function main(): Promise<number> {
   for (const s of scenarios) {
     process.stdout.write(`\n${s.title}\n`);
     for (const row of s.table.rows) process.stdout.write(`  ${row.join(' | ')}\n`);
-    for (const t of s.targets) process.stdout.write(`  ${t.met ? 'MET ' : 'MISS'} ${t.name}: ${t.value} (target ${t.target})\n`);
+    for (const t of s.targets)
+      process.stdout.write(`  ${t.met ? 'MET ' : 'MISS'} ${t.name}: ${t.value} (target ${t.target})\n`);
   }
   process.stdout.write(`\nbench: done in ${results.durationSec} s\n`);
   if (args.quick && below.length > 0) {
-    for (const b of below) process.stderr.write(`bench: REGRESSION ${b.name}: ferry at ${b.ratio.toFixed(2)}× (< ${GUARD_RATIO}×)\n`);
+    for (const b of below)
+      process.stderr.write(`bench: REGRESSION ${b.name}: ferry at ${b.ratio.toFixed(2)}× (< ${GUARD_RATIO}×)\n`);
     return 1;
   }
   return 0;

@@ -15,10 +15,10 @@ import {
   median,
   mibPerSec,
   now,
-  type ScenarioResult,
   repeat,
   round,
   run,
+  type ScenarioResult,
 } from '../common.js';
 import type { BenchWorld, StagedOva } from '../world.js';
 
@@ -155,7 +155,12 @@ export async function benchDownload(world: BenchWorld, staged: StagedOva, opts: 
       ],
     },
     targets: [
-      { name: 'download: ferry vs curl | openssl', target: '≥ 0.9×', value: `${vsCurl.toFixed(2)}×`, met: vsCurl >= 0.9 },
+      {
+        name: 'download: ferry vs curl | openssl',
+        target: '≥ 0.9×',
+        value: `${vsCurl.toFixed(2)}×`,
+        met: vsCurl >= 0.9,
+      },
       { name: 'download: ferry vs rclone', target: '≥ 1.0×', value: `${vsRclone.toFixed(2)}×`, met: vsRclone >= 1.0 },
     ],
     guard: [

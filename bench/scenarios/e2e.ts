@@ -1,1 +1,3 @@
-export const benchE2e = async (..._a: unknown[]): Promise<never> => { throw new Error('todo'); };
+export const benchE2e = async (..._a: unknown[]): Promise<never> => {
+  throw new Error('todo');
+};

@@ -1,1 +1,3 @@
-export const benchFanout = async (..._a: unknown[]): Promise<never> => { throw new Error('todo'); };
+export const benchFanout = async (..._a: unknown[]): Promise<never> => {
+  throw new Error('todo');
+};

@@ -15,10 +15,10 @@ import {
   median,
   mibPerSec,
   now,
-  type ScenarioResult,
   repeat,
   round,
   run,
+  type ScenarioResult,
 } from '../common.js';
 import type { BenchWorld, StagedOva } from '../world.js';
 
@@ -53,7 +53,12 @@ export async function benchImport(
   const { ova, manifest } = staged;
   const vc = await world.vcsim();
   const dir = await world.tempDir('import');
-  const library = new ContentLibraryClient({ url: vc.url, username: vc.username, password: vc.password, ca: await readFile(vc.caFile) });
+  const library = new ContentLibraryClient({
+    url: vc.url,
+    username: vc.username,
+    password: vc.password,
+    ca: await readFile(vc.caFile),
+  });
   const libraryId = await library.ensureLibrary('bench', vc.datastoreId);
 
   // ferry: the verified file is already in the cache (a hard link to the OVA).
@@ -142,7 +147,10 @@ export async function benchImport(
     ],
     table: {
       head: ['tool', 'median s', 'MiB/s', 'runs (s)', 'ferry ÷ tool (speed)'],
-      rows: [row('ferry (upload phase)', ferryMs, '1.00'), row('ContentLibraryClient + curl -T', curlMs, ratio.toFixed(2))],
+      rows: [
+        row('ferry (upload phase)', ferryMs, '1.00'),
+        row('ContentLibraryClient + curl -T', curlMs, ratio.toFixed(2)),
+      ],
     },
     targets: [{ name: 'import: ferry vs curl -T', target: '≥ 0.9×', value: `${ratio.toFixed(2)}×`, met: ratio >= 0.9 }],
     guard: [{ name: 'import vs curl -T', ratio }],

@@ -1,1 +1,3 @@
-export const benchMemory = async (..._a: unknown[]): Promise<never> => { throw new Error('todo'); };
+export const benchMemory = async (..._a: unknown[]): Promise<never> => {
+  throw new Error('todo');
+};

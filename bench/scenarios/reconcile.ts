@@ -1,1 +1,3 @@
-export const benchReconcile = async (..._a: unknown[]): Promise<never> => { throw new Error('todo'); };
+export const benchReconcile = async (..._a: unknown[]): Promise<never> => {
+  throw new Error('todo');
+};
