@@ -231,9 +231,11 @@ async function packageVersion(name: string): Promise<string> {
 }
 
 export async function toolVersions(): Promise<Record<string, string>> {
+  // dpkg-query's format string, not a template literal.
+  const dpkgFormat = ['$', '{Version}'].join('');
   const govmomi = await firstLineOf(
     'dpkg-query',
-    ['-W', '-f', '${Version}', 'golang-github-vmware-govmomi-dev'],
+    ['-W', '-f', dpkgFormat, 'golang-github-vmware-govmomi-dev'],
     /^(\S+)/,
   );
   return {

@@ -1,5 +1,110 @@
+/** Renders a run's results as docs/benchmarks.md. */
 import type { BenchResults } from './run.js';
 
-export function renderMarkdown(r: BenchResults): string {
-  return JSON.stringify(r);
+function table(head: string[], rows: Array<Array<string | number>>): string {
+  const esc = (c: string | number) => String(c).replaceAll('|', '\\|');
+  return [
+    `| ${head.map(esc).join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
+}
+
+export interface ReportExtras {
+  /** Free text after the summary (e.g. "numbers taken while other work ran"). */
+  preface?: string;
+  /** Per-scenario explanations of shortfalls, by scenario id. */
+  shortfalls?: Record<string, string>;
+  /** Fixes made in ferry because of a profile. */
+  fixes?: string[];
+}
+
+export function renderMarkdown(r: BenchResults, extras: ReportExtras = {}): string {
+  const out: string[] = [];
+  out.push('# Benchmarks');
+  out.push('');
+  out.push(
+    'ferry side by side with plain tools, on the same data and the same servers, all on loopback: s3rver in its own node process, vcsim (govmomi) and nats-server as their own processes. Written by `pnpm bench` (`bench/run.ts`); the machine-readable results of every run are in `bench/results/` (`latest.json` is this page). `pnpm bench:quick` runs small sizes as a regression guard (exit 1 when ferry is below 0.5× any baseline) and does not touch this page.',
+  );
+  out.push('');
+  out.push(`Run ${r.date} (${r.mode}), ${r.durationSec} s in all.`);
+  out.push('');
+  out.push(
+    table(
+      ['machine', ''],
+      [
+        ['CPU', r.machine.cpuModel],
+        ['nproc', r.machine.nproc],
+        ['memory', r.machine.memory],
+        ['kernel', r.machine.kernel],
+      ],
+    ),
+  );
+  out.push('');
+  out.push(table(['tool', 'version'], Object.entries(r.versions)));
+  out.push('');
+  if (extras.preface) {
+    out.push(extras.preface);
+    out.push('');
+  }
+
+  out.push('## Targets');
+  out.push('');
+  const targets = r.scenarios.flatMap((s) => s.targets);
+  out.push(
+    table(
+      ['measurement', 'target', 'result', ''],
+      targets.map((t) => [t.name, t.target, t.value, t.met ? 'met' : '**missed**']),
+    ),
+  );
+  out.push('');
+  const missed = targets.filter((t) => !t.met);
+  if (missed.length) {
+    out.push(`ferry falls short on ${missed.length} of ${targets.length}: ${missed.map((t) => t.name).join('; ')}.`);
+  } else {
+    out.push('ferry meets every target in this run.');
+  }
+  out.push('');
+
+  for (const s of r.scenarios) {
+    out.push(`## ${s.title}`);
+    out.push('');
+    for (const m of s.method) out.push(`- ${m}`);
+    out.push('');
+    out.push(table(s.table.head, s.table.rows));
+    out.push('');
+    for (const t of s.targets) {
+      out.push(`Target: ${t.name} ${t.target} → ${t.value}, ${t.met ? 'met' : '**missed**'}.`);
+      out.push('');
+    }
+    for (const n of s.notes) {
+      out.push(n);
+      out.push('');
+    }
+    const why = extras.shortfalls?.[s.id];
+    if (why) {
+      out.push(why);
+      out.push('');
+    }
+  }
+  if (extras.fixes?.length) {
+    out.push('## Fixes made from profiles');
+    out.push('');
+    for (const f of extras.fixes) out.push(`- ${f}`);
+    out.push('');
+  }
+  out.push('## Running it');
+  out.push('');
+  out.push('```sh');
+  out.push(
+    'pnpm bench                          # full sizes (~10 min on 2 cores): this page + bench/results/<date>.json',
+  );
+  out.push(
+    'pnpm bench:quick                    # small sizes (~1 min): bench/results/quick-<date>.json, exit 1 below 0.5×',
+  );
+  out.push('pnpm exec tsx bench/run.ts --only download,import   # some scenarios (results/partial-*.json)');
+  out.push("pnpm exec tsx bench/profile.ts download|import      # CPU profile of ferry's side only (bench/work/)");
+  out.push('```');
+  out.push('');
+  return out.join('\n');
 }

@@ -7,9 +7,13 @@
  *   pnpm bench:quick            # small sizes; writes bench/results/quick-<date>.json only, and
  *   pnpm bench --quick          # exits 1 when ferry is below 0.5× any baseline (regression guard)
  *   … --only download,import    # some scenarios only (download import e2e memory fanout reconcile)
+ *   … --size 512MiB             # another size for the transfer scenarios (1–3)
+ *   … --note 'text'             # a paragraph for docs/benchmarks.md (e.g. how quiet the machine was)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseSize } from '@ferry/shared';
+import { extras } from './analysis.js';
 import {
   type BenchOptions,
   GiB,
@@ -35,6 +39,10 @@ const ALL = ['download', 'import', 'e2e', 'memory', 'fanout', 'reconcile'] as co
 type ScenarioId = (typeof ALL)[number];
 
 const GUARD_RATIO = 0.5;
+
+function guardMisses(scenarios: readonly ScenarioResult[]): Array<{ name: string; ratio: number }> {
+  return scenarios.flatMap((s) => s.guard).filter((g) => !(g.ratio >= GUARD_RATIO));
+}
 
 function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
@@ -62,6 +70,8 @@ async function main(): Promise<number> {
   const sizes = args.quick
     ? { transfer: 128 * MiB, memorySmall: 64 * MiB, memoryLarge: 256 * MiB }
     : { transfer: 1 * GiB, memorySmall: 1 * GiB, memoryLarge: 4 * GiB };
+  const sizeIdx = process.argv.indexOf('--size');
+  if (sizeIdx >= 0) sizes.transfer = parseSize(process.argv[sizeIdx + 1] ?? '') ?? sizes.transfer;
   const opts: BenchOptions = { quick: args.quick, runs: 3 };
   log(`${args.quick ? 'quick' : 'full'} run: ${args.only.join(', ')}`);
 
@@ -99,11 +109,40 @@ async function main(): Promise<number> {
     }
     if (want('fanout')) scenarios.push(await benchFanout(world, opts));
     if (want('reconcile')) scenarios.push(await benchReconcile(world, opts));
+
+    // The quick guard must catch regressions, not noise: a ratio under the line on a shared
+    // 2-core machine is measured once more, and only a second miss fails the run.
+    if (args.quick && download && imported && guardMisses(scenarios).length > 0) {
+      log(
+        `below ${GUARD_RATIO}× once (${guardMisses(scenarios)
+          .map((g) => g.name)
+          .join(', ')}); measuring again`,
+      );
+      const staged = await world.ova(sizes.transfer);
+      const dl = await benchDownload(world, staged, opts);
+      const im = await benchImport(world, staged, opts);
+      const again = [dl, im];
+      if (want('e2e')) {
+        again.push(
+          await benchE2e(
+            world,
+            staged,
+            opts,
+            { downloadMs: median(dl.data['curlMs'] as number[]), importMs: im.times.curlMs },
+            '-again',
+          ),
+        );
+      }
+      for (const next of again) {
+        const i = scenarios.findIndex((x) => x.id === next.id);
+        if (i >= 0 && guardMisses([scenarios[i]!]).length > 0) scenarios[i] = next;
+      }
+    }
   } finally {
     await world.stop();
   }
 
-  const below = scenarios.flatMap((s) => s.guard).filter((g) => !(g.ratio >= GUARD_RATIO));
+  const below = guardMisses(scenarios);
   const date = new Date(started).toISOString();
   const results: BenchResults = {
     schema: 'ferry/bench/v1',
@@ -127,7 +166,9 @@ async function main(): Promise<number> {
   await writeFile(join(resultsDir, `${prefix}latest.json`), json);
   log(`results in bench/results/${prefix}${stamp}.json`);
   if (!args.quick && !partial) {
-    await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), renderMarkdown(results));
+    const noteIdx = process.argv.indexOf('--note');
+    const note = noteIdx >= 0 ? process.argv[noteIdx + 1] : undefined;
+    await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), renderMarkdown(results, extras(note)));
     log('wrote docs/benchmarks.md');
   }
 

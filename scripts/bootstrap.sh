@@ -18,6 +18,8 @@ command -v go >/dev/null || DEB_MISSING+=" golang-go"
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi/vapi/simulator ] || DEB_MISSING+=" golang-github-vmware-govmomi-dev"
 command -v openssl >/dev/null || DEB_MISSING+=" openssl"
 command -v tmux >/dev/null || DEB_MISSING+=" tmux"
+command -v curl >/dev/null || DEB_MISSING+=" curl"
+command -v rclone >/dev/null || DEB_MISSING+=" rclone"
 command -v chromium >/dev/null || DEB_MISSING+=" chromium"
 if [ -n "$DEB_MISSING" ]; then
   say "installing Debian packages:$DEB_MISSING"

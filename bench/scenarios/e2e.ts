@@ -1,3 +1,195 @@
-export const benchE2e = async (..._a: unknown[]): Promise<never> => {
-  throw new Error('todo');
-};
+/**
+ * 3. End to end: `ferry publish` (a process) → each site's `ready`, with real agents as processes
+ * (`ferry-agent --config`), one vcsim per site, nats-server, s3rver in its own process.
+ */
+import { spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { ensureTopology, parseStatusRecord, statusKey } from '@ferry/shared';
+import { connect } from '@nats-io/transport-node';
+import { FERRY_AGENT_BIN, FERRY_BIN } from '../../test/support/processes.js';
+import { freePort } from '../../test/world/ports.js';
+import {
+  type BenchOptions,
+  childEnv,
+  exited,
+  log,
+  MiB,
+  median,
+  round,
+  type ScenarioResult,
+  stopChild,
+  wallMs,
+} from '../common.js';
+import type { BenchWorld, StagedOva } from '../world.js';
+
+export interface Baselines {
+  /** Median of `curl | openssl` for the same bytes, ms. */
+  downloadMs: number;
+  /** Median of ContentLibraryClient + `curl -T`, ms. */
+  importMs: number;
+}
+
+interface Run {
+  /** `ferry publish` start → its event seen on NATS, ms. */
+  publishMs: number;
+  /** Per site: event → `ready`, ms. */
+  readyMs: Record<string, number>;
+  /** `ferry publish` start → the last site `ready`, ms. */
+  totalMs: number;
+}
+
+async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await fetch(url).catch(() => undefined))?.ok) return;
+    if (Date.now() > deadline) throw new Error(`e2e: ${url} not ready`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function publishToReady(world: BenchWorld, staged: StagedOva, sites: string[], version: string): Promise<Run> {
+  const nats = await world.nats();
+  const nc = await connect({ servers: nats.url });
+  const topology = await ensureTopology(nc);
+  const coord = await world.coordinatorConfig(nats.url);
+  const name = staged.manifest.name;
+
+  // Agents as processes, each with its own vcsim and an empty cache.
+  const agents = [];
+  for (const site of sites) {
+    const vc = await world.vcsim();
+    const port = await freePort();
+    const { file, dir } = await world.agentConfig(site, vc, nats.url, {
+      extra: { http: { listen: `127.0.0.1:${port}` } },
+    });
+    const child = spawn(process.execPath, [FERRY_AGENT_BIN, '--config', file], {
+      env: childEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
+    agents.push({ site, vc, child, dir, url: `http://127.0.0.1:${port}`, err: () => err });
+  }
+  try {
+    for (const a of agents) await waitHttp(`${a.url}/readyz`);
+    let eventAt = 0;
+    const sub = nc.subscribe('ferry.events.>', {
+      callback: () => {
+        eventAt ||= wallMs();
+      },
+    });
+    await nc.flush(); // the subscription is registered before anything is published
+    const t0 = wallMs();
+    const publish = spawn(
+      process.execPath,
+      [FERRY_BIN, 'publish', staged.ova.path, '--name', name, '--version', version, '--config', coord],
+      { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let publishOut = '';
+    publish.stdout.on('data', (d: Buffer) => {
+      publishOut += d.toString();
+    });
+    await exited(publish, 'ferry publish');
+    const ready: Record<string, number> = {};
+    const deadline = Date.now() + 10 * 60_000;
+    while (Object.keys(ready).length < sites.length) {
+      for (const site of sites) {
+        if (ready[site]) continue;
+        const e = await topology.status.get(statusKey(site, name, version));
+        if (e?.operation !== 'PUT' || e.length === 0) continue;
+        const r = parseStatusRecord(e.json());
+        if (r.state === 'ready') ready[site] = wallMs();
+        if (r.state === 'failed') throw new Error(`e2e: ${site} failed: ${r.error?.code} ${r.error?.message}`);
+      }
+      if (Date.now() > deadline) throw new Error('e2e: not ready within 10 minutes');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    // The event may still be on its way to this subscription when the status poll sees `ready`.
+    for (let i = 0; i < 40 && !eventAt; i++) await new Promise((r) => setTimeout(r, 50));
+    sub.unsubscribe();
+    if (!eventAt) throw new Error(`e2e: the published event was never seen; ferry publish said: ${publishOut.trim()}`);
+    return {
+      publishMs: eventAt - t0,
+      readyMs: Object.fromEntries(sites.map((s) => [s, ready[s]! - eventAt])),
+      totalMs: Math.max(...Object.values(ready)) - t0,
+    };
+  } finally {
+    for (const a of agents) await stopChild(a.child);
+    for (const a of agents) {
+      await a.vc.stop();
+      await rm(a.dir, { recursive: true, force: true });
+    }
+    await nc.close();
+  }
+}
+
+export async function benchE2e(
+  world: BenchWorld,
+  staged: StagedOva,
+  opts: BenchOptions,
+  base: Baselines,
+  /** Distinguishes the versions a second pass publishes (a re-published version is a no-op). */
+  pass = '',
+): Promise<ScenarioResult> {
+  // Quick runs are small, so fixed per-job latencies weigh more: take the median of three.
+  const singles: number[] = [];
+  let one: Awaited<ReturnType<typeof publishToReady>> | undefined;
+  for (let i = 0; i < (opts.quick ? 3 : 1); i++) {
+    log(`e2e: one site (agent process), ferry publish → ready${opts.quick ? ` (run ${i + 1} of 3)` : ''}`);
+    const version = `e2e-1${pass}${i === 0 ? '' : `-${i}`}`;
+    const run = await publishToReady(world, staged, ['site1'], version);
+    one ??= run;
+    singles.push(run.readyMs['site1']!);
+    if (i > 0)
+      await world.store.delete(`${staged.manifest.name}/${version}/${staged.manifest.name}.ova`).catch(() => {});
+  }
+  log('e2e: three sites (three agent processes, three vcsims), ferry publish → ready');
+  const three = await publishToReady(world, staged, ['site1', 'site2', 'site3'], `e2e-3${pass}`);
+  // The published copies are not needed again.
+  await world.store.delete(`${staged.manifest.name}/e2e-1${pass}/${staged.manifest.name}.ova`).catch(() => {});
+  await world.store.delete(`${staged.manifest.name}/e2e-3${pass}/${staged.manifest.name}.ova`).catch(() => {});
+
+  const single = median(singles);
+  const sum = base.downloadMs + base.importMs;
+  const slower = Math.max(base.downloadMs, base.importMs);
+  const threeMax = Math.max(...Object.values(three.readyMs));
+  const vsSum = single / sum;
+  const vsSlower = single / slower;
+  const fanout = threeMax / single;
+  const s = (ms: number) => round(ms / 1000, 2);
+  return {
+    id: 'e2e',
+    title: `End to end: a ${Math.round(staged.ova.size / MiB)} MiB OVA from \`published\` to \`ready\``,
+    method: [
+      '`ferry publish <ova> --name … --version …` runs as a process (uploads to s3rver, signs, catalogs, publishes); the time of its event is taken from a NATS subscription on `ferry.events.>`; `ready` from polling the status KV every 25 ms.',
+      'Agents are `ferry-agent --config <site>.yaml` processes with an empty cache and their own vcsim, started and /readyz before the publish. One run each (1 site, then 3 sites).',
+      'Baselines: the medians of the download (curl | openssl) and import (ContentLibraryClient + curl -T) baselines above, for the same bytes.',
+    ],
+    table: {
+      head: ['measurement', 'seconds', 'ratio', 'target'],
+      rows: [
+        ['1 site: published event → ready', s(single), '', ''],
+        ['baseline: download + import (sum)', s(sum), `${vsSum.toFixed(2)}× of it`, '≤ 1.0×'],
+        ['baseline: the slower of the two', s(slower), `${vsSlower.toFixed(2)}× of it`, ''],
+        ['3 sites: published event → last ready', s(threeMax), `${fanout.toFixed(2)}× the single site`, '≤ 1.3×'],
+        ['3 sites: per site (event → ready)', Object.values(three.readyMs).map(s).join(', '), '', ''],
+        ['ferry publish start → event (1 site / 3 sites)', `${s(one!.publishMs)} / ${s(three.publishMs)}`, '', ''],
+        ['ferry publish start → last ready (1 site / 3 sites)', `${s(one!.totalMs)} / ${s(three.totalMs)}`, '', ''],
+      ],
+    },
+    targets: [
+      {
+        name: 'e2e: one site vs download + import baseline',
+        target: '≤ 1.0×',
+        value: `${vsSum.toFixed(2)}×`,
+        met: vsSum <= 1.0,
+      },
+      { name: 'e2e: 3 sites vs the single site', target: '≤ 1.3×', value: `${fanout.toFixed(2)}×`, met: fanout <= 1.3 },
+    ],
+    guard: [{ name: 'e2e one site vs download+import baseline', ratio: sum / single }],
+    notes: [],
+    data: { one, three, baselines: { ...base, sumMs: sum, slowerMs: slower }, vsSum, vsSlower, fanout },
+  };
+}

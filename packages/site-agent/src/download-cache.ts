@@ -2,6 +2,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   type BackoffPolicy,
   backoffDelay,
@@ -53,6 +55,8 @@ export interface CachedImage {
  */
 const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 5_000, jitter: 0.5, maxAttempts: 3 };
 const HASH_READ_CHUNK = 1 << 20;
+/** Bytes buffered while a write is in flight; they go to disk in one writev. */
+const WRITE_BATCH_BYTES = 4 << 20;
 
 /**
  * The agent's verified cache: `<sha256>.partial` while downloading (resumable with
@@ -184,6 +188,8 @@ export class DownloadCache {
 
     let bytesFromStore = 0;
     let failures = 0;
+    let writeFailed = false;
+    let inflight: Promise<void> = Promise.resolve();
     for (;;) {
       let fh: FileHandle | undefined;
       const doneBefore = done;
@@ -191,23 +197,44 @@ export class DownloadCache {
         fh = await open(partial, done === 0 ? 'w' : 'a');
         if (done < ref.size) {
           const body = await store.get(ref.artifact, done === 0 ? undefined : { start: done });
-          for await (const chunk of body as AsyncIterable<Buffer>) {
-            if (done + chunk.length > ref.size) {
-              throw new ChecksumMismatchError(ref.artifact, String(ref.size), `more than ${ref.size}`, 'size');
-            }
-            // Write first, hash after: the hash state always equals the file's content.
-            await fh.write(chunk);
-            hash.update(chunk);
-            done += chunk.length;
-            bytesFromStore += chunk.length;
-            options.onProgress?.(done, ref.size);
-            if (options.signal?.aborted) throw options.signal.reason;
-          }
+          const file = fh;
+          // Chunks are written in batches (one writev per batch, no copies) while the socket keeps
+          // reading; each batch is hashed while the kernel writes it. `done` and the hash only count
+          // bytes whose write completed, so an in-place resume starts exactly after them.
+          const sink = new Writable({
+            highWaterMark: WRITE_BATCH_BYTES,
+            writev: (entries, cb) => {
+              const chunks = entries.map((e) => e.chunk as Buffer);
+              let n = 0;
+              for (const c of chunks) n += c.length;
+              if (done + n > ref.size) {
+                cb(new ChecksumMismatchError(ref.artifact, String(ref.size), `more than ${ref.size}`, 'size'));
+                return;
+              }
+              const written = writeAll(file, chunks, n);
+              for (const c of chunks) hash.update(c);
+              inflight = written.then(
+                () => {
+                  done += n;
+                  bytesFromStore += n;
+                  options.onProgress?.(done, ref.size);
+                  cb(options.signal?.aborted ? options.signal.reason : null);
+                },
+                (err: unknown) => {
+                  // The hash is ahead of the file now: never resume in place after this.
+                  writeFailed = true;
+                  cb(err as Error);
+                },
+              );
+            },
+          });
+          await pipeline(body, sink);
         }
         await fh.close();
         fh = undefined;
         break;
       } catch (err) {
+        await inflight;
         await fh?.close().catch(() => {});
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') {
@@ -218,7 +245,7 @@ export class DownloadCache {
             { cause: err },
           );
         }
-        if (err instanceof ChecksumMismatchError) {
+        if (err instanceof ChecksumMismatchError || writeFailed) {
           await rm(partial, { force: true });
           throw err;
         }
@@ -306,4 +333,14 @@ async function hashFile(path: string, hash: Hash = createHash('sha256')): Promis
     size += (chunk as Buffer).length;
   }
   return { size, sha256: hash.copy().digest('hex') };
+}
+
+/** Writes all of `chunks` (`n` bytes) at the file's append position, continuing after short writes. */
+async function writeAll(fh: FileHandle, chunks: Buffer[], n: number): Promise<void> {
+  let { bytesWritten } = await fh.writev(chunks);
+  if (bytesWritten === n) return;
+  const rest = Buffer.concat(chunks).subarray(bytesWritten);
+  for (let off = 0; off < rest.length; off += bytesWritten) {
+    ({ bytesWritten } = await fh.write(rest, off));
+  }
 }
