@@ -281,7 +281,7 @@ async function main(): Promise<void> {
     } else {
       // Without a terminal: a line per site when its state or its quarter changes.
       const key = records
-        .map((r) => `${r?.state}:${r && r.bytesTotal ? Math.floor((4 * r.bytesDone) / r.bytesTotal) : 0}`)
+        .map((r) => `${r?.state}:${r?.bytesTotal ? Math.floor((4 * r.bytesDone) / r.bytesTotal) : 0}`)
         .join();
       if (key !== lastPrinted) for (const l of lines) say(l);
       if (key !== lastPrinted) say();
