@@ -86,7 +86,16 @@ beforeAll(async () => {
     user: 'ferry-coordinator',
     pass: nats.passwords.coordinator,
   });
-  topology = await ensureTopology(coord);
+  // A freshly elected 3-node cluster can time out its first stream creations on a busy machine.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      topology = await ensureTopology(coord);
+      break;
+    } catch (err) {
+      if (attempt >= 6) throw err;
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+  }
   agent = await connectAgent();
   agentErrors = [];
   collectErrors(agent, agentErrors);
