@@ -2,11 +2,10 @@
  * 6. Reconcile scale: one pass over N catalog entries against N in-sync library items on vcsim
  * (Reconciler.run of a real SiteAgent, in this process).
  */
-import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
-import { Catalog, ensureTopology, loadAgentConfig, mapLimit, signManifest, silentLogger } from '@ferry/shared';
-import { createAgentRuntime, formatMarker, SiteAgent } from '@ferry/site-agent';
+import { Catalog, ensureTopology, loadAgentConfig, silentLogger } from '@ferry/shared';
+import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
 import { connect } from '@nats-io/transport-node';
+import { seedInSyncItems } from '../../test/support/in-sync-items.js';
 import { startNats } from '../../test/world/nats.js';
 import { type BenchOptions, log, median, repeat, round, type ScenarioResult } from '../common.js';
 import type { BenchWorld } from '../world.js';
@@ -27,40 +26,9 @@ export async function benchReconcile(world: BenchWorld, opts: BenchOptions): Pro
   try {
     const lib = agent.rt.library;
     const libraryId = await agent.rt.libraryId();
-    const ovf = Buffer.from('<Envelope/>');
-    const sha = createHash('sha256').update(ovf).digest('hex');
     log(`reconcile: setting up ${ITEMS} catalog entries and ${ITEMS} in-sync items`);
     const t0 = performance.now();
-    await mapLimit(
-      Array.from({ length: ITEMS }, (_, i) => i),
-      8,
-      async (i) => {
-        const manifest = signManifest(
-          {
-            schema: 'ferry/manifest/v1',
-            name: `img${i}`,
-            version: '1',
-            artifact: `img${i}/1/img${i}.ova`,
-            sha256: sha,
-            size: 2048,
-            files: [{ name: `img${i}.ovf`, size: ovf.length, sha256: sha }],
-            targets: [site],
-            labels: {},
-            publishedAt: '2026-11-21T00:00:00Z',
-          },
-          world.key,
-        );
-        await catalog.put(manifest);
-        const itemId = await lib.createItem(libraryId, {
-          name: `img${i}-1`,
-          description: formatMarker({ name: manifest.name, version: '1', sha256: sha }),
-        });
-        const session = await lib.openUpdateSession(itemId);
-        const url = await session.addFile({ name: `img${i}.ovf`, size: ovf.length });
-        await session.upload(url, new PassThrough().end(ovf), ovf.length);
-        await session.complete();
-      },
-    );
+    await seedInSyncItems({ count: ITEMS, site, catalog, key: world.key, library: lib, libraryId });
     const setupMs = performance.now() - t0;
     log(`reconcile: set up in ${round(setupMs / 1000, 1)} s; ${opts.runs} passes + warm-up`);
     const passes = await repeat(opts.runs, async () => {

@@ -1,8 +1,9 @@
 import { PassThrough } from 'node:stream';
-import { EVENTS_STREAM, EventBus, type Manifest, mapLimit, signManifest } from '@ferry/shared';
-import { formatMarker, runAgentCli, type SiteAgent } from '@ferry/site-agent';
+import { EVENTS_STREAM, EventBus, type Manifest, signManifest } from '@ferry/shared';
+import { runAgentCli, type SiteAgent } from '@ferry/site-agent';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedInSyncItems } from '../../../test/support/in-sync-items.js';
 import { SiteWorld } from '../../../test/support/site-world.js';
 
 let world: SiteWorld;
@@ -161,34 +162,13 @@ describe('reconciliation (nats-server, s3rver, vcsim)', () => {
     const scale = await world.startAgent(SCALE);
     const lib = scale.rt.library;
     const libraryId = await scale.rt.libraryId();
-    const ovf = Buffer.from('<Envelope/>');
-    const sha = (await import('node:crypto')).createHash('sha256').update(ovf).digest('hex');
-    const indexes = Array.from({ length: 1000 }, (_, i) => i);
-    await mapLimit(indexes, 8, async (i) => {
-      const manifest = signManifest(
-        {
-          schema: 'ferry/manifest/v1',
-          name: `img${i}`,
-          version: '1',
-          artifact: `img${i}/1/img${i}.ova`,
-          sha256: sha,
-          size: 2048,
-          files: [{ name: `img${i}.ovf`, size: ovf.length, sha256: sha }],
-          targets: [SCALE],
-          labels: {},
-          publishedAt: '2026-11-21T00:00:00Z',
-        },
-        world.key,
-      );
-      await world.catalog.put(manifest);
-      const itemId = await lib.createItem(libraryId, {
-        name: `img${i}-1`,
-        description: formatMarker({ name: manifest.name, version: '1', sha256: sha }),
-      });
-      const session = await lib.openUpdateSession(itemId);
-      const url = await session.addFile({ name: `img${i}.ovf`, size: ovf.length });
-      await session.upload(url, new PassThrough().end(ovf), ovf.length);
-      await session.complete();
+    await seedInSyncItems({
+      count: 1000,
+      site: SCALE,
+      catalog: world.catalog,
+      key: world.key,
+      library: lib,
+      libraryId,
     });
     const started = performance.now();
     const report = await scale.reconciler.run('manual');
