@@ -5,13 +5,13 @@
  *   pnpm exec tsx bench/profile.ts download [--size 512MiB] [--runs 3]
  *   pnpm exec tsx bench/profile.ts import
  */
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
-import { ContentLibraryClient, DownloadCache, ImageImporter, TransferQueues } from '@ferry/site-agent';
+import { ContentLibraryClient, DownloadCache } from '@ferry/site-agent';
 import { log, MiB, mibPerSec, now, REPO_ROOT } from './common.js';
-import { BenchWorld } from './world.js';
+import { BenchWorld, prefilledImporter } from './world.js';
 
 interface ProfileNode {
   id: number;
@@ -88,17 +88,8 @@ try {
       ca: await readFile(vc.caFile),
     });
     const libraryId = await library.ensureLibrary('bench', vc.datastoreId);
-    const cache = new DownloadCache({ dir: join(world.dir, 'pcache'), maxBytes: 64 * 2 ** 30 });
-    await cache.init();
-    await link(ova.path, cache.finalPath(ova.sha256));
-    const importer = new ImageImporter({
-      library,
-      libraryId: async () => libraryId,
-      store: world.store,
-      cache,
-      queues: new TransferQueues({ downloads: 1, imports: 1 }),
-      itemNameTemplate: '{name}-{version}',
-    });
+    // ferry: the verified file is already in the cache (a hard link to the OVA).
+    const importer = await prefilledImporter(world, join(world.dir, 'pcache'), library, libraryId, ova);
     body = async () => {
       let verified = 0;
       const r = await importer.import({

@@ -2,15 +2,17 @@
  * The benchmark's world on loopback: s3rver in its own process, nats-server, vcsims (separate
  * Go processes), a signing key, and the OVAs of each size (built once, staged once).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStore, type Manifest, type ObjectStore, Secret } from '@ferry/shared';
+import type { Manifest, ObjectStore } from '@ferry/shared';
+import { type ContentLibraryClient, DownloadCache, ImageImporter, TransferQueues } from '@ferry/site-agent';
 import { stringify } from 'yaml';
 import { type AgentConfigSpec, writeAgentConfig } from '../test/support/agent-config.js';
 import { makeTestKey, stageImage, type TestKey } from '../test/support/images.js';
 import { type NatsHandle, startNats } from '../test/world/nats.js';
 import { type BuiltOva, buildOva } from '../test/world/ova.js';
+import { s3Store } from '../test/world/s3.js';
 import { startVcsim, type VcsimHandle } from '../test/world/vcsim.js';
 import { log, type S3Process, startS3Process } from './common.js';
 
@@ -38,16 +40,7 @@ export class BenchWorld {
   static async start(): Promise<BenchWorld> {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-'));
     const s3 = await startS3Process();
-    const store = createStore({
-      type: 's3',
-      endpoint: s3.handle.endpoint,
-      bucket: s3.handle.bucket,
-      region: s3.handle.region,
-      forcePathStyle: true,
-      insecure: false,
-      accessKeyId: new Secret(s3.handle.accessKeyId),
-      secretAccessKey: new Secret(s3.handle.secretAccessKey),
-    });
+    const store = s3Store(s3.handle);
     const key = await makeTestKey(dir);
     return new BenchWorld(dir, s3, store, key);
   }
@@ -55,16 +48,7 @@ export class BenchWorld {
   /** A fresh S3Store (its own client and connection pool) on the bench's s3rver. */
   newStore(): ObjectStore {
     const h = this.s3.handle;
-    return createStore({
-      type: 's3',
-      endpoint: h.endpoint,
-      bucket: h.bucket,
-      region: h.region,
-      forcePathStyle: true,
-      insecure: false,
-      accessKeyId: new Secret(h.accessKeyId),
-      secretAccessKey: new Secret(h.secretAccessKey),
-    });
+    return s3Store(h);
   }
 
   async nats(): Promise<NatsHandle> {
@@ -181,4 +165,28 @@ export class BenchWorld {
     await this.s3.stop().catch(() => {});
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * An importer whose cache already holds `ova` (a hard link), so an import measures the
+ * upload to the vCenter, not the download.
+ */
+export async function prefilledImporter(
+  world: BenchWorld,
+  cacheDir: string,
+  library: ContentLibraryClient,
+  libraryId: string,
+  ova: { path: string; sha256: string },
+): Promise<ImageImporter> {
+  const cache = new DownloadCache({ dir: cacheDir, maxBytes: 64 * 2 ** 30 });
+  await cache.init();
+  await link(ova.path, cache.finalPath(ova.sha256));
+  return new ImageImporter({
+    library,
+    libraryId: async () => libraryId,
+    store: world.store,
+    cache,
+    queues: new TransferQueues({ downloads: 1, imports: 1 }),
+    itemNameTemplate: '{name}-{version}',
+  });
 }

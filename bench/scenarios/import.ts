@@ -3,9 +3,9 @@
  * cache is pre-filled so nothing is downloaded) vs ContentLibraryClient for the calls + `curl -T`
  * for each file extracted from the OVA beforehand.
  */
-import { link, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ContentLibraryClient, DownloadCache, ImageImporter, TransferQueues } from '@ferry/site-agent';
+import { ContentLibraryClient } from '@ferry/site-agent';
 import type { VcsimHandle } from '../../test/world/vcsim.js';
 import {
   type BenchOptions,
@@ -20,7 +20,7 @@ import {
   run,
   type ScenarioResult,
 } from '../common.js';
-import type { BenchWorld, StagedOva } from '../world.js';
+import { type BenchWorld, prefilledImporter, type StagedOva } from '../world.js';
 
 /** A REST session id of vcsim (the header curl sends), by the documented login call, through curl. */
 async function vcenterSession(vc: VcsimHandle): Promise<string> {
@@ -60,19 +60,8 @@ export async function benchImport(
     ca: await readFile(vc.caFile),
   });
   const libraryId = await library.ensureLibrary('bench', vc.datastoreId);
-
   // ferry: the verified file is already in the cache (a hard link to the OVA).
-  const cache = new DownloadCache({ dir: join(dir, 'cache'), maxBytes: 64 * 2 ** 30 });
-  await cache.init();
-  await link(ova.path, cache.finalPath(ova.sha256));
-  const importer = new ImageImporter({
-    library,
-    libraryId: async () => libraryId,
-    store: world.store,
-    cache,
-    queues: new TransferQueues({ downloads: 1, imports: 1 }),
-    itemNameTemplate: '{name}-{version}',
-  });
+  const importer = await prefilledImporter(world, join(dir, 'cache'), library, libraryId, ova);
   const runs = opts.runs;
   const reverifyMs: number[] = [];
   log(`import: ferry ImageImporter, ${runs} runs + warm-up`);

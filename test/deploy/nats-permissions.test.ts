@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   Catalog,
-  createStore,
   EVENTS_STREAM,
   EventBus,
   ensureTopology,
@@ -19,7 +18,6 @@ import {
   openTopology,
   parseHeartbeat,
   parseStatusRecord,
-  Secret,
   SITE_CONTROL_SCHEMA,
   silentLogger,
   siteControlKey,
@@ -33,7 +31,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAgentConfig } from '../support/agent-config.js';
 import { makeTestKey, stageImage, type TestKey } from '../support/images.js';
 import { buildOva } from '../world/ova.js';
-import { type S3Handle, startS3 } from '../world/s3.js';
+import { type S3Handle, s3Store, startS3 } from '../world/s3.js';
 import { startVcsim, type VcsimHandle } from '../world/vcsim.js';
 import { type DeployedNats, startDeployedNats } from './nats-deploy.js';
 
@@ -285,16 +283,7 @@ describe('deploy/nats: a real agent with least-privilege credentials', () => {
   beforeAll(async () => {
     [s3, vcsim] = await Promise.all([startS3(), startVcsim()]);
     key = await makeTestKey(dir);
-    store = createStore({
-      type: 's3',
-      endpoint: s3.endpoint,
-      bucket: s3.bucket,
-      region: s3.region,
-      forcePathStyle: true,
-      insecure: false,
-      accessKeyId: new Secret(s3.accessKeyId),
-      secretAccessKey: new Secret(s3.secretAccessKey),
-    });
+    store = s3Store(s3);
   });
   afterAll(async () => {
     await siteAgent?.stop(1_000).catch(() => {});

@@ -5,7 +5,6 @@ import {
   type AgentConfig,
   Catalog,
   createLogger,
-  createStore,
   EventBus,
   ensureTopology,
   loadAgentConfig,
@@ -13,7 +12,6 @@ import {
   type ObjectStore,
   parseStatusRecord,
   publishedMsgId,
-  Secret,
   type StatusRecord,
   silentLogger,
   statusKey,
@@ -24,7 +22,7 @@ import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type NatsHandle, startHubWithLeaves, startNats } from '../world/nats.js';
 import { type BuiltOva, buildOva, type OvaSpec } from '../world/ova.js';
-import { type S3Handle, startS3 } from '../world/s3.js';
+import { type S3Handle, s3Store, startS3 } from '../world/s3.js';
 import { type StartVcsimOptions, startVcsim, type VcsimHandle } from '../world/vcsim.js';
 import { type AgentConfigSpec, writeAgentConfig } from './agent-config.js';
 import { makeTestKey, type StageOptions, stageImage, type TestKey } from './images.js';
@@ -106,16 +104,7 @@ export class SiteWorld {
       ...(options.natsAuth ? { user: options.natsAuth.user, pass: options.natsAuth.password } : {}),
     });
     const topology = await ensureTopology(nc);
-    const store = createStore({
-      type: 's3',
-      endpoint: s3.endpoint,
-      bucket: s3.bucket,
-      region: s3.region,
-      forcePathStyle: true,
-      insecure: false,
-      accessKeyId: new Secret(s3.accessKeyId),
-      secretAccessKey: new Secret(s3.secretAccessKey),
-    });
+    const store = s3Store(s3);
     const world = new SiteWorld(
       dir,
       nats,

@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createStore, type ObjectStore, Secret } from '@ferry/shared';
 import S3rver from 's3rver';
 import { freePort, LOOPBACK } from './ports.js';
 
@@ -76,4 +77,20 @@ export async function startS3(opts: { bucket?: string } = {}): Promise<S3Handle>
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** An `ObjectStore` on this s3rver, built from a config as an agent's would be. */
+export function s3Store(
+  handle: Pick<S3Handle, 'endpoint' | 'bucket' | 'region' | 'accessKeyId' | 'secretAccessKey'>,
+): ObjectStore {
+  return createStore({
+    type: 's3',
+    endpoint: handle.endpoint,
+    bucket: handle.bucket,
+    region: handle.region,
+    forcePathStyle: true,
+    insecure: false,
+    accessKeyId: new Secret(handle.accessKeyId),
+    secretAccessKey: new Secret(handle.secretAccessKey),
+  });
 }
