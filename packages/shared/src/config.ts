@@ -2,40 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { duration, httpUrl, listen, size } from './config-fields.js';
 import { ConfigError } from './errors.js';
 import { isImageName } from './names.js';
 import { formatIssues } from './schema-error.js';
 import { Secret } from './secret.js';
-import { parseDuration, parseSize } from './units.js';
-
-// ---- field helpers -------------------------------------------------------
-
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'expected a duration like "30s", "5m", "2h"' });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const bytes = parseSize(v);
-  if (bytes === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'expected a size like "200GiB", "512MiB" or a number of bytes' });
-    return z.NEVER;
-  }
-  return bytes;
-});
-
-const httpUrl = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}, 'expected an http:// or https:// URL');
 
 const natsUrl = z.string().refine((v) => {
   try {
@@ -45,10 +16,6 @@ const natsUrl = z.string().refine((v) => {
     return false;
   }
 }, 'expected a NATS URL like nats://host:4222');
-
-const listen = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9464');
 
 const siteId = z.string().refine((v) => isImageName(v) && v !== 'all', 'expected 1-128 of A-Z a-z 0-9 _ - (not "all")');
 
@@ -492,3 +459,6 @@ export async function resolveCoordinatorConfig(
 export function renderItemName(template: string, name: string, version: string): string {
   return template.replaceAll('{name}', name).replaceAll('{version}', version);
 }
+
+// Standalone schemas of the zone agent's parts (PULL listener, bandwidth, deploy check).
+export * from './zone-parts-config.js';

@@ -128,4 +128,14 @@ export { S3Store, type S3StoreOptions } from './stores/s3-store.js';
 export { normalizeStorePath, normalizeStorePrefix } from './stores/store-path.js';
 export { type SiteIdentity, selectorMatches, targetsSite } from './targets.js';
 export { ensureTopology, openTopology, type Topology, type TopologyOptions } from './topology.js';
-export { formatBytes, formatDuration, parseDuration, parseSize } from './units.js';
+export { formatBytes, formatDuration, parseDuration, parseRate, parseSize } from './units.js';
+export {
+  type BandwidthConfig,
+  bandwidthConfigSchema,
+  DEFAULT_DEPLOY_CHECK_TIMEOUT_MS,
+  DEFAULT_PULL_TTL_MS,
+  type DeployCheckConfig,
+  deployCheckConfigSchema,
+  type PullConfig,
+  pullConfigSchema,
+} from './zone-parts-config.js';
