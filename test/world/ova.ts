@@ -202,3 +202,28 @@ export async function patchDeclaredSize(path: string, entryName: string, declare
     await fh.close();
   }
 }
+
+/** Where each file entry's bytes sit in a tar (OVA): what a PULL listener serves as a byte range. */
+export async function tarEntryOffsets(path: string): Promise<Array<{ name: string; offset: number; size: number }>> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const out: Array<{ name: string; offset: number; size: number }> = [];
+    const header = Buffer.alloc(512);
+    let offset = 0;
+    while (offset + 512 <= size) {
+      await fh.read(header, 0, 512, offset);
+      const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
+      if (!name) break;
+      const entrySize = Number.parseInt(
+        header.subarray(124, 136).toString('ascii').replace(/\0.*$/s, '').trim() || '0',
+        8,
+      );
+      if (header[156] === 0x30 || header[156] === 0) out.push({ name, offset: offset + 512, size: entrySize });
+      offset += 512 + Math.ceil(entrySize / 512) * 512;
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}

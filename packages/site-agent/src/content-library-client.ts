@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { type Logger, mapLimit, silentLogger } from '@ferry/shared';
 import { type Got, got, type Method, RequestError, type Response } from 'got';
 import { UpdateSessionError, VsphereAuthError, VsphereError } from './errors.js';
+import { pollUntil } from './poll.js';
 
 export interface ContentLibraryClientOptions {
   /** vCenter base URL, e.g. https://vcenter.dc1.example (any path is ignored). */
@@ -54,6 +55,14 @@ export interface LibraryFileInfo {
   name: string;
   size: number;
   checksum?: { algorithm: string; checksum: string };
+}
+
+export interface UpdateSessionFileInfo {
+  name: string;
+  /** WAITING_FOR_TRANSFER, TRANSFERRING, READY, VALIDATING or ERROR */
+  status: string;
+  bytesTransferred: number;
+  errorMessage?: string;
 }
 
 export interface UpdateSessionInfo {
@@ -131,6 +140,7 @@ interface RawTransferFile {
   name?: string;
   status?: string;
   upload_endpoint?: { uri?: string };
+  bytes_transferred?: number;
   download_endpoint?: { uri?: string };
   error_message?: { default_message?: string };
 }
@@ -666,6 +676,85 @@ export class UpdateSession {
     return uri;
   }
 
+  /**
+   * Announce a file that vCenter GETs itself (PULL) from `uri`, over TLS whose certificate has
+   * this SHA-1 thumbprint, and checks against `sha256`. Wait with `waitForTransfers()`.
+   */
+  async addPullFile(file: {
+    name: string;
+    size: number;
+    sha256: string;
+    uri: string;
+    thumbprint: string;
+  }): Promise<void> {
+    await this.client.call('add file', 'POST', `${P.updateSessionFile}/id:${this.id}`, {
+      searchParams: { '~action': 'add' },
+      json: {
+        file_spec: {
+          name: file.name,
+          source_type: 'PULL',
+          size: file.size,
+          source_endpoint: { uri: file.uri, ssl_certificate_thumbprint: file.thumbprint },
+          checksum_info: { algorithm: 'SHA256', checksum: file.sha256 },
+        },
+      },
+    });
+    // vCenter moves the bytes; validate() must not count the file as missing on our side.
+    this.files.set(file.name, true);
+  }
+
+  /** Files of this session as vCenter reports them (status, bytes transferred, error). */
+  async listFiles(): Promise<UpdateSessionFileInfo[]> {
+    const raw =
+      (await this.client.call<RawTransferFile[] | null>('list session files', 'GET', P.updateSessionFile, {
+        searchParams: { update_session_id: this.id },
+      })) ?? [];
+    return raw.map((f) => ({
+      name: f.name ?? '',
+      status: f.status ?? 'UNKNOWN',
+      bytesTransferred: f.bytes_transferred ?? 0,
+      ...(f.error_message?.default_message ? { errorMessage: f.error_message.default_message } : {}),
+    }));
+  }
+
+  /**
+   * Wait until vCenter has transferred every named file (status READY). UpdateSessionError when
+   * a file or the session ends in ERROR, or the time is up.
+   */
+  async waitForTransfers(names: readonly string[], timeoutMs: number): Promise<void> {
+    await pollUntil(
+      async () => {
+        const session = await this.client.getUpdateSession(this.id);
+        if (session === undefined || (session.state !== 'ACTIVE' && session.state !== 'DONE')) {
+          throw new UpdateSessionError(
+            this.id,
+            'transfer',
+            session?.errorMessage ?? `the update session ended in state ${session?.state ?? 'DELETED'}`,
+            { retryable: true },
+          );
+        }
+        const byName = new Map((await this.listFiles()).map((f) => [f.name, f]));
+        for (const name of names) {
+          const f = byName.get(name);
+          if (f?.status === 'ERROR') {
+            throw new UpdateSessionError(this.id, 'transfer', `${name}: ${f.errorMessage ?? 'transfer failed'}`, {
+              retryable: true,
+            });
+          }
+          if (f?.status !== 'READY') return undefined;
+        }
+        return true;
+      },
+      {
+        timeoutMs,
+        onTimeout: () =>
+          new UpdateSessionError(this.id, 'transfer', `vCenter did not transfer ${names.join(', ')} in time`, {
+            retryable: true,
+          }),
+      },
+    );
+  }
+
   /** Streaming PUT of one file (never buffered); `size` is sent as Content-Length and enforced. */
   async upload(uploadUrl: string, body: Readable, size: number, onProgress?: (bytes: number) => void): Promise<void> {
     const name = this.urls.get(uploadUrl);
@@ -712,32 +801,33 @@ export class UpdateSession {
   async complete(): Promise<void> {
     try {
       await this.client.call('complete', 'POST', this.path, { searchParams: { '~action': 'complete' } });
-      const deadline = Date.now() + this.client.completeTimeoutMs;
-      let delay = 100;
-      for (;;) {
-        const info = await this.client.getUpdateSession(this.id);
-        if (info === undefined) {
-          throw new UpdateSessionError(this.id, 'complete', 'the update session disappeared before it was DONE', {
-            retryable: true,
-          });
-        }
-        if (info.state === 'DONE') break;
-        if (info.state !== 'ACTIVE') {
-          throw new UpdateSessionError(
-            this.id,
-            'complete',
-            info.errorMessage ?? `the update session ended in state ${info.state}`,
-            { retryable: true },
-          );
-        }
-        if (Date.now() > deadline) {
-          throw new UpdateSessionError(this.id, 'complete', 'the update session did not finish in time', {
-            retryable: true,
-          });
-        }
-        await sleep(delay);
-        delay = Math.min(delay * 2, 5_000);
-      }
+      await pollUntil(
+        async () => {
+          const info = await this.client.getUpdateSession(this.id);
+          if (info === undefined) {
+            throw new UpdateSessionError(this.id, 'complete', 'the update session disappeared before it was DONE', {
+              retryable: true,
+            });
+          }
+          if (info.state === 'DONE') return true;
+          if (info.state !== 'ACTIVE') {
+            throw new UpdateSessionError(
+              this.id,
+              'complete',
+              info.errorMessage ?? `the update session ended in state ${info.state}`,
+              { retryable: true },
+            );
+          }
+          return undefined;
+        },
+        {
+          timeoutMs: this.client.completeTimeoutMs,
+          onTimeout: () =>
+            new UpdateSessionError(this.id, 'complete', 'the update session did not finish in time', {
+              retryable: true,
+            }),
+        },
+      );
       this.log.info('update session completed');
     } catch (err) {
       this.stop();
