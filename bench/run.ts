@@ -6,7 +6,7 @@
  *                               # bench/results/<date>.json and bench/results/latest.json
  *   pnpm bench:quick            # small sizes; writes bench/results/quick-<date>.json only, and
  *   pnpm bench --quick          # exits 1 when ferry is below 0.5× any baseline (regression guard)
- *   … --only download,import    # some scenarios only (download import e2e memory fanout reconcile)
+ *   … --only download,import    # some scenarios only (download import e2e memory fanout reconcile bandwidth)
  *   … --size 512MiB             # another size for the transfer scenarios (1–3)
  *   … --note 'text'             # a paragraph for docs/benchmarks.md (e.g. how quiet the machine was)
  */
@@ -27,6 +27,7 @@ import {
   toolVersions,
 } from './common.js';
 import { renderMarkdown } from './report.js';
+import { benchBandwidth } from './scenarios/bandwidth.js';
 import { benchDownload } from './scenarios/download.js';
 import { benchE2e } from './scenarios/e2e.js';
 import { benchFanout } from './scenarios/fanout.js';
@@ -35,7 +36,7 @@ import { benchMemory } from './scenarios/memory.js';
 import { benchReconcile } from './scenarios/reconcile.js';
 import { BenchWorld } from './world.js';
 
-const ALL = ['download', 'import', 'e2e', 'memory', 'fanout', 'reconcile'] as const;
+const ALL = ['download', 'import', 'e2e', 'memory', 'fanout', 'reconcile', 'bandwidth'] as const;
 type ScenarioId = (typeof ALL)[number];
 
 const GUARD_RATIO = 0.5;
@@ -109,6 +110,7 @@ async function main(): Promise<number> {
     }
     if (want('fanout')) scenarios.push(await benchFanout(world, opts));
     if (want('reconcile')) scenarios.push(await benchReconcile(world, opts));
+    if (want('bandwidth')) scenarios.push(await benchBandwidth(world, opts));
 
     // The quick guard must catch regressions, not noise: a ratio under the line on a shared
     // 2-core machine is measured once more, and only a second miss fails the run.

@@ -9,8 +9,25 @@ export {
   type LibraryFileInfo,
   type LibraryItemInfo,
   UpdateSession,
+  type UpdateSessionFileInfo,
   type UpdateSessionInfo,
 } from './content-library-client.js';
+export {
+  cleanupLeftovers,
+  DEPLOY_CHECK_PREFIX,
+  DeployCheckError,
+  type DeployCheckOptions,
+  type DeployCheckResult,
+  runDeployCheck,
+} from './deploy-check/deploy-check.js';
+export { type OvfExpectations, ovfExpectations } from './deploy-check/ovf-expectations.js';
+export {
+  VimClient,
+  type VimClientOptions,
+  type VmInventory,
+  type VmState,
+  type VmSummary,
+} from './deploy-check/vim-client.js';
 export {
   type ArtifactRef,
   type CachedImage,
@@ -36,6 +53,7 @@ export {
 } from './image-importer.js';
 export { formatMarker, type ItemMarker, parseMarker } from './item-marker.js';
 export { JobRunner, type JobRunnerOptions } from './job-runner.js';
+export { POLL_INTERVALS, pollUntil } from './poll.js';
 export {
   type ActualItem,
   countActions,
@@ -46,5 +64,8 @@ export {
 export { type ReconcileExecutor, Reconciler, type ReconcilerOptions, type ReconcileTrigger } from './reconciler.js';
 export { SiteAgent, type SiteAgentOptions } from './site-agent.js';
 export { type StatusPatch, StatusWriter } from './status-writer.js';
+export { type PullFile, type PullRegistration, PullServer, type PullServerOptions } from './transfer/pull-server.js';
+export { checkThumbprint, PullTransferError, pullIntoSession } from './transfer/pull-transfer.js';
+export { TokenBucket, throttle } from './transfer/token-bucket.js';
 export { TransferQueues } from './transfer-queues.js';
 export { AGENT_VERSION } from './version.js';

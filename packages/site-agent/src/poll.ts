@@ -10,8 +10,8 @@ export const POLL_INTERVALS = {
   firstMs: 100,
   /** Each wait is this factor longer than the one before… */
   factor: 2,
-  /** …up to this. */
-  maxMs: 5_000,
+  /** …up to this: a finished transfer is noticed within 2 s, at one cheap GET per 2 s. */
+  maxMs: 2_000,
 } as const;
 
 export interface PollOptions {
