@@ -185,7 +185,9 @@ describe('ContentLibraryClient against vcsim', () => {
       const before = sessionOf(c)!;
       await rawCall(vc, 'DELETE', '/rest/com/vmware/cis/session', before);
       const deadline = Date.now() + 3000;
-      while (sessionOf(c) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      // The id is undefined while the new login is in flight: wait for the new one.
+      const renewed = () => sessionOf(c) !== before && sessionOf(c) !== undefined;
+      while (!renewed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       expect(sessionOf(c)).not.toBe(before);
       expect(await rawCall(vc, 'GET', '/rest/com/vmware/cis/session', sessionOf(c)!)).toBe(200);
 
