@@ -109,7 +109,6 @@ async function main(): Promise<number> {
     }
     if (want('fanout')) scenarios.push(await benchFanout(world, opts));
     if (want('reconcile')) scenarios.push(await benchReconcile(world, opts));
-
   } finally {
     await world.stop();
   }
@@ -152,7 +151,8 @@ async function main(): Promise<number> {
   }
   process.stdout.write(`\nbench: done in ${results.durationSec} s\n`);
   // Reported, never a failure: speed on a shared machine is a measurement, not a test (issue 19).
-  for (const b of below) process.stdout.write(`bench: below the line ${b.name}: ferry at ${b.ratio.toFixed(2)}× (< ${GUARD_RATIO}×)\n`);
+  for (const b of below)
+    process.stdout.write(`bench: below the line ${b.name}: ferry at ${b.ratio.toFixed(2)}× (< ${GUARD_RATIO}×)\n`);
   return 0;
 }
 

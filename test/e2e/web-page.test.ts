@@ -47,7 +47,9 @@ function chromiumPath(): string {
   try {
     return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
   } catch {
-    throw new Error("chromium is not on PATH: install Debian's chromium (apt-get install chromium, or bash scripts/bootstrap.sh)");
+    throw new Error(
+      "chromium is not on PATH: install Debian's chromium (apt-get install chromium, or bash scripts/bootstrap.sh)",
+    );
   }
 }
 
@@ -80,7 +82,6 @@ async function startDaemon(world: SiteWorld, token?: string): Promise<Coordinato
 
 const cell = (page: Page, image: string, site: string) =>
   page.locator(`#matrix-body [data-image="${image}"] [data-site="${site}"]`);
-
 
 /** Opens the page and reads the SSE stream's first events in Node (as a script would). */
 async function readEvents(url: string, headers: Record<string, string>, count: number) {

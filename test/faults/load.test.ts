@@ -2,7 +2,6 @@ import type { Manifest } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DaemonProcess } from '../support/processes.js';
 import { SiteWorld } from '../support/site-world.js';
-import { waitFor } from '../support/wait.js';
 import { freePort } from '../world/ports.js';
 
 // Agent memory under load is measured by the bench (bench/scenarios/memory.ts), not asserted here.
@@ -27,7 +26,9 @@ describe('load: 40 images × 3 sites with downloads: 2, imports: 1', () => {
       manifests.push(await world.publish(ova, { name: `load${i}`, version: '1' }));
     }
     const before = Object.fromEntries(
-      await Promise.all(SITES.map(async (s) => [s, await world.vcsims[s]!.updateSessions({ resetPeak: true })] as const)),
+      await Promise.all(
+        SITES.map(async (s) => [s, await world.vcsims[s]!.updateSessions({ resetPeak: true })] as const),
+      ),
     );
     const urls: Record<string, string> = {};
     const procs: Record<string, DaemonProcess> = {};

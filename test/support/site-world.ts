@@ -263,8 +263,9 @@ export class SiteWorld {
   }
 
   async stop(): Promise<void> {
-    for (const site of [...this.agents.keys()]) await this.stopAgent(site, 1_000).catch(() => {});
-    await this.nc.close().catch(() => {});
+    for (const site of [...this.agents.keys()])
+      await this.stopAgent(site, 1_000).catch((err: unknown) => console.warn('cleanup failed:', err));
+    await this.nc.close().catch((err: unknown) => console.warn('cleanup failed:', err));
     await Promise.allSettled([
       this.nats.destroy(),
       this.s3.destroy(),

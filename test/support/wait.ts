@@ -38,9 +38,12 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const why = lastError ? `; last error: ${(lastError as Error).message ?? String(lastError)}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof opts.what === 'function' ? opts.what() : opts.what}; last value: ${show(last)}${why}`, {
-        cause: lastError,
-      });
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof opts.what === 'function' ? opts.what() : opts.what}; last value: ${show(last)}${why}`,
+        {
+          cause: lastError,
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

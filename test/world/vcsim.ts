@@ -147,7 +147,8 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
             res.setEncoding('utf8');
             res.on('data', (d: string) => (body += d));
             res.on('end', () => {
-              if (res.statusCode !== 200) reject(new Error(`vcsim update-session counts: HTTP ${res.statusCode} ${body}`));
+              if (res.statusCode !== 200)
+                reject(new Error(`vcsim update-session counts: HTTP ${res.statusCode} ${body}`));
               else resolve(JSON.parse(body) as UpdateSessionCounts);
             });
           },
