@@ -7,7 +7,10 @@ import { SiteWorld } from '../support/site-world.js';
 let world: SiteWorld;
 const mounts: string[] = [];
 
-/** A tmpfs of `size` at `dir` (root in this sandbox may mount); false when mounting is not allowed. */
+/**
+ * A tmpfs of `size` at `dir` (Linux, as root with mount rights); false otherwise, and the tests that
+ * need it skip (the summary line counts and lists them).
+ */
 function mountTmpfs(dir: string, size: string): boolean {
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
