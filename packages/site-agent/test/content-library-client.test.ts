@@ -185,8 +185,15 @@ describe('ContentLibraryClient against vcsim', () => {
       // Idle: the keep-alive timer notices the 401 and logs in again by itself.
       const before = sessionOf(c)!;
       await rawCall(vc, 'DELETE', '/rest/com/vmware/cis/session', before);
-      await waitFor(() => sessionOf(c) !== before, { what: 'the keep-alive timer to log in again', intervalMs: 25 });
-      expect(await rawCall(vc, 'GET', '/rest/com/vmware/cis/session', sessionOf(c)!)).toBe(200);
+      // A new session id, not the moment in between when the old one is dropped and none is set.
+      const renewed = await waitFor(
+        () => {
+          const id = sessionOf(c);
+          return id !== undefined && id !== before ? id : undefined;
+        },
+        { what: 'the keep-alive timer to log in again', intervalMs: 25 },
+      );
+      expect(await rawCall(vc, 'GET', '/rest/com/vmware/cis/session', renewed)).toBe(200);
 
       await session.validate();
       await session.complete();
