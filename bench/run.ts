@@ -4,8 +4,8 @@
  *
  *   pnpm bench                  # full sizes (1 GiB, 4 GiB memory case); writes docs/benchmarks.md,
  *                               # bench/results/<date>.json and bench/results/latest.json
- *   pnpm bench:quick            # small sizes; writes bench/results/quick-<date>.json only, and
- *   pnpm bench --quick          # exits 1 when ferry is below 0.5× any baseline (regression guard)
+ *   pnpm bench:quick            # small sizes; writes bench/results/quick-<date>.json only and
+ *                               # reports (never fails on) ratios below 0.5× of a baseline
  *   … --only download,import    # some scenarios only (download import e2e memory fanout reconcile bandwidth)
  *   … --size 512MiB             # another size for the transfer scenarios (1–3)
  *   … --note 'text'             # a paragraph for docs/benchmarks.md (e.g. how quiet the machine was)
@@ -111,35 +111,6 @@ async function main(): Promise<number> {
     if (want('fanout')) scenarios.push(await benchFanout(world, opts));
     if (want('reconcile')) scenarios.push(await benchReconcile(world, opts));
     if (want('bandwidth')) scenarios.push(await benchBandwidth(world, opts));
-
-    // The quick guard must catch regressions, not noise: a ratio under the line on a shared
-    // 2-core machine is measured once more, and only a second miss fails the run.
-    if (args.quick && download && imported && guardMisses(scenarios).length > 0) {
-      log(
-        `below ${GUARD_RATIO}× once (${guardMisses(scenarios)
-          .map((g) => g.name)
-          .join(', ')}); measuring again`,
-      );
-      const staged = await world.ova(sizes.transfer);
-      const dl = await benchDownload(world, staged, opts);
-      const im = await benchImport(world, staged, opts);
-      const again = [dl, im];
-      if (want('e2e')) {
-        again.push(
-          await benchE2e(
-            world,
-            staged,
-            opts,
-            { downloadMs: median(dl.data['curlMs'] as number[]), importMs: im.times.curlMs },
-            '-again',
-          ),
-        );
-      }
-      for (const next of again) {
-        const i = scenarios.findIndex((x) => x.id === next.id);
-        if (i >= 0 && guardMisses([scenarios[i]!]).length > 0) scenarios[i] = next;
-      }
-    }
   } finally {
     await world.stop();
   }
@@ -181,11 +152,9 @@ async function main(): Promise<number> {
       process.stdout.write(`  ${t.met ? 'MET ' : 'MISS'} ${t.name}: ${t.value} (target ${t.target})\n`);
   }
   process.stdout.write(`\nbench: done in ${results.durationSec} s\n`);
-  if (args.quick && below.length > 0) {
-    for (const b of below)
-      process.stderr.write(`bench: REGRESSION ${b.name}: ferry at ${b.ratio.toFixed(2)}× (< ${GUARD_RATIO}×)\n`);
-    return 1;
-  }
+  // Reported, never a failure: speed on a shared machine is a measurement, not a test (issue 19).
+  for (const b of below)
+    process.stdout.write(`bench: below the line ${b.name}: ferry at ${b.ratio.toFixed(2)}× (< ${GUARD_RATIO}×)\n`);
   return 0;
 }
 

@@ -29,8 +29,10 @@ async function write(name: string, text: string): Promise<string> {
   return file;
 }
 
+let configFiles = 0;
 async function loadError(text: string, env: Record<string, string> = {}): Promise<ConfigError> {
-  const file = await write(`c${Math.random().toString(36).slice(2)}.yaml`, text);
+  configFiles += 1;
+  const file = await write(`c${configFiles}.yaml`, text);
   const err = await loadAgentConfig(file, env).then(
     () => undefined,
     (e: unknown) => e,

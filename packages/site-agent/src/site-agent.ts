@@ -77,6 +77,7 @@ export class SiteAgent {
       queueDepth: () => rt.queues.depth,
       activeDownloads: () => rt.queues.active.downloads,
       activeImports: () => rt.queues.active.imports,
+      peak: () => rt.queues.peak,
       suspended: () => this.#suspended,
     });
   }
