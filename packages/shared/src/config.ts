@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { isImageName } from './names.js';
+import { isSiteId, SITE_ID_RULE } from './names.js';
 import { formatIssues } from './schema-error.js';
 import { Secret } from './secret.js';
 import { parseDuration, parseSize } from './units.js';
@@ -50,7 +50,7 @@ const listen = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9464');
 
-const siteId = z.string().refine((v) => isImageName(v) && v !== 'all', 'expected 1-128 of A-Z a-z 0-9 _ - (not "all")');
+const siteId = z.string().refine(isSiteId, SITE_ID_RULE);
 
 /** Secrets are never inline in YAML: refuse with a message that says where to put them. */
 function noInlineSecret(instead: string) {

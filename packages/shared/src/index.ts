@@ -57,16 +57,21 @@ export {
   assertImageName,
   assertSiteId,
   assertVersion,
+  IMAGE_NAME_RULE,
   imageRef,
   isImageName,
+  isSiteId,
   isVersion,
   parseImageRef,
+  SITE_ID_RULE,
 } from './names.js';
 export { type ConnectNatsOptions, connectNats } from './nats-connect.js';
 export {
   CATALOG_BUCKET,
   catalogKey,
   consumerNames,
+  decodeKeyPart,
+  encodeKeyPart,
   EVENT_KINDS,
   EVENTS_STREAM,
   EVENTS_SUBJECT_PREFIX,
