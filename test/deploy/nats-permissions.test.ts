@@ -21,6 +21,7 @@ import {
   SITE_CONTROL_SCHEMA,
   silentLogger,
   siteControlKey,
+  statusKey,
   type Topology,
 } from '@ferry/shared';
 import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
@@ -336,7 +337,7 @@ describe('deploy/nats: a real agent with least-privilege credentials', () => {
     const deadline = Date.now() + 60_000;
     let state = '';
     while (Date.now() < deadline && state !== 'ready') {
-      const e = await topology.status.get(`${SITE}.ubuntu.2026.11.21`);
+      const e = await topology.status.get(statusKey(SITE, 'ubuntu', '2026.11.21'));
       state = e?.operation === 'PUT' ? parseStatusRecord(e.json()).state : '';
       if (state !== 'ready') await new Promise((r) => setTimeout(r, 200));
     }

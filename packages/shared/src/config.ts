@@ -389,7 +389,10 @@ async function readYaml(file: string): Promise<unknown> {
   try {
     return parseYaml(text) ?? {};
   } catch (err) {
-    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`, file, undefined, { cause: err });
+    // The parser's message quotes the offending source lines, which may hold a pasted secret: keep
+    // only its first line (what is wrong, at which line and column).
+    const first = (err as Error).message.split('\n')[0]?.replace(/:$/, '');
+    throw new ConfigError(`${file}: not valid YAML: ${first}`, file);
   }
 }
 

@@ -122,6 +122,41 @@ describe('agent config', () => {
     expect(err.message).not.toContain('s3cr3t-inline');
   });
 
+  it.each([
+    [
+      'vsphere passwd',
+      {
+        vsphere: `vsphere: { passwd: "${SECRET}", url: https://vc.example, username: u, passwordFile: vc.pass, library: golden, datastore: ds }`,
+      },
+    ],
+    [
+      'vsphere pasword',
+      {
+        vsphere: `vsphere: { pasword: "${SECRET}", url: https://vc.example, username: u, passwordFile: vc.pass, library: golden, datastore: ds }`,
+      },
+    ],
+    ['nats.pass', { nats: `nats: { servers: [nats://127.0.0.1:4222], pass: "${SECRET}" }` }],
+    ['store.secret_access_key', { store: `store: { type: s3, bucket: images, secret_access_key: "${SECRET}" }` }],
+    [
+      'nested under an unknown key',
+      { cache: `cache: { dir: c, maxBytes: 2GiB, vcenter: { login: { pwd: "${SECRET}" } } }` },
+    ],
+    ['in a list under an unknown key', { trust: `trust: { publicKeys: [k.pub], extra: [{ apiToken: "${SECRET}" }] }` }],
+    ['URL user info', { nats: `nats: { servers: ["nats://ferry:${SECRET}@127.0.0.1:4222"], bogus: 1 }` }],
+  ])('a misspelled or unknown secret key never prints its value (%s)', async (_what, override) => {
+    const err = await loadError(agentYaml(override));
+    expect(err.message).toMatch(/Unrecognized key/);
+    expect(err.message).not.toContain(SECRET);
+    expect(inspect(err)).not.toContain(SECRET);
+  });
+
+  it('a YAML syntax error does not quote the source line (it may hold a secret)', async () => {
+    const err = await loadError(`${agentYaml()}\nnats_password: ${SECRET}: x\n`);
+    expect(err.message).toMatch(/not valid YAML: .*line \d+, column \d+/);
+    expect(err.message).not.toContain(SECRET);
+    expect(inspect(err)).not.toContain(SECRET);
+  });
+
   it('rejects a bad duration and a bad size with the expected form', async () => {
     const err = await loadError(`${agentYaml({ cache: 'cache: { dir: c, maxBytes: lots }' })}`);
     expect(err.message).toMatch(/cache\.maxBytes: expected a size/);
