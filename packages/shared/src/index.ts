@@ -96,7 +96,7 @@ export {
   type OvaSummary,
 } from './ova/ova-reader.js';
 export { MAX_OVF_BYTES, type MfLine, type OvfReference, parseMf, parseOvfReferences } from './ova/ovf-references.js';
-export { formatIssues, parseWith } from './schema-error.js';
+export { formatIssues, isSecretKeyName, parseWith, redactSecrets } from './schema-error.js';
 export { Secret } from './secret.js';
 export {
   generateSigningKeyPair,

@@ -3,11 +3,10 @@ import { SchemaError } from './errors.js';
 
 /**
  * Key names whose values are never echoed back, even when they are wrong or misspelled
- * (`passwd`, `pasword`, `pwd`, `apiKey`, `secretAccessKeyFile`…). Deliberately broad: hiding a
+ * (`passwd`, `pasword`, `pwd`, `tokn`, `apiKey`, `secretAccessKeyFile`…). Deliberately broad: hiding a
  * harmless value costs a look at the file, printing a secret costs a rotation.
  */
-const SECRET_KEY =
-  /pas+w|pass|pwd|pw$|^pw|secret|token|key|credential|creds|auth|cookie|bearer|signature|private|cert/i;
+const SECRET_KEY = /pas|pw|secr|scret|secert|tok|tkn|key|cred|auth|cookie|bearer|sign|priv|cert|sess/i;
 
 const HIDDEN = '[hidden]';
 
