@@ -113,22 +113,28 @@ describe('secrets never reach logs, errors, status, metrics or CLI output', () =
     const secret = SECRETS.misspelled;
     const agentBase = parse(await readFile(world.configs.get('dc1')!, 'utf8')) as Obj;
     const coordBase = parse(await readFile(await writeCoordinatorConfig(world), 'utf8')) as Obj;
-    const agentVariants: Array<[string, (c: Obj) => void]> = [
-      ['vsphere.passwd', (c) => void (c.vsphere!.passwd = secret)],
-      ['vsphere.pasword', (c) => void (c.vsphere!.pasword = secret)],
-      ['nats.pass', (c) => void (c.nats!.pass = secret)],
-      ['store.secretKey', (c) => void (c.store!.secretKey = secret)],
-      ['vsphere.login.pwd (nested)', (c) => void (c.vsphere!.login = { pwd: secret })],
+    // [section, misspelled key, value]: the value holds the secret, at some depth.
+    const agentVariants: Array<[string, string, unknown]> = [
+      ['vsphere', 'passwd', secret],
+      ['vsphere', 'pasword', secret],
+      ['nats', 'pass', secret],
+      ['store', 'secretKey', secret],
+      ['vsphere', 'login', { pwd: secret }],
     ];
-    const coordVariants: Array<[string, (c: Obj) => void]> = [
-      ['nats.pass', (c) => void (c.nats!.pass = secret)],
-      ['http.tokn', (c) => void (c.http!.tokn = secret)],
-      ['signing.privateKey', (c) => void (c.signing!.privateKey = secret)],
+    const coordVariants: Array<[string, string, unknown]> = [
+      ['nats', 'pass', secret],
+      ['http', 'tokn', secret],
+      ['signing', 'privateKey', secret],
     ];
+    const withKey = (base: Obj, [section, key, value]: [string, string, unknown]): Obj => {
+      const c = structuredClone(base);
+      c[section] = { ...c[section], [key]: value };
+      return c;
+    };
     const outputs: Array<{ source: string; text: string }> = [];
-    for (const [what, change] of agentVariants) {
-      const c = structuredClone(agentBase);
-      change(c);
+    for (const variant of agentVariants) {
+      const what = `${variant[0]}.${variant[1]}`;
+      const c = withKey(agentBase, variant);
       const file = join(world.dir, 'sites', 'dc1', `misspelled-${outputs.length}.yaml`);
       await writeFile(file, stringify(c));
       for (const args of [
@@ -141,9 +147,9 @@ describe('secrets never reach logs, errors, status, metrics or CLI output', () =
         outputs.push({ source: `ferry-agent ${args.join(' ')} (${what})`, text: r.stdout + r.stderr });
       }
     }
-    for (const [what, change] of coordVariants) {
-      const c = structuredClone(coordBase);
-      change(c);
+    for (const variant of coordVariants) {
+      const what = `${variant[0]}.${variant[1]}`;
+      const c = withKey(coordBase, variant);
       const file = join(world.dir, `coord-misspelled-${outputs.length}.yaml`);
       await writeFile(file, stringify(c));
       for (const args of [
