@@ -41,6 +41,7 @@ export {
   type ReconcileReport,
   reconcileReportSchema,
 } from './heartbeat.js';
+export { privateKeyModeProblem, restrictPrivateKeyFile } from './key-file-mode.js';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './logger.js';
 export {
   MANIFEST_SCHEMA,
