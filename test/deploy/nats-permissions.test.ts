@@ -21,6 +21,7 @@ import {
   SITE_CONTROL_SCHEMA,
   silentLogger,
   siteControlKey,
+  statusKey,
   type Topology,
 } from '@ferry/shared';
 import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
@@ -338,7 +339,7 @@ describe('deploy/nats: a real agent with least-privilege credentials', () => {
     let state = '';
     await waitFor(
       async () => {
-        const e = await topology.status.get(`${SITE}.ubuntu.2026.11.21`);
+        const e = await topology.status.get(statusKey(SITE, 'ubuntu', '2026.11.21'));
         state = e?.operation === 'PUT' ? parseStatusRecord(e.json()).state : '';
         return state === 'ready';
       },

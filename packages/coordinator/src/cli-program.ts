@@ -5,7 +5,14 @@
  */
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
-import { describeError, FerryError, loadCoordinatorConfig, parseImageRef, writeKeyPair } from '@ferry/shared';
+import {
+  describeError,
+  FerryError,
+  loadCoordinatorConfig,
+  parseImageRef,
+  privateKeyModeProblem,
+  writeKeyPair,
+} from '@ferry/shared';
 import { Command, CommanderError, Option } from 'commander';
 import { formatPublish, formatReconcile, formatRepublish, formatRetire, formatSiteControl } from './cli-output.js';
 import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from './coordinator-context.js';
@@ -85,8 +92,8 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .command('publish')
     .description('upload an OVA to the store and announce it (or register one already in the store)')
     .argument('[file]', 'the .ova file to upload')
-    .requiredOption('--name <name>', 'image name: A-Z a-z 0-9 _ -')
-    .requiredOption('--version <version>', 'image version: A-Z a-z 0-9 _ - .')
+    .requiredOption('--name <name>', 'image name, e.g. ubuntu-22.04: 1-128 of A-Z a-z 0-9 . _ + -')
+    .requiredOption('--version <version>', 'image version, e.g. 1.2.3+build.7: 1-128 of A-Z a-z 0-9 . _ + -')
     .option('--target <selector>', 'site id, zone:<zone>, label:<k>=<v> or * (repeatable; default *)', collect)
     .option('--label <k=v>', 'label recorded in the manifest (repeatable)', collect)
     .option('--replace', 'replace the bytes of an already published name@version')
@@ -119,6 +126,8 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
         // Checks that need no config, NATS or store come first: nothing is written when they fail.
         validatePublishOptions(base);
         const result = await withContext(opts.config, async (ctx) => {
+          const keyProblem = await privateKeyModeProblem(ctx.config.signing.privateKeyFile);
+          if (keyProblem) io.stderr.write(`ferry: warning: ${keyProblem}\n`);
           if (opts.fromStore) return publishFromStore(ctx, { ...base, path: opts.fromStore });
           let progress = noProgress;
           try {

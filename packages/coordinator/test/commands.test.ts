@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { keyIdOf, loadTrustedKeys, parseManifest, verifyManifest } from '@ferry/shared';
+import { keyIdOf, loadTrustedKeys, parseManifest, statusKey, verifyManifest } from '@ferry/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,7 +85,7 @@ describe('ferry status and sites', () => {
       }),
     );
     await status.put(
-      'dc1.centos.7.9',
+      statusKey('dc1', 'centos', '7.9'),
       JSON.stringify({
         site: 'dc1',
         name: 'centos',

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import cron from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { duration, httpUrl, listen, size } from './config-fields.js';
 import { ConfigError } from './errors.js';
-import { isImageName } from './names.js';
+import { isSiteId, SITE_ID_RULE } from './names.js';
 import { formatIssues } from './schema-error.js';
 import { Secret } from './secret.js';
 
@@ -17,7 +18,21 @@ const natsUrl = z.string().refine((v) => {
   }
 }, 'expected a NATS URL like nats://host:4222');
 
-const siteId = z.string().refine((v) => isImageName(v) && v !== 'all', 'expected 1-128 of A-Z a-z 0-9 _ - (not "all")');
+const siteId = z.string().refine(isSiteId, SITE_ID_RULE);
+
+/** A node-cron expression: a typo is refused at start, not found out when no pass ever runs. */
+const cronSchedule = z
+  .string()
+  .refine((v) => cron.validate(v), 'expected a cron expression with 5 or 6 fields, e.g. "*/15 * * * *"');
+
+const timezone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected an IANA time zone, e.g. UTC or Europe/Berlin');
 
 /** Secrets are never inline in YAML: refuse with a message that says where to put them. */
 function noInlineSecret(instead: string) {
@@ -123,8 +138,8 @@ const agentSchema = z.strictObject({
     .default({ downloads: 2, imports: 1 }),
   reconcile: z
     .strictObject({
-      schedule: z.string().default('*/15 * * * *'),
-      timezone: z.string().default('UTC'),
+      schedule: cronSchedule.default('*/15 * * * *'),
+      timezone: timezone.default('UTC'),
       jitter: duration.default(60_000),
       prune: z.boolean().default(true),
       enabled: z.boolean().default(true),
@@ -152,7 +167,7 @@ const coordinatorSchema = z.strictObject({
   jetstream: z.strictObject({ replicas: z.number().int().min(1).max(5).default(1) }).default({ replicas: 1 }),
   discovery: z
     .strictObject({
-      schedule: z.string().default('*/5 * * * *'),
+      schedule: cronSchedule.default('*/5 * * * *'),
       prefix: z.string().default(''),
       enabled: z.boolean().default(true),
       targets: z.array(z.string()).default(['*']),
@@ -274,6 +289,20 @@ class Resolver {
     return isAbsolute(p) ? p : resolve(dirname(this.file), p);
   }
 
+  /** Every secret file that could not be used: reported together, so one run shows them all. */
+  readonly problems: Array<{ key: string; message: string }> = [];
+
+  problem(key: string, message: string): void {
+    this.problems.push({ key, message });
+  }
+
+  /** Throws one ConfigError naming every problem found while resolving. */
+  throwIfProblems(): void {
+    if (this.problems.length === 0) return;
+    const text = this.problems.map((p) => `${p.key}: ${p.message}`).join('; ');
+    throw new ConfigError(`${this.file}: ${text}`, this.file, this.problems[0]?.key);
+  }
+
   async secret(key: string, fileValue: string | undefined, envName: string): Promise<Secret | undefined> {
     if (fileValue !== undefined) {
       const path = this.path(fileValue);
@@ -282,10 +311,14 @@ class Resolver {
         text = await readFile(path, 'utf8');
       } catch (err) {
         const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
-        throw new ConfigError(`${this.file}: ${key}: secret file ${path} ${why}`, this.file, key, { cause: err });
+        this.problem(key, `secret file ${path} ${why}`);
+        return undefined;
       }
       const value = text.trim();
-      if (!value) throw new ConfigError(`${this.file}: ${key}: secret file ${path} is empty`, this.file, key);
+      if (!value) {
+        this.problem(key, `secret file ${path} is empty`);
+        return undefined;
+      }
       return new Secret(value);
     }
     const fromEnv = this.env[envName];
@@ -356,7 +389,10 @@ async function readYaml(file: string): Promise<unknown> {
   try {
     return parseYaml(text) ?? {};
   } catch (err) {
-    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`, file, undefined, { cause: err });
+    // The parser's message quotes the offending source lines, which may hold a pasted secret: keep
+    // only its first line (what is wrong, at which line and column).
+    const first = (err as Error).message.split('\n')[0]?.replace(/:$/, '');
+    throw new ConfigError(`${file}: not valid YAML: ${first}`, file);
   }
 }
 
@@ -380,24 +416,23 @@ export async function resolveAgentConfig(input: unknown, file: string, env: Env 
   const raw: RawAgent = validate(agentSchema, input, file);
   const r = new Resolver(file, env);
   const password = await r.secret('vsphere.passwordFile', raw.vsphere.passwordFile, 'FERRY_VSPHERE_PASSWORD');
-  if (!password) {
-    throw new ConfigError(
-      `${file}: vsphere.passwordFile: no vCenter password: set vsphere.passwordFile or FERRY_VSPHERE_PASSWORD`,
-      file,
-      'vsphere.passwordFile',
-    );
+  if (!password && raw.vsphere.passwordFile === undefined) {
+    r.problem('vsphere.passwordFile', 'no vCenter password: set vsphere.passwordFile or FERRY_VSPHERE_PASSWORD');
   }
+  const nats = await r.nats(raw.nats);
+  const store = await r.store(raw.store);
+  r.throwIfProblems();
   return {
     file,
     site: raw.site,
     zone: raw.zone,
     labels: raw.labels,
-    nats: await r.nats(raw.nats),
-    store: await r.store(raw.store),
+    nats,
+    store,
     vsphere: {
       url: raw.vsphere.url,
       username: raw.vsphere.username,
-      password,
+      password: password as Secret, // set: a missing password is a problem thrown above
       insecure: raw.vsphere.insecure,
       caFile: r.path(raw.vsphere.caFile),
       library: raw.vsphere.library,
@@ -439,7 +474,7 @@ export async function resolveCoordinatorConfig(
 ): Promise<CoordinatorConfig> {
   const raw: RawCoordinator = validate(coordinatorSchema, input, file);
   const r = new Resolver(file, env);
-  return {
+  const config: CoordinatorConfig = {
     file,
     nats: await r.nats(raw.nats),
     store: await r.store(raw.store),
@@ -453,6 +488,8 @@ export async function resolveCoordinatorConfig(
     },
     log: raw.log,
   };
+  r.throwIfProblems();
+  return config;
 }
 
 /** `{name}-{version}` → library item name. */

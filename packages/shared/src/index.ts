@@ -41,6 +41,7 @@ export {
   type ReconcileReport,
   reconcileReportSchema,
 } from './heartbeat.js';
+export { privateKeyModeProblem, restrictPrivateKeyFile } from './key-file-mode.js';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './logger.js';
 export {
   MANIFEST_SCHEMA,
@@ -57,20 +58,25 @@ export {
   assertImageName,
   assertSiteId,
   assertVersion,
+  IMAGE_NAME_RULE,
   imageRef,
   isImageName,
+  isSiteId,
   isVersion,
   parseImageRef,
+  SITE_ID_RULE,
 } from './names.js';
 export { type ConnectNatsOptions, connectNats } from './nats-connect.js';
 export {
   CATALOG_BUCKET,
   catalogKey,
   consumerNames,
+  decodeKeyPart,
   EVENT_KINDS,
   EVENTS_STREAM,
   EVENTS_SUBJECT_PREFIX,
   type EventKind,
+  encodeKeyPart,
   eventSubject,
   parseCatalogKey,
   parseStatusKey,
@@ -91,7 +97,7 @@ export {
   type OvaSummary,
 } from './ova/ova-reader.js';
 export { MAX_OVF_BYTES, type MfLine, type OvfReference, parseMf, parseOvfReferences } from './ova/ovf-references.js';
-export { formatIssues, parseWith } from './schema-error.js';
+export { formatIssues, isSecretKeyName, parseWith, redactSecrets } from './schema-error.js';
 export { Secret } from './secret.js';
 export {
   generateSigningKeyPair,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isImageName, isVersion } from './names.js';
+import { IMAGE_NAME_RULE, isImageName, isVersion } from './names.js';
 import { parseWith } from './schema-error.js';
 import { isSafeStorePath } from './store-path-check.js';
 
@@ -23,8 +23,8 @@ export const targetSchema = z
 
 const manifestFields = {
   schema: z.literal(MANIFEST_SCHEMA),
-  name: z.string().refine(isImageName, 'expected 1-128 of A-Z a-z 0-9 _ -'),
-  version: z.string().refine(isVersion, 'expected 1-128 of A-Z a-z 0-9 _ - .'),
+  name: z.string().refine(isImageName, IMAGE_NAME_RULE),
+  version: z.string().refine(isVersion, IMAGE_NAME_RULE),
   artifact: z.string().refine(isSafeStorePath, 'expected a relative store path without "..", "\\" or NUL'),
   sha256: sha256Hex,
   size: z.number().int().nonnegative(),

@@ -51,8 +51,8 @@ export async function runChecks(config: AgentConfig): Promise<CheckResult[]> {
     }),
     check('store', async () => {
       const store = createStore(config.store, silentLogger());
-      await store.head('.ferry-check');
-      return `reachable: ${store.description}`;
+      await store.probe();
+      return `${store.description} exists and can be listed`;
     }),
     check('vcenter', async () => {
       const library = await createLibraryClient(config.vsphere, { requestTimeoutMs: 10_000, keepAliveMs: 0 });

@@ -154,6 +154,26 @@ export class ArtifactoryStore implements ObjectStore {
     this.logger.debug({ path: p, size: options.size }, 'put');
   }
 
+  async probe(): Promise<void> {
+    let res: Response<string>;
+    try {
+      // The repository's storage info: 404 when the repository does not exist.
+      res = await this.http.get(this.storageUrl(''));
+    } catch (err) {
+      throw this.mapError(err, 'probe', '/');
+    }
+    if (res.statusCode === 404) {
+      throw new StoreError(
+        this.description,
+        'probe',
+        '/',
+        `repository ${this.repo} does not exist: create it or fix store.repo`,
+        { status: 404, retryable: false },
+      );
+    }
+    if (res.statusCode !== 200) throw this.httpError(res.statusCode, 'probe', '/');
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const pre = normalizeStorePrefix(prefix);
     // The File List API lists a folder: list the folder the prefix lies in, filter by prefix.

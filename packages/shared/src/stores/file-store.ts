@@ -129,6 +129,31 @@ export class FileStore implements ObjectStore {
     }
   }
 
+  async probe(): Promise<void> {
+    const st = await stat(this.root).catch((err: unknown) => {
+      if (errnoCode(err) === 'ENOENT') {
+        throw new StoreError(
+          this.description,
+          'probe',
+          '/',
+          `${this.root} does not exist: create it or fix store.root`,
+          {
+            retryable: false,
+          },
+        );
+      }
+      throw this.fail('probe', '/', err);
+    });
+    if (!st.isDirectory()) {
+      throw new StoreError(this.description, 'probe', '/', `${this.root} is not a directory: fix store.root`, {
+        retryable: false,
+      });
+    }
+    await readdir(this.root).catch((err: unknown) => {
+      throw this.fail('probe', '/', err);
+    });
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const pre = normalizeStorePrefix(prefix);
     const folder = pre.includes('/') ? pre.slice(0, pre.lastIndexOf('/')) : '';

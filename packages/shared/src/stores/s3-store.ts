@@ -172,6 +172,27 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  async probe(): Promise<void> {
+    try {
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1 }));
+    } catch (err) {
+      const mapped = this.mapError(err, 'probe', '/');
+      // A 404 on the bucket itself (some S3 servers say NotFound, not NoSuchBucket).
+      if (mapped instanceof NotFoundError) {
+        throw new StoreError(
+          this.description,
+          'probe',
+          '/',
+          `bucket ${this.bucket} does not exist: create it or fix store.bucket`,
+          {
+            retryable: false,
+          },
+        );
+      }
+      throw mapped;
+    }
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const listPrefix = this.prefix + normalizeStorePrefix(prefix);
     let token: string | undefined;
