@@ -121,9 +121,17 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
         const result = await withContext(opts.config, async (ctx) => {
           if (opts.fromStore) return publishFromStore(ctx, { ...base, path: opts.fromStore });
           let progress = noProgress;
+          // Ctrl-C / SIGTERM abort the upload and undo what was written, instead of exiting with a
+          // half-finished multipart upload and an object discovery could announce.
+          const stop = new AbortController();
+          const onSignal = () => stop.abort();
+          process.once('SIGINT', onSignal);
+          process.once('SIGTERM', onSignal);
+          io.signal?.addEventListener('abort', onSignal, { once: true });
           try {
             return await publishFile(ctx, {
               ...base,
+              signal: stop.signal,
               file: file!,
               onProgress: (done, total) => {
                 if (progress === noProgress && !opts.json) progress = createProgress(io.stdout, basename(file!), total);
@@ -131,6 +139,9 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
               },
             });
           } finally {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+            io.signal?.removeEventListener('abort', onSignal);
             progress.stop();
           }
         });

@@ -35,6 +35,13 @@ export class InputFileError extends FerryError {
   }
 }
 
+/** The operator stopped the command (Ctrl-C, SIGTERM); what it had started was undone. */
+export class InterruptedError extends FerryError {
+  constructor(message: string) {
+    super('INTERRUPTED', message);
+  }
+}
+
 /** Exit code for an error: 2 for usage errors, 1 for everything else. */
 export function exitCodeOf(err: unknown): number {
   return err instanceof UsageError ? 2 : 1;

@@ -11,8 +11,9 @@
  * committed — until the whole file was read, inspected and hashed, and `decide` (which checks the
  * catalog) said "commit". Any failure or a "discard" destroys the upload body with an error: S3
  * aborts the multipart upload, the file store deletes its temp file, Artifactory gets a broken
- * request and deploys nothing. This is why there is no temporary key and no delete-after-failure:
- * S3 has no rename, and deleting afterwards could remove a previous good object at the same path.
+ * request and deploys nothing. This is why there is no temporary key: S3 has no rename. A failure
+ * after the commit (signing, sidecar, catalog, event) is undone by the caller (publish-guard.ts),
+ * and `signal` (Ctrl-C) fails the pass like any other error, so the upload is aborted.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -42,6 +43,9 @@ export interface UploadPassOptions {
   onProgress?: (bytesRead: number) => void;
   /** Called once everything was read, hashed and inspected, before the upload completes. */
   decide: (result: PassResult) => Promise<CommitDecision>;
+  /** Aborting it fails the pass with `interrupted()` and aborts the upload. */
+  signal?: AbortSignal;
+  interrupted?: () => Error;
 }
 
 export interface UploadPassOutcome extends PassResult {
@@ -86,6 +90,10 @@ export async function uploadAndInspect(source: Readable, options: UploadPassOpti
     if (failure === undefined) failure = err;
     wake.emit('wake');
   };
+
+  const onAbort = () => fail(options.interrupted?.() ?? new Error('interrupted'));
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
 
   const upload = options.store.put(options.path, toStore, { size: options.size });
   upload.catch((err: unknown) => {
@@ -136,70 +144,80 @@ export async function uploadAndInspect(source: Readable, options: UploadPassOpti
     });
 
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      bytesRead += chunk.length;
-      hash.update(chunk);
-      options.onProgress?.(bytesRead);
-      const blocked: Writable[] = [];
-      if (!toStore.write(chunk)) blocked.push(toStore);
-      if (!inspectDone && !toInspect.write(chunk)) blocked.push(toInspect);
-      if (blocked.length > 0) await waitWritable(blocked);
-      if (failure !== undefined) break;
-    }
-  } catch (err) {
-    fail(
-      err instanceof FerryError
-        ? err
-        : new InputFileError(options.sourceName, `cannot read ${options.sourceName}: ${(err as Error).message}`, {
-            cause: err,
-          }),
-    );
-  }
-  if (failure === undefined && bytesRead !== options.size) {
-    fail(
-      new InputFileError(
-        options.sourceName,
-        `${options.sourceName} changed while it was read (${bytesRead} bytes read, ${options.size} expected): publish it again once it is complete`,
-      ),
-    );
+    return await finishPass();
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    source.destroy();
   }
 
-  let summary: OvaSummary | undefined;
-  if (failure === undefined) {
-    toInspect.end();
+  async function finishPass(): Promise<UploadPassOutcome> {
     try {
-      summary = await inspect;
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        bytesRead += chunk.length;
+        hash.update(chunk);
+        options.onProgress?.(bytesRead);
+        const blocked: Writable[] = [];
+        if (!toStore.write(chunk)) blocked.push(toStore);
+        if (!inspectDone && !toInspect.write(chunk)) blocked.push(toInspect);
+        if (blocked.length > 0) await waitWritable(blocked);
+        if (failure !== undefined) break;
+      }
     } catch (err) {
-      fail(err);
+      fail(
+        err instanceof FerryError
+          ? err
+          : new InputFileError(options.sourceName, `cannot read ${options.sourceName}: ${(err as Error).message}`, {
+              cause: err,
+            }),
+      );
     }
-  }
-
-  let decision: CommitDecision = 'discard';
-  const sha256 = hash.digest('hex');
-  if (failure === undefined && summary) {
-    try {
-      decision = await options.decide({ bytesRead, sha256, summary });
-    } catch (err) {
-      fail(err);
+    if (failure === undefined && bytesRead !== options.size) {
+      fail(
+        new InputFileError(
+          options.sourceName,
+          `${options.sourceName} changed while it was read (${bytesRead} bytes read, ${options.size} expected): publish it again once it is complete`,
+        ),
+      );
     }
-  }
 
-  if (failure === undefined && summary && decision === 'commit') {
-    toStore.end();
-    await upload;
+    let summary: OvaSummary | undefined;
+    if (failure === undefined) {
+      toInspect.end();
+      try {
+        summary = await inspect;
+      } catch (err) {
+        fail(err);
+      }
+    }
+
+    let decision: CommitDecision = 'discard';
+    const sha256 = hash.digest('hex');
+    if (failure === undefined && summary) {
+      try {
+        decision = await options.decide({ bytesRead, sha256, summary });
+      } catch (err) {
+        fail(err);
+      }
+    }
+
+    if (failure === undefined && summary && decision === 'commit') {
+      toStore.end();
+      // A failure of the upload rejects here. Anything else that failed meanwhile (an interrupt)
+      // is the caller's to see: the object is committed now, and the caller undoes it.
+      await upload;
+      return { bytesRead, sha256, summary, committed: true };
+    }
+
+    // Failure or discard: the body is destroyed before it ended, so the store commits nothing.
+    cancelling = true;
+    toStore.destroy(new UploadCancelled());
+    toInspect.destroy();
+    await upload.catch(() => undefined);
+    await inspect.catch(() => undefined);
     if (failure !== undefined) throw failure;
-    return { bytesRead, sha256, summary, committed: true };
+    if (!summary) throw new Error('internal: OVA summary missing after a successful pass');
+    return { bytesRead, sha256, summary, committed: false };
   }
-
-  // Failure or discard: the body is destroyed before it ended, so the store commits nothing.
-  cancelling = true;
-  toStore.destroy(new UploadCancelled());
-  toInspect.destroy();
-  await upload.catch(() => undefined);
-  await inspect.catch(() => undefined);
-  if (failure !== undefined) throw failure;
-  if (!summary) throw new Error('internal: OVA summary missing after a successful pass');
-  return { bytesRead, sha256, summary, committed: false };
 }
 
 /** Counts and hashes the bytes that pass through. */

@@ -43,6 +43,7 @@ export {
 } from './heartbeat.js';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './logger.js';
 export {
+  imageSidecarPath,
   MANIFEST_SCHEMA,
   type Manifest,
   type ManifestFile,
