@@ -211,7 +211,8 @@ export async function uploadAndInspect(source: Readable, options: UploadPassOpti
     // Failure or discard: the body is destroyed before it ended, so the store commits nothing.
     cancelling = true;
     toStore.destroy(new UploadCancelled());
-    toInspect.destroy();
+    // With an error: a plain destroy() ends no pending read, and the inspector would wait forever.
+    toInspect.destroy(new UploadCancelled());
     await upload.catch(() => undefined);
     await inspect.catch(() => undefined);
     if (failure !== undefined) throw failure;

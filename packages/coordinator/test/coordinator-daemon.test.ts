@@ -107,7 +107,7 @@ describe('store discovery', () => {
       files: ova.files,
       targets: ['zone:corp'],
     });
-    expect(await world.listBucket()).toContain('rocky/9.4/rocky.ova.manifest.json');
+    expect(await world.listBucket()).toContain('rocky/9.4/rocky.ova.rocky@9.4.manifest.json');
     expect(await world.streamMessages()).toBe(events + 1);
   });
 });
