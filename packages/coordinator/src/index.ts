@@ -23,6 +23,7 @@ export {
 } from './coordinator-daemon.js';
 export { exitCodeOf, ImageNotFoundError, InputFileError, PublishConflictError, UsageError } from './errors.js';
 export { type HttpApi, type HttpApiOptions, parseListen, startHttpApi } from './http-api.js';
+export { checkSites, knownSites } from './known-sites.js';
 export {
   type CommitDecision,
   hashAndInspect,
@@ -43,6 +44,7 @@ export {
   publishFromStore,
   validatePublishOptions,
 } from './publish-image.js';
+export { type RemoveSiteResult, removeSite } from './remove-site.js';
 export { parseExactRef, type RepublishOptions, type RepublishResult, republishImage } from './republish-image.js';
 export { requestReconcile } from './request-reconcile.js';
 export { type RetireResult, retireImage } from './retire-image.js';
