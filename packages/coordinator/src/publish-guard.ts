@@ -55,6 +55,8 @@ export async function writePublishMarker(
 /** What a publish has written so far, for `undo`. */
 export interface PublishWrites {
   artifact: string;
+  /** This publish wrote the marker (a `publish FILE`; not a registration from the store). */
+  marker: boolean;
   /** The OVA was committed to the store. */
   object: boolean;
   /** The sidecar this manifest names was written. */
@@ -83,6 +85,8 @@ export async function undoPublish(deps: PublishDeps, writes: PublishWrites, log:
   const sidecar = writes.sidecar;
   if (sidecar) await step('the sidecar', () => deps.store.delete(sidecarPathOf(sidecar)));
   const objectGone = !writes.object || (await step('the uploaded object', () => deps.store.delete(writes.artifact)));
-  if (objectGone) await step('the publish marker', () => deps.store.delete(publishMarkerPath(writes.artifact)));
+  if (objectGone && writes.marker) {
+    await step('the publish marker', () => deps.store.delete(publishMarkerPath(writes.artifact)));
+  }
   log?.info({ artifact: writes.artifact, objectRemoved: writes.object && objectGone }, 'publish undone');
 }

@@ -250,7 +250,7 @@ export async function publishFile(deps: PublishDeps, options: PublishFileOptions
   const signingKey = await deps.signingKey();
   throwIfInterrupted(options.signal);
   await writePublishMarker(deps.store, artifact, req);
-  const writes: PublishWrites = { artifact, object: false };
+  const writes: PublishWrites = { artifact, marker: true, object: false };
   try {
     let verdict: Verdict = { kind: 'new' };
     let fromSidecar = before.fromSidecar;
@@ -317,6 +317,8 @@ export async function publishFromStore(deps: PublishDeps, options: PublishFromSt
   }
   const head = await deps.store.head(artifact);
   if (!head) throw new NotFoundError(deps.store.description, artifact);
+  // Before reading gigabytes: the key must be there to sign what they prove.
+  const signingKey = await deps.signingKey();
   const before = await findExisting(deps, req, artifact);
   if (before.manifest && before.manifest.size !== head.size && !options.replace) {
     throw conflict(
@@ -348,8 +350,17 @@ export async function publishFromStore(deps: PublishDeps, options: PublishFromSt
   const verdict = judge(req, now.manifest, pass.sha256, options.replace ?? false);
   if (verdict.kind === 'same') return noOp(deps, verdict.existing, now.fromSidecar, pass.bytesRead);
   const replaces = verdict.kind === 'replace' ? verdict.existing.sha256 : undefined;
-  const manifest = await buildManifest(deps, req, artifact, pass, replaces);
-  const event = await announce(deps, manifest);
+  const manifest = await buildManifest(deps, req, artifact, pass, replaces, signingKey);
+  // The object was there before and stays; a sidecar or catalog entry written before a failure is
+  // removed, so the failed registration is not announced later by discovery.
+  const writes: PublishWrites = { artifact, marker: false, object: false };
+  let event: PublishedEvent;
+  try {
+    event = await announce(deps, manifest, { writes, replacing: !!replaces });
+  } catch (err) {
+    await undoPublish(deps, writes, deps.logger);
+    throw err;
+  }
   deps.logger?.info(
     { image: `${req.name}@${req.version}`, sha256: manifest.sha256, artifact },
     'registered from store',
