@@ -32,6 +32,7 @@ export {
   type UploadPassOutcome,
   uploadAndInspect,
 } from './ova-single-pass.js';
+export { markedArtifact, publishMarkerPath } from './publish-guard.js';
 export {
   announce,
   type PublishDeps,
@@ -48,7 +49,7 @@ export { type RemoveSiteResult, removeSite } from './remove-site.js';
 export { parseExactRef, type RepublishOptions, type RepublishResult, republishImage } from './republish-image.js';
 export { requestReconcile } from './request-reconcile.js';
 export { type RetireResult, retireImage } from './retire-image.js';
-export { readSidecar, writeSidecar } from './sidecar.js';
+export { isSidecarPathOf, ovasWithSidecars, readSidecar, sidecarPathOf, writeSidecar } from './sidecar.js';
 export {
   parseSiteControl,
   SITE_CONTROL_SCHEMA,
