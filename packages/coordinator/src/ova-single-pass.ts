@@ -91,6 +91,7 @@ export async function uploadAndInspect(source: Readable, options: UploadPassOpti
     wake.emit('wake');
   };
 
+  // An abort after the pass only sets a failure nobody reads (the CLI's signal lives for one publish).
   const onAbort = () => fail(options.interrupted?.() ?? new Error('interrupted'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
@@ -144,81 +145,72 @@ export async function uploadAndInspect(source: Readable, options: UploadPassOpti
     });
 
   try {
-    return await finishPass();
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-    source.destroy();
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      bytesRead += chunk.length;
+      hash.update(chunk);
+      options.onProgress?.(bytesRead);
+      const blocked: Writable[] = [];
+      if (!toStore.write(chunk)) blocked.push(toStore);
+      if (!inspectDone && !toInspect.write(chunk)) blocked.push(toInspect);
+      if (blocked.length > 0) await waitWritable(blocked);
+      if (failure !== undefined) break;
+    }
+  } catch (err) {
+    fail(
+      err instanceof FerryError
+        ? err
+        : new InputFileError(options.sourceName, `cannot read ${options.sourceName}: ${(err as Error).message}`, {
+            cause: err,
+          }),
+    );
+  }
+  if (failure === undefined && bytesRead !== options.size) {
+    fail(
+      new InputFileError(
+        options.sourceName,
+        `${options.sourceName} changed while it was read (${bytesRead} bytes read, ${options.size} expected): publish it again once it is complete`,
+      ),
+    );
   }
 
-  async function finishPass(): Promise<UploadPassOutcome> {
+  let summary: OvaSummary | undefined;
+  if (failure === undefined) {
+    toInspect.end();
     try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        bytesRead += chunk.length;
-        hash.update(chunk);
-        options.onProgress?.(bytesRead);
-        const blocked: Writable[] = [];
-        if (!toStore.write(chunk)) blocked.push(toStore);
-        if (!inspectDone && !toInspect.write(chunk)) blocked.push(toInspect);
-        if (blocked.length > 0) await waitWritable(blocked);
-        if (failure !== undefined) break;
-      }
+      summary = await inspect;
     } catch (err) {
-      fail(
-        err instanceof FerryError
-          ? err
-          : new InputFileError(options.sourceName, `cannot read ${options.sourceName}: ${(err as Error).message}`, {
-              cause: err,
-            }),
-      );
+      fail(err);
     }
-    if (failure === undefined && bytesRead !== options.size) {
-      fail(
-        new InputFileError(
-          options.sourceName,
-          `${options.sourceName} changed while it was read (${bytesRead} bytes read, ${options.size} expected): publish it again once it is complete`,
-        ),
-      );
-    }
-
-    let summary: OvaSummary | undefined;
-    if (failure === undefined) {
-      toInspect.end();
-      try {
-        summary = await inspect;
-      } catch (err) {
-        fail(err);
-      }
-    }
-
-    let decision: CommitDecision = 'discard';
-    const sha256 = hash.digest('hex');
-    if (failure === undefined && summary) {
-      try {
-        decision = await options.decide({ bytesRead, sha256, summary });
-      } catch (err) {
-        fail(err);
-      }
-    }
-
-    if (failure === undefined && summary && decision === 'commit') {
-      toStore.end();
-      // A failure of the upload rejects here. Anything else that failed meanwhile (an interrupt)
-      // is the caller's to see: the object is committed now, and the caller undoes it.
-      await upload;
-      return { bytesRead, sha256, summary, committed: true };
-    }
-
-    // Failure or discard: the body is destroyed before it ended, so the store commits nothing.
-    cancelling = true;
-    toStore.destroy(new UploadCancelled());
-    // With an error: a plain destroy() ends no pending read, and the inspector would wait forever.
-    toInspect.destroy(new UploadCancelled());
-    await upload.catch(() => undefined);
-    await inspect.catch(() => undefined);
-    if (failure !== undefined) throw failure;
-    if (!summary) throw new Error('internal: OVA summary missing after a successful pass');
-    return { bytesRead, sha256, summary, committed: false };
   }
+
+  let decision: CommitDecision = 'discard';
+  const sha256 = hash.digest('hex');
+  if (failure === undefined && summary) {
+    try {
+      decision = await options.decide({ bytesRead, sha256, summary });
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  if (failure === undefined && summary && decision === 'commit') {
+    toStore.end();
+    // A failure of the upload rejects here. Anything else that failed meanwhile (an interrupt)
+    // is the caller's to see: the object is committed now, and the caller undoes it.
+    await upload;
+    return { bytesRead, sha256, summary, committed: true };
+  }
+
+  // Failure or discard: the body is destroyed before it ended, so the store commits nothing.
+  cancelling = true;
+  toStore.destroy(new UploadCancelled());
+  // With an error: a plain destroy() ends no pending read, and the inspector would wait forever.
+  toInspect.destroy(new UploadCancelled());
+  await upload.catch(() => undefined);
+  await inspect.catch(() => undefined);
+  if (failure !== undefined) throw failure;
+  if (!summary) throw new Error('internal: OVA summary missing after a successful pass');
+  return { bytesRead, sha256, summary, committed: false };
 }
 
 /** Counts and hashes the bytes that pass through. */
