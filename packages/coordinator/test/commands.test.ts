@@ -271,7 +271,10 @@ describe('ferry republish, reconcile, retire', () => {
     expect(manifest.sha256).toBe(sha256);
     verifyManifest(manifest, await loadTrustedKeys([join(world.dir, 'keys', 'release.pub')]));
     const sidecar = await world.s3client.send(
-      new GetObjectCommand({ Bucket: world.s3.bucket, Key: `${manifest.artifact}.manifest.json` }),
+      new GetObjectCommand({
+        Bucket: world.s3.bucket,
+        Key: `${manifest.artifact}.${manifest.name}@${manifest.version}.manifest.json`,
+      }),
     );
     expect(parseManifest(JSON.parse(await sidecar.Body!.transformToString()))).toEqual(manifest);
     expect((await lastEvent('ferry.events.all.retired'))?.data).toMatchObject({ kind: 'retired', manifest });

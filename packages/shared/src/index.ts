@@ -44,6 +44,7 @@ export {
 export { privateKeyModeProblem, restrictPrivateKeyFile } from './key-file-mode.js';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './logger.js';
 export {
+  imageSidecarPath,
   MANIFEST_SCHEMA,
   type Manifest,
   type ManifestFile,
