@@ -19,6 +19,13 @@ import { type Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Logger, mapLimit, silentLogger } from '@ferry/shared';
 import { type Got, got, type Method, RequestError, type Response } from 'got';
+import type {
+  ContentLibrary,
+  LibraryFileInfo,
+  LibraryItemInfo,
+  LibraryUpdateSession,
+  UpdateSessionInfo,
+} from './content-library.js';
 import { UpdateSessionError, VsphereAuthError, VsphereError } from './errors.js';
 
 export interface ContentLibraryClientOptions {
@@ -39,30 +46,7 @@ export interface ContentLibraryClientOptions {
   completeTimeoutMs?: number;
 }
 
-export interface LibraryItemInfo {
-  id: string;
-  name: string;
-  description: string;
-  type?: string;
-  contentVersion?: string;
-  size?: number;
-  creationTime?: string;
-  lastModifiedTime?: string;
-}
-
-export interface LibraryFileInfo {
-  name: string;
-  size: number;
-  checksum?: { algorithm: string; checksum: string };
-}
-
-export interface UpdateSessionInfo {
-  id: string;
-  libraryItemId: string;
-  /** ACTIVE, DONE, ERROR or CANCELED */
-  state: string;
-  errorMessage?: string;
-}
+export type { LibraryFileInfo, LibraryItemInfo, UpdateSessionInfo } from './content-library.js';
 
 const REST = '/rest/com/vmware';
 const P = {
@@ -135,7 +119,7 @@ interface RawTransferFile {
   error_message?: { default_message?: string };
 }
 
-export class ContentLibraryClient {
+export class ContentLibraryClient implements ContentLibrary {
   readonly url: string;
   private readonly username: string;
   private readonly password: string;
@@ -622,7 +606,7 @@ export class ContentLibraryClient {
 }
 
 /** One update session of a library item (PUSH uploads). */
-export class UpdateSession {
+export class UpdateSession implements LibraryUpdateSession {
   private timer: NodeJS.Timeout | undefined;
   private keepAliveRunning = false;
   private finished = false;

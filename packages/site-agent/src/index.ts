@@ -3,14 +3,14 @@ export { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-htt
 export { AgentMetrics } from './agent-metrics.js';
 export { type AgentRuntime, createAgentRuntime, createLibraryClient } from './agent-runtime.js';
 export { runAgentCli } from './cli.js';
-export {
-  ContentLibraryClient,
-  type ContentLibraryClientOptions,
-  type LibraryFileInfo,
-  type LibraryItemInfo,
-  UpdateSession,
-  type UpdateSessionInfo,
-} from './content-library-client.js';
+export type {
+  ContentLibrary,
+  LibraryFileInfo,
+  LibraryItemInfo,
+  LibraryUpdateSession,
+  UpdateSessionInfo,
+} from './content-library.js';
+export { ContentLibraryClient, type ContentLibraryClientOptions, UpdateSession } from './content-library-client.js';
 export {
   type ArtifactRef,
   type CachedImage,

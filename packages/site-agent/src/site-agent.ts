@@ -29,15 +29,6 @@ import { Reconciler } from './reconciler.js';
 import { StatusWriter } from './status-writer.js';
 import { AGENT_VERSION } from './version.js';
 
-/** Failures that another download of the same bytes cannot fix. */
-const PERMANENT_FAILURES = new Set([
-  'CHECKSUM_MISMATCH',
-  'OVA_INVALID',
-  'SIGNATURE_INVALID',
-  'ROLLBACK_REFUSED',
-  'ITEM_CONFLICT',
-]);
-
 export interface SiteAgentOptions {
   /** A connection to use instead of connecting from the config (tests, embedding). */
   nc?: NatsConnection;
@@ -146,6 +137,7 @@ export class SiteAgent {
       loadManifest: (name, version) => this.#loadManifest(name, version),
       onSettled: () => void this.#beat(),
     });
+    this.#runner.setSuspended(this.#suspended);
 
     await this.#watchControl(this.#topology);
     const records = await this.#status.load();
@@ -166,18 +158,10 @@ export class SiteAgent {
       log: log.child({ component: 'reconcile' }),
       executor: {
         import: async (manifest, force) => {
-          // Bytes that were proven bad stay failed until an operator republishes: no re-download every pass.
-          const current = this.status.current(manifest.name, manifest.version);
-          if (
-            current?.state === 'failed' &&
-            current.sha256 === manifest.sha256 &&
-            PERMANENT_FAILURES.has(current.error?.code ?? '')
-          ) {
-            throw new Error(
-              `${manifest.name}@${manifest.version} left failed (${current.error?.code}); republish to retry`,
-            );
-          }
-          await this.#enqueue(manifest, force);
+          // A job already in flight for the image is the import under way: never a second one.
+          const decision = await this.runner.request(manifest, { force, source: 'reconcile' });
+          if (decision.action === 'refuse')
+            throw new Error(`${imageRef(manifest.name, manifest.version)} ${decision.reason}`);
         },
         delete: async (action, manifest) => {
           await this.rt.library.deleteItem(action.itemId);
@@ -243,14 +227,8 @@ export class SiteAgent {
     this.#suspended = suspended;
     this.rt.log.info({ suspended }, suspended ? 'site suspended: no new jobs' : 'site resumed');
     void this.#beat();
-    if (!suspended && this.#status && this.#runner) {
-      const pending = [...this.#pendingWhileSuspended.values()];
-      this.#pendingWhileSuspended.clear();
-      for (const p of pending) this.#runner.submit(p.manifest, { force: p.force });
-    }
+    this.#runner?.setSuspended(suspended);
   }
-
-  readonly #pendingWhileSuspended = new Map<string, { manifest: Manifest; force: boolean }>();
 
   async readiness(): Promise<ReadinessCheck[]> {
     const checks: ReadinessCheck[] = [];
@@ -307,31 +285,9 @@ export class SiteAgent {
         return 'ack';
       case 'import':
         // Recorded durably, then acked; the import runs in the background (imports take hours).
-        await this.#enqueue(decision.manifest, decision.force);
+        await this.runner.request(decision.manifest, { force: decision.force, source: 'event' });
         return 'ack';
     }
-  }
-
-  /** Writes the job's `pending` record, then hands it to the runner (or holds it while suspended). */
-  async #enqueue(manifest: Manifest, force: boolean): Promise<void> {
-    if (this.runner.isActive(manifest.name, manifest.version) && !force) {
-      const current = this.status.current(manifest.name, manifest.version);
-      if (current?.sha256 === manifest.sha256) return;
-    }
-    await this.status.update(manifest.name, manifest.version, {
-      state: 'pending',
-      sha256: manifest.sha256,
-      publishedAt: manifest.publishedAt,
-      bytesDone: 0,
-      bytesTotal: manifest.size,
-      attempts: 0,
-      force: force || undefined,
-      retryAt: undefined,
-      libraryItemId: undefined,
-    });
-    if (this.#suspended)
-      this.#pendingWhileSuspended.set(imageRef(manifest.name, manifest.version), { manifest, force });
-    else setImmediate(() => this.runner.submit(manifest, { force }));
   }
 
   async #reject(decision: Extract<EventDecision, { action: 'reject' }>, seq: number): Promise<MessageOutcome> {
