@@ -17,7 +17,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Logger, mapLimit, silentLogger } from '@ferry/shared';
+import { isRetryableCode, isRetryableStatus, type Logger, mapLimit, silentLogger } from '@ferry/shared';
 import { type Got, got, type Method, RequestError, type Response } from 'got';
 import type {
   ContentLibrary,
@@ -63,20 +63,6 @@ const P = {
 
 const SESSION_HEADER = 'vmware-api-session-id';
 const LIST_CONCURRENCY = 16;
-
-/** Codes of network failures worth retrying later. */
-const RETRYABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNABORTED',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
 
 interface CallOptions {
   json?: unknown;
@@ -281,8 +267,9 @@ export class ContentLibraryClient implements ContentLibrary {
       return new VsphereError(operation, `${(err as Error).message}${hint}`, {
         cause: err,
         ...(status === undefined ? {} : { status }),
+        // No code and no status: got failed before any answer (a network fault of its own).
         retryable:
-          !tls && (status === undefined ? RETRYABLE_CODES.has(code ?? '') || code === undefined : status >= 500),
+          !tls && (status === undefined ? code === undefined || isRetryableCode(code) : isRetryableStatus(status)),
         ...(code === 'ETIMEDOUT' ? { code: 'VSPHERE_TIMEOUT' } : {}),
       });
     }
@@ -302,8 +289,8 @@ export class ContentLibraryClient implements ContentLibrary {
       ...(type?.endsWith('.already_exists') ? { code: 'VSPHERE_ALREADY_EXISTS' } : {}),
       ...(res.statusCode === 404 ? { code: 'VSPHERE_NOT_FOUND' } : {}),
       ...(res.statusCode === 401 ? { code: 'VSPHERE_UNAUTHENTICATED', retryable: true } : {}),
-      // 429 and 5xx may pass; everything else is a client or data problem.
-      retryable: res.statusCode === 429 || res.statusCode >= 500 || res.statusCode === 401,
+      // 429 and 5xx may pass, a 401 after a re-login too; everything else is a client or data problem.
+      retryable: isRetryableStatus(res.statusCode) || res.statusCode === 401,
     });
   }
 

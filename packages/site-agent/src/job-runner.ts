@@ -1,12 +1,12 @@
 import {
-  backoffDelay,
   ChecksumMismatchError,
   describeError,
   imageRef,
   isFinalState,
-  isRetryable,
+  isPermanentFailure,
   type Logger,
   type Manifest,
+  retryDecision,
   type StatusRecord,
 } from '@ferry/shared';
 import type { AgentMetrics } from './agent-metrics.js';
@@ -66,15 +66,6 @@ class RetiredSignal extends Error {
   }
 }
 
-/** Failures that another download of the same bytes cannot fix. */
-const PERMANENT_FAILURES = new Set([
-  'CHECKSUM_MISMATCH',
-  'OVA_INVALID',
-  'SIGNATURE_INVALID',
-  'ROLLBACK_REFUSED',
-  'ITEM_CONFLICT',
-]);
-
 /**
  * Runs import jobs through the importer — one per image per site, ever in flight, whoever asks
  * (event, reconcile pass, resume at start) — keeps their status records, and retries transient
@@ -114,7 +105,7 @@ export class JobRunner {
       { sha256: manifest.sha256, force: options.force, source: options.source, retired: !!manifest.retiredAt },
       existing && { phase: existing.phase, sha256: existing.manifest.sha256 },
       this.#o.status.current(manifest.name, manifest.version),
-      (code) => PERMANENT_FAILURES.has(code),
+      isPermanentFailure,
     );
     switch (decision.action) {
       case 'skip':
@@ -333,10 +324,9 @@ export class JobRunner {
     const { code, message } = describeError(err);
     if (err instanceof ChecksumMismatchError) this.#o.metrics.checksumFailures.inc();
     this.#o.metrics.imports.inc({ result: 'failed' });
-    const retry = isRetryable(err) && attempts < this.#o.retry.maxAttempts && this.#accepting;
-    const delay = retry
-      ? backoffDelay(attempts, { baseMs: this.#o.retry.retryBaseMs, maxMs: this.#o.retry.retryMaxMs })
-      : undefined;
+    const { maxAttempts, retryBaseMs, retryMaxMs } = this.#o.retry;
+    const decision = retryDecision(err, attempts, { maxAttempts, baseMs: retryBaseMs, maxMs: retryMaxMs });
+    const delay = decision.retry && this.#accepting ? decision.delayMs : undefined;
     log.warn({ code, err: message, attempts, retryInMs: delay }, 'import failed');
     if (delay !== undefined) {
       // Still this image's one job: a reconcile pass meanwhile sees it waiting, not missing.
