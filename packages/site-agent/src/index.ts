@@ -35,7 +35,15 @@ export {
   type ImportResult,
 } from './image-importer.js';
 export { formatMarker, type ItemMarker, parseMarker } from './item-marker.js';
-export { JobRunner, type JobRunnerOptions } from './job-runner.js';
+export {
+  decideRequest,
+  type InFlightJob,
+  type JobPhase,
+  type JobRequest,
+  type JobSource,
+  type RequestDecision,
+} from './job-decision.js';
+export { type JobImporter, JobRunner, type JobRunnerOptions, type JobStatusStore } from './job-runner.js';
 export {
   type ActualItem,
   countActions,
