@@ -49,6 +49,7 @@ export interface LibraryUpdateSession {
 export interface ContentLibrary {
   /** Make sure the session is valid right now (re-login when it expired). */
   checkSession(): Promise<void>;
+  /** Ends the session; best effort: logs a failure and never throws. */
   logout(): Promise<void>;
   /** Id of the library named `name`; created on `datastoreId` when missing. */
   ensureLibrary(name: string, datastoreId: string): Promise<string>;

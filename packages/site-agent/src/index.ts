@@ -11,6 +11,7 @@ export type {
   UpdateSessionInfo,
 } from './content-library.js';
 export { ContentLibraryClient, type ContentLibraryClientOptions, UpdateSession } from './content-library-client.js';
+export { ControlWatch, type ControlWatchOptions, type WatchEntry, type WatchIterator } from './control-watch.js';
 export {
   type ArtifactRef,
   type CachedImage,

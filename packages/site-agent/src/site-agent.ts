@@ -22,6 +22,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 import { AgentMetrics } from './agent-metrics.js';
 import type { AgentRuntime } from './agent-runtime.js';
+import { ControlWatch } from './control-watch.js';
 import { EventConsumer, type MessageOutcome } from './event-consumer.js';
 import { decideEvent, decodeEvent, type EventDecision } from './event-decision.js';
 import { JobRunner } from './job-runner.js';
@@ -59,7 +60,7 @@ export class SiteAgent {
   #stopping = false;
   readonly #options: SiteAgentOptions;
   #reconciler: Reconciler | undefined;
-  #controlWatch: { stop(): void } | undefined;
+  #controlWatch: ControlWatch | undefined;
 
   constructor(rt: AgentRuntime, options: SiteAgentOptions = {}) {
     this.rt = rt;
@@ -206,14 +207,20 @@ export class SiteAgent {
     log.info({ graceMs }, 'stopping: no new work; waiting for running imports');
     clearInterval(this.#heartbeat);
     this.#reconciler?.stop();
-    this.#controlWatch?.stop();
+    await this.#controlWatch?.stop();
     await this.#consumer?.stop();
     await this.#runner?.drain(graceMs);
-    await this.#beat().catch(() => {});
+    await this.#beat().catch((err: unknown) =>
+      log.warn({ err: describeError(err).message }, 'last heartbeat not written'),
+    );
     this.#status?.close();
     await this.#http?.close();
-    await this.rt.library.logout().catch(() => {});
-    if (this.#ownsConnection) await this.#nc?.drain().catch(() => {});
+    await this.rt.library.logout(); // best effort: logs and never throws
+    if (this.#ownsConnection) {
+      await this.#nc
+        ?.drain()
+        .catch((err: unknown) => log.warn({ err: describeError(err).message }, 'NATS connection not drained cleanly'));
+    }
     log.info('agent stopped');
   }
 
@@ -350,17 +357,24 @@ export class SiteAgent {
   /** Obeys `ferry suspend/resume` (`<site>._control`): the current value now, then every change. */
   async #watchControl(topology: Topology): Promise<void> {
     const key = siteControlKey(this.site);
+    const log = this.rt.log.child({ component: 'control' });
     const apply = (value: unknown) => {
       const control = parseSiteControl(value);
       if (control && control.site === this.site) this.setSuspended(control.suspended);
     };
-    const current = await topology.status.get(key).catch(() => null);
-    if (current?.operation === 'PUT' && current.length > 0) apply(current.json());
-    const watch = await topology.status.watch({ key, include: KvWatchInclude.UpdatesOnly });
-    this.#controlWatch = watch;
-    void (async () => {
-      for await (const e of watch) if (e.operation === 'PUT' && e.length > 0) apply(e.json());
-    })().catch(() => {});
+    // Read before any job is resumed, so a suspended site resumes none.
+    try {
+      const current = await topology.status.get(key);
+      if (current?.operation === 'PUT' && current.length > 0) apply(current.json());
+    } catch (err) {
+      log.warn({ err: describeError(err).message }, 'cannot read suspend/resume state now; the watch will');
+    }
+    this.#controlWatch = new ControlWatch({
+      open: () => topology.status.watch({ key, include: KvWatchInclude.LastValue }),
+      apply,
+      log,
+    });
+    this.#controlWatch.start();
   }
 
   async #watchConnection(nc: NatsConnection): Promise<void> {
