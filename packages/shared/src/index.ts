@@ -1,4 +1,4 @@
-export { type BackoffPolicy, backoffDelay, isRetryable, sleep } from './backoff.js';
+export { sleep } from './backoff.js';
 export { canonicalJson } from './canonical-json.js';
 export { Catalog } from './catalog.js';
 export {
@@ -20,6 +20,8 @@ export {
   ChecksumMismatchError,
   ConfigError,
   describeError,
+  type ErrorCode,
+  ErrorCodes,
   FerryError,
   InvalidNameError,
   MessagingError,
@@ -98,6 +100,22 @@ export {
   type OvaSummary,
 } from './ova/ova-reader.js';
 export { MAX_OVF_BYTES, type MfLine, type OvfReference, parseMf, parseOvfReferences } from './ova/ovf-references.js';
+export {
+  type BackoffPolicy,
+  backoffDelay,
+  ERROR_CODE_RULES,
+  isPermanentFailure,
+  isRetryable,
+  isRetryableCode,
+  isRetryableServiceName,
+  isRetryableStatus,
+  LOW_LEVEL_CODES,
+  lowLevelKind,
+  type RetryDecision,
+  type RetryOptions,
+  type RetryRule,
+  retryDecision,
+} from './retry-policy.js';
 export { formatIssues, isSecretKeyName, parseWith, redactSecrets } from './schema-error.js';
 export { Secret } from './secret.js';
 export {

@@ -63,7 +63,7 @@ export async function runChecks(config: AgentConfig): Promise<CheckResult[]> {
           ? `logged in to ${config.vsphere.url}; library ${config.vsphere.library} exists`
           : `logged in to ${config.vsphere.url}; library ${config.vsphere.library} will be created on ${config.vsphere.datastore}`;
       } finally {
-        await library.logout().catch(() => {});
+        await library.logout(); // best effort: logs and never throws
       }
     }),
     check('cache', async () => {

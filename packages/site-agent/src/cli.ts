@@ -137,7 +137,7 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
           }
         }
       } finally {
-        await rt.library.logout().catch(() => {});
+        await rt.library.logout(); // best effort: logs and never throws
         await nc.close();
       }
     });
@@ -170,7 +170,7 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
           lastLine = line;
         },
       });
-      await rt.library.logout().catch(() => {});
+      await rt.library.logout(); // best effort: logs and never throws
       if (opts.json) {
         out(JSON.stringify(result));
       } else if (result.skipped) {

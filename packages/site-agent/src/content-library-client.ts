@@ -17,8 +17,16 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Logger, mapLimit, silentLogger } from '@ferry/shared';
+import { isRetryableCode, isRetryableStatus, type Logger, mapLimit, silentLogger } from '@ferry/shared';
 import { type Got, got, type Method, RequestError, type Response } from 'got';
+import type {
+  ContentLibrary,
+  LibraryFileInfo,
+  LibraryItemInfo,
+  LibraryUpdateSession,
+  UpdateSessionFileInfo,
+  UpdateSessionInfo,
+} from './content-library.js';
 import { UpdateSessionError, VsphereAuthError, VsphereError } from './errors.js';
 import { pollUntil } from './poll.js';
 
@@ -40,38 +48,7 @@ export interface ContentLibraryClientOptions {
   completeTimeoutMs?: number;
 }
 
-export interface LibraryItemInfo {
-  id: string;
-  name: string;
-  description: string;
-  type?: string;
-  contentVersion?: string;
-  size?: number;
-  creationTime?: string;
-  lastModifiedTime?: string;
-}
-
-export interface LibraryFileInfo {
-  name: string;
-  size: number;
-  checksum?: { algorithm: string; checksum: string };
-}
-
-export interface UpdateSessionFileInfo {
-  name: string;
-  /** WAITING_FOR_TRANSFER, TRANSFERRING, READY, VALIDATING or ERROR */
-  status: string;
-  bytesTransferred: number;
-  errorMessage?: string;
-}
-
-export interface UpdateSessionInfo {
-  id: string;
-  libraryItemId: string;
-  /** ACTIVE, DONE, ERROR or CANCELED */
-  state: string;
-  errorMessage?: string;
-}
+export type { LibraryFileInfo, LibraryItemInfo, UpdateSessionFileInfo, UpdateSessionInfo } from './content-library.js';
 
 const REST = '/rest/com/vmware';
 const P = {
@@ -88,20 +65,6 @@ const P = {
 
 const SESSION_HEADER = 'vmware-api-session-id';
 const LIST_CONCURRENCY = 16;
-
-/** Codes of network failures worth retrying later. */
-const RETRYABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNABORTED',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
 
 interface CallOptions {
   json?: unknown;
@@ -145,7 +108,7 @@ interface RawTransferFile {
   error_message?: { default_message?: string };
 }
 
-export class ContentLibraryClient {
+export class ContentLibraryClient implements ContentLibrary {
   readonly url: string;
   private readonly username: string;
   private readonly password: string;
@@ -307,8 +270,9 @@ export class ContentLibraryClient {
       return new VsphereError(operation, `${(err as Error).message}${hint}`, {
         cause: err,
         ...(status === undefined ? {} : { status }),
+        // No code and no status: got failed before any answer (a network fault of its own).
         retryable:
-          !tls && (status === undefined ? RETRYABLE_CODES.has(code ?? '') || code === undefined : status >= 500),
+          !tls && (status === undefined ? code === undefined || isRetryableCode(code) : isRetryableStatus(status)),
         ...(code === 'ETIMEDOUT' ? { code: 'VSPHERE_TIMEOUT' } : {}),
       });
     }
@@ -328,8 +292,8 @@ export class ContentLibraryClient {
       ...(type?.endsWith('.already_exists') ? { code: 'VSPHERE_ALREADY_EXISTS' } : {}),
       ...(res.statusCode === 404 ? { code: 'VSPHERE_NOT_FOUND' } : {}),
       ...(res.statusCode === 401 ? { code: 'VSPHERE_UNAUTHENTICATED', retryable: true } : {}),
-      // 429 and 5xx may pass; everything else is a client or data problem.
-      retryable: res.statusCode === 429 || res.statusCode >= 500 || res.statusCode === 401,
+      // 429 and 5xx may pass, a 401 after a re-login too; everything else is a client or data problem.
+      retryable: isRetryableStatus(res.statusCode) || res.statusCode === 401,
     });
   }
 
@@ -632,7 +596,7 @@ export class ContentLibraryClient {
 }
 
 /** One update session of a library item (PUSH uploads). */
-export class UpdateSession {
+export class UpdateSession implements LibraryUpdateSession {
   private timer: NodeJS.Timeout | undefined;
   private keepAliveRunning = false;
   private finished = false;

@@ -235,7 +235,11 @@ export class DownloadCache {
         break;
       } catch (err) {
         await inflight;
-        await fh?.close().catch(() => {});
+        await fh
+          ?.close()
+          .catch((closeErr: unknown) =>
+            this.#log.debug({ err: (closeErr as Error).message }, 'partial file not closed'),
+          );
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') {
           await rm(partial, { force: true });

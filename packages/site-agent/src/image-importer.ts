@@ -167,7 +167,12 @@ export class ImageImporter {
       await session.complete();
     } catch (err) {
       await session.fail(`ferry: ${(err as Error).message}`);
-      if (created) await library.deleteItem(itemId).catch(() => {});
+      if (created) {
+        await library.deleteItem(itemId).catch((cleanup: unknown) =>
+          // The item keeps its `importing` marker: the next reconcile pass re-imports or prunes it.
+          log.warn({ itemId, err: (cleanup as Error).message }, 'could not delete the half-imported item'),
+        );
+      }
       throw err;
     }
     await library.updateItem(itemId, { description: formatMarker(markerFields) });

@@ -3,15 +3,16 @@ export { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-htt
 export { AgentMetrics } from './agent-metrics.js';
 export { type AgentRuntime, createAgentRuntime, createLibraryClient } from './agent-runtime.js';
 export { runAgentCli } from './cli.js';
-export {
-  ContentLibraryClient,
-  type ContentLibraryClientOptions,
-  type LibraryFileInfo,
-  type LibraryItemInfo,
-  UpdateSession,
-  type UpdateSessionFileInfo,
-  type UpdateSessionInfo,
-} from './content-library-client.js';
+export type {
+  ContentLibrary,
+  LibraryFileInfo,
+  LibraryItemInfo,
+  LibraryUpdateSession,
+  UpdateSessionFileInfo,
+  UpdateSessionInfo,
+} from './content-library.js';
+export { ContentLibraryClient, type ContentLibraryClientOptions, UpdateSession } from './content-library-client.js';
+export { ControlWatch, type ControlWatchOptions, type WatchEntry, type WatchIterator } from './control-watch.js';
 export {
   cleanupLeftovers,
   DEPLOY_CHECK_PREFIX,
@@ -52,7 +53,15 @@ export {
   type ImportResult,
 } from './image-importer.js';
 export { formatMarker, type ItemMarker, parseMarker } from './item-marker.js';
-export { JobRunner, type JobRunnerOptions } from './job-runner.js';
+export {
+  decideRequest,
+  type InFlightJob,
+  type JobPhase,
+  type JobRequest,
+  type JobSource,
+  type RequestDecision,
+} from './job-decision.js';
+export { type JobImporter, JobRunner, type JobRunnerOptions, type JobStatusStore } from './job-runner.js';
 export { POLL_INTERVALS, pollUntil } from './poll.js';
 export {
   type ActualItem,

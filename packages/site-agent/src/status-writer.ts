@@ -119,6 +119,14 @@ export class StatusWriter {
     void this.update(name, version, { state, bytesDone, bytesTotal });
   }
 
+  /** Resolves once every record changed so far is stored (or the writer is closed). */
+  async settled(): Promise<void> {
+    const pending = [...this.#slots.values()]
+      .filter((s) => s.written < s.generation)
+      .map((s) => new Promise<void>((resolve) => s.waiters.push({ generation: s.generation, resolve })));
+    await Promise.all(pending);
+  }
+
   close(): void {
     this.#closed = true;
     for (const slot of this.#slots.values()) for (const w of slot.waiters.splice(0)) w.resolve();

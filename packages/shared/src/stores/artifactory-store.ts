@@ -4,6 +4,7 @@ import got, { type Got, type Response } from 'got';
 import { NotFoundError, StoreError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { ByteRange, ObjectInfo, ObjectStore, PutOptions } from '../object-store.js';
+import { isRetryableStatus } from '../retry-policy.js';
 import { guardStream, isHostNotFound, networkErrorCode, redact, safeCause } from './store-errors.js';
 import { normalizeStorePath, normalizeStorePrefix } from './store-path.js';
 
@@ -241,7 +242,7 @@ export class ArtifactoryStore implements ObjectStore {
         retryable: false,
       });
     }
-    if (status >= 500 || status === 429) {
+    if (isRetryableStatus(status)) {
       return new StoreError(this.description, operation, path, `Artifactory unavailable (HTTP ${status}); will retry`, {
         status,
         retryable: true,

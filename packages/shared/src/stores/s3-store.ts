@@ -14,6 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { NotFoundError, StoreError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { ByteRange, ObjectInfo, ObjectStore, PutOptions } from '../object-store.js';
+import { isRetryableServiceName, isRetryableStatus } from '../retry-policy.js';
 import { guardStream, isHostNotFound, networkErrorCode, redact, safeCause } from './store-errors.js';
 import { normalizeStorePath, normalizeStorePrefix } from './store-path.js';
 
@@ -244,15 +245,7 @@ export class S3Store implements ObjectStore {
     const netCode = networkErrorCode(err);
     if (netCode) return fail(`network error (${netCode}); will retry`, true);
     if (isHostNotFound(err)) return fail('endpoint host not found: check store.endpoint and DNS', false);
-    if (
-      name === 'SlowDown' ||
-      name === 'Throttling' ||
-      name === 'ThrottlingException' ||
-      name === 'RequestTimeout' ||
-      name === 'ServiceUnavailable' ||
-      name === 'InternalError' ||
-      (status !== undefined && (status >= 500 || status === 429))
-    ) {
+    if (isRetryableServiceName(name) || (status !== undefined && isRetryableStatus(status))) {
       return fail(`store unavailable (HTTP ${status ?? '?'} ${name}); will retry`, true);
     }
     const detail = redact(e.message ?? name, this.secrets);
