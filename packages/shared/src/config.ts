@@ -58,7 +58,7 @@ const tlsSchema = z.strictObject({
 
 const natsSchema = z.strictObject({
   servers: z.array(natsUrl).min(1),
-  /** Client name shown by the server. @default "ferry-agent <site>" or "ferry-coordinator" */
+  /** Client name shown by the server. @default the process's, e.g. "ferry-agent dc1-corp" */
   name: z.string().optional(),
   credsFile: z.string().optional(),
   user: z.string().optional(),
