@@ -3,7 +3,18 @@ export { canonicalJson } from './canonical-json.js';
 export { Catalog } from './catalog.js';
 export {
   type AgentConfig,
+  type AgentOptions,
+  type AgentOptionsWithDefaults,
+  agentOptionsWithDefaults,
   type CoordinatorConfig,
+  type CoordinatorOptions,
+  type CoordinatorOptionsWithDefaults,
+  compileAgentConfig,
+  compileCoordinatorConfig,
+  coordinatorOptionsWithDefaults,
+  DEFAULT_JETSTREAM_REPLICAS,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_VSPHERE_KEEP_ALIVE_MS,
   type Env,
   loadAgentConfig,
   loadCoordinatorConfig,

@@ -17,7 +17,14 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isRetryableCode, isRetryableStatus, type Logger, mapLimit, silentLogger } from '@ferry/shared';
+import {
+  DEFAULT_VSPHERE_KEEP_ALIVE_MS,
+  isRetryableCode,
+  isRetryableStatus,
+  type Logger,
+  mapLimit,
+  silentLogger,
+} from '@ferry/shared';
 import { type Got, got, type Method, RequestError, type Response } from 'got';
 import type {
   ContentLibrary,
@@ -40,7 +47,7 @@ export interface ContentLibraryClientOptions {
   /** CA certificate(s) (PEM) to trust for vCenter. */
   ca?: string | Buffer;
   logger?: Logger;
-  /** Keep-alive period while an update session is open; default 60 s. */
+  /** Keep-alive period while an update session is open (0: none); default `vsphere.keepAlive`'s (5 min). */
   keepAliveMs?: number;
   /** Timeout of a JSON call; default 60 s. For uploads it is the socket idle timeout. */
   requestTimeoutMs?: number;
@@ -129,7 +136,7 @@ export class ContentLibraryClient implements ContentLibrary {
     this.username = opts.username;
     this.password = opts.password;
     this.log = (opts.logger ?? silentLogger()).child({ component: 'content-library', vcenter: this.url });
-    this.keepAliveMs = opts.keepAliveMs ?? 60_000;
+    this.keepAliveMs = opts.keepAliveMs ?? DEFAULT_VSPHERE_KEEP_ALIVE_MS;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.completeTimeoutMs = opts.completeTimeoutMs ?? 30 * 60_000;
     this.http = got.extend({
