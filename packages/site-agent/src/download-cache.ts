@@ -16,6 +16,7 @@ import {
   silentLogger,
   sleep,
 } from '@ferry/shared';
+import { GrowingFile } from './growing-file.js';
 
 export interface DownloadCacheOptions {
   dir: string;
@@ -34,6 +35,11 @@ export interface ArtifactRef {
 export interface FetchOptions {
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   signal?: AbortSignal;
+  /**
+   * Called once, before the download ends, with the cache file as it grows: an import can
+   * read it from the first byte on (see `GrowingFile.read`), never past what is proven.
+   */
+  onOpen?: (file: GrowingFile) => void;
 }
 
 export interface CachedImage {
@@ -71,7 +77,10 @@ export class DownloadCache {
   /** sha256 → number of users; pinned files are never evicted. */
   readonly #pins = new Map<string, number>();
   /** One download per sha256 at a time; a second caller waits for the first. */
-  readonly #inflight = new Map<string, Promise<{ reused: boolean; bytesFromStore: number }>>();
+  readonly #inflight = new Map<
+    string,
+    { job: Promise<{ reused: boolean; bytesFromStore: number }>; file: GrowingFile }
+  >();
 
   constructor(options: DownloadCacheOptions) {
     this.dir = options.dir;
@@ -113,12 +122,24 @@ export class DownloadCache {
   async fetch(store: ObjectStore, ref: ArtifactRef, options: FetchOptions = {}): Promise<CachedImage> {
     this.#pin(ref.sha256);
     try {
-      let job = this.#inflight.get(ref.sha256);
-      if (!job) {
-        job = this.#fetchOnce(store, ref, options).finally(() => this.#inflight.delete(ref.sha256));
-        this.#inflight.set(ref.sha256, job);
+      let inflight = this.#inflight.get(ref.sha256);
+      if (!inflight) {
+        const file = new GrowingFile(this.partialPath(ref.sha256), this.finalPath(ref.sha256), ref.size);
+        const job = this.#fetchOnce(store, ref, options, file).then(
+          (result) => {
+            file.prove();
+            return result;
+          },
+          (err: unknown) => {
+            file.fail(err as Error);
+            throw err;
+          },
+        );
+        inflight = { job: job.finally(() => this.#inflight.delete(ref.sha256)), file };
+        this.#inflight.set(ref.sha256, inflight);
       }
-      const result = await job;
+      options.onOpen?.(inflight.file);
+      const result = await inflight.job;
       let released = false;
       return {
         path: this.finalPath(ref.sha256),
@@ -146,6 +167,7 @@ export class DownloadCache {
     store: ObjectStore,
     ref: ArtifactRef,
     options: FetchOptions,
+    growing: GrowingFile,
   ): Promise<{ reused: boolean; bytesFromStore: number }> {
     const log = this.#log.child({ sha256: ref.sha256.slice(0, 12), artifact: ref.artifact });
     const final = this.finalPath(ref.sha256);
@@ -162,13 +184,14 @@ export class DownloadCache {
       log.warn('cached file does not match its sha256; removing it and downloading again');
       await rm(final, { force: true });
     }
-    return this.#download(store, ref, options, log);
+    return this.#download(store, ref, options, growing, log);
   }
 
   async #download(
     store: ObjectStore,
     ref: ArtifactRef,
     options: FetchOptions,
+    growing: GrowingFile,
     log: Logger,
   ): Promise<{ reused: boolean; bytesFromStore: number }> {
     const partial = this.partialPath(ref.sha256);
@@ -181,6 +204,7 @@ export class DownloadCache {
     if (prior && prior.size <= ref.size) {
       done = (await hashFile(partial, hash)).size;
       if (done > 0) log.info({ resumeAt: done }, 'resuming download from partial file');
+      growing.grew(done);
     } else if (prior) {
       await rm(partial, { force: true });
     }
@@ -217,6 +241,7 @@ export class DownloadCache {
                 () => {
                   done += n;
                   bytesFromStore += n;
+                  growing.grew(done);
                   options.onProgress?.(done, ref.size);
                   cb(options.signal?.aborted ? options.signal.reason : null);
                 },
@@ -238,14 +263,17 @@ export class DownloadCache {
         await fh?.close().catch(() => {});
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') {
-          await rm(partial, { force: true });
-          throw new CacheError(
+          const full = new CacheError(
             this.dir,
             `cannot write ${partial}: ${code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : 'not writable'} (${code}); free space or fix permissions of cache.dir`,
             { cause: err },
           );
+          growing.fail(full);
+          await rm(partial, { force: true });
+          throw full;
         }
         if (err instanceof ChecksumMismatchError || writeFailed) {
+          growing.fail(err as Error);
           await rm(partial, { force: true });
           throw err;
         }
@@ -259,9 +287,13 @@ export class DownloadCache {
 
     const actual = hash.digest('hex');
     if (done !== ref.size || actual !== ref.sha256) {
+      const mismatch =
+        done !== ref.size
+          ? new ChecksumMismatchError(ref.artifact, String(ref.size), String(done), 'size')
+          : new ChecksumMismatchError(ref.artifact, ref.sha256, actual);
+      growing.fail(mismatch);
       await rm(partial, { force: true });
-      if (done !== ref.size) throw new ChecksumMismatchError(ref.artifact, String(ref.size), String(done), 'size');
-      throw new ChecksumMismatchError(ref.artifact, ref.sha256, actual);
+      throw mismatch;
     }
     await rename(partial, this.finalPath(ref.sha256));
     log.info({ bytes: ref.size, bytesFromStore }, 'download verified');

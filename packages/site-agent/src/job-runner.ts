@@ -175,7 +175,8 @@ export class JobRunner {
         manifest,
         force,
         signal: controller.signal,
-        onProgress: (p) => status.progress(manifest.name, manifest.version, p.state, p.bytesDone, p.bytesTotal),
+        onProgress: (p) =>
+          status.progress(manifest.name, manifest.version, p.state, p.bytesDone, p.bytesTotal, p.bytesDownloaded),
       });
       const total = manifest.files.reduce((s, f) => s + f.size, 0);
       await status.update(manifest.name, manifest.version, {
