@@ -61,7 +61,8 @@ export class GrowingFile {
    * a consumer never sees the end of an unproven object.
    */
   read(signal?: AbortSignal): Readable {
-    let fh: FileHandle | undefined;
+    // Opened on the first read; destroy() closes it even when it is still opening.
+    let opening: Promise<FileHandle> | undefined;
     let pos = 0;
     const stream: Readable = new Readable({
       highWaterMark: TAIL_READ_BYTES,
@@ -72,7 +73,8 @@ export class GrowingFile {
             for (;;) {
               if (this.#state === 'failed') throw this.#error;
               if (pos < this.#available) {
-                fh ??= await this.#open();
+                opening ??= this.#open();
+                const fh = await opening;
                 const want = Math.min(Math.max(size, TAIL_READ_BYTES), this.#available - pos);
                 // Fresh buffers: pushed chunks stay referenced downstream until uploaded.
                 const buf = Buffer.allocUnsafe(want);
@@ -95,11 +97,14 @@ export class GrowingFile {
         })();
       },
       destroy(err, cb) {
-        if (!fh) return cb(err);
-        fh.close().then(
-          () => cb(err),
-          (closeErr: unknown) => cb(err ?? (closeErr as Error)),
-        );
+        if (!opening) return cb(err);
+        opening
+          .then((fh) => fh.close())
+          .then(
+            () => cb(err),
+            // The open failed (already reported by the read) or the close did: the first error wins.
+            (closeErr: unknown) => cb(err ?? (closeErr as Error)),
+          );
       },
     });
     return stream;

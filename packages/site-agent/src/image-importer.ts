@@ -1,4 +1,5 @@
 import {
+  ChecksumMismatchError,
   isRetryable,
   type JobState,
   type Logger,
@@ -162,8 +163,10 @@ export class ImageImporter {
       // A retry must not download again: let the download finish into the cache (or stop it at a
       // point it can resume from) before the job is retried or given up.
       if (!isRetryable(err)) stopDownload.abort(err);
-      await settled;
-      throw err;
+      const end = await settled;
+      // An object that is not what was signed is the root cause of whatever the OVA reader met
+      // at its end (e.g. a corrupt end-of-archive block): report that.
+      throw end.error instanceof ChecksumMismatchError ? end.error : err;
     } finally {
       (await settled).cached?.release();
     }
