@@ -20,7 +20,6 @@ import {
   log,
   MiB,
   machineInfo,
-  median,
   REPO_ROOT,
   round,
   type ScenarioResult,
@@ -89,22 +88,15 @@ async function main(): Promise<number> {
     let imported: (ScenarioResult & { times: ImportTimes }) | undefined;
     if (want('download') || want('import') || want('e2e') || want('memory')) {
       const staged = await world.ova(sizes.transfer);
-      if (want('download') || want('e2e')) {
+      if (want('download')) {
         download = await benchDownload(world, staged, opts);
         scenarios.push(download);
       }
-      if (want('import') || want('e2e')) {
+      if (want('import')) {
         imported = await benchImport(world, staged, opts);
         scenarios.push(imported);
       }
-      if (want('e2e') && download && imported) {
-        scenarios.push(
-          await benchE2e(world, staged, opts, {
-            downloadMs: median(download.data['curlMs'] as number[]),
-            importMs: imported.times.curlMs,
-          }),
-        );
-      }
+      if (want('e2e')) scenarios.push(await benchE2e(world, staged, opts));
       if (want('memory')) scenarios.push(await benchMemory(world, [sizes.memorySmall, sizes.memoryLarge], opts));
     }
     if (want('fanout')) scenarios.push(await benchFanout(world, opts));
@@ -123,15 +115,7 @@ async function main(): Promise<number> {
       const im = await benchImport(world, staged, opts);
       const again = [dl, im];
       if (want('e2e')) {
-        again.push(
-          await benchE2e(
-            world,
-            staged,
-            opts,
-            { downloadMs: median(dl.data['curlMs'] as number[]), importMs: im.times.curlMs },
-            '-again',
-          ),
-        );
+        again.push(await benchE2e(world, staged, opts, '-again'));
       }
       for (const next of again) {
         const i = scenarios.findIndex((x) => x.id === next.id);
