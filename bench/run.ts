@@ -6,7 +6,7 @@
  *                               # bench/results/<date>.json and bench/results/latest.json
  *   pnpm bench:quick            # small sizes; writes bench/results/quick-<date>.json only, and
  *   pnpm bench --quick          # exits 1 when ferry is below 0.5× any baseline (regression guard)
- *   … --only download,import    # some scenarios only (download import e2e memory fanout reconcile)
+ *   … --only download,import    # some scenarios only (download import e2e publish memory fanout reconcile)
  *   … --size 512MiB             # another size for the transfer scenarios (1–3)
  *   … --note 'text'             # a paragraph for docs/benchmarks.md (e.g. how quiet the machine was)
  */
@@ -31,10 +31,11 @@ import { benchE2e } from './scenarios/e2e.js';
 import { benchFanout } from './scenarios/fanout.js';
 import { benchImport, type ImportTimes } from './scenarios/import.js';
 import { benchMemory } from './scenarios/memory.js';
+import { benchPublish } from './scenarios/publish.js';
 import { benchReconcile } from './scenarios/reconcile.js';
 import { BenchWorld } from './world.js';
 
-const ALL = ['download', 'import', 'e2e', 'memory', 'fanout', 'reconcile'] as const;
+const ALL = ['download', 'import', 'e2e', 'publish', 'memory', 'fanout', 'reconcile'] as const;
 type ScenarioId = (typeof ALL)[number];
 
 const GUARD_RATIO = 0.5;
@@ -86,7 +87,7 @@ async function main(): Promise<number> {
     const want = (id: ScenarioId) => args.only.includes(id);
     let download: ScenarioResult | undefined;
     let imported: (ScenarioResult & { times: ImportTimes }) | undefined;
-    if (want('download') || want('import') || want('e2e') || want('memory')) {
+    if (want('download') || want('import') || want('e2e') || want('publish') || want('memory')) {
       const staged = await world.ova(sizes.transfer);
       if (want('download')) {
         download = await benchDownload(world, staged, opts);
@@ -97,6 +98,7 @@ async function main(): Promise<number> {
         scenarios.push(imported);
       }
       if (want('e2e')) scenarios.push(await benchE2e(world, staged, opts));
+      if (want('publish')) scenarios.push(await benchPublish(world, staged, opts));
       if (want('memory')) scenarios.push(await benchMemory(world, [sizes.memorySmall, sizes.memoryLarge], opts));
     }
     if (want('fanout')) scenarios.push(await benchFanout(world, opts));
