@@ -13,7 +13,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
-import { extras } from './analysis.js';
+import { extras, WHAT_IS_LEFT } from './analysis.js';
+import { beforeAfterRows, loadBefore } from './before-after.js';
 import {
   type BenchOptions,
   GiB,
@@ -154,7 +155,12 @@ async function main(): Promise<number> {
   if (!args.quick && !partial) {
     const noteIdx = process.argv.indexOf('--note');
     const note = noteIdx >= 0 ? process.argv[noteIdx + 1] : undefined;
-    await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), renderMarkdown(results, extras(note)));
+    const before = await loadBefore();
+    const page = renderMarkdown(results, {
+      ...extras(note),
+      beforeAfter: { beforeDate: before?.date, rows: beforeAfterRows(before, results), left: WHAT_IS_LEFT },
+    });
+    await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), page);
     log('wrote docs/benchmarks.md');
   }
 
