@@ -1,6 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +14,7 @@ import {
   silentLogger,
   sleep,
 } from '@ferry/shared';
+import { FileHasher } from './file-hasher.js';
 import { GrowingFile } from './growing-file.js';
 
 export interface DownloadCacheOptions {
@@ -60,7 +59,6 @@ export interface CachedImage {
  * The count restarts whenever bytes flowed, so a long transfer survives many resets.
  */
 const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 5_000, jitter: 0.5, maxAttempts: 3 };
-const HASH_READ_CHUNK = 1 << 20;
 /** Bytes buffered while a write is in flight; they go to disk in one writev. */
 const WRITE_BATCH_BYTES = 4 << 20;
 
@@ -197,18 +195,38 @@ export class DownloadCache {
     const partial = this.partialPath(ref.sha256);
     await this.init();
 
-    // A partial file from an earlier run: hash what is there, then resume after it.
-    const hash = createHash('sha256');
+    // A partial file from an earlier run: resume after it (its bytes are hashed with the rest).
     let done = 0;
     const prior = await stat(partial).catch(() => undefined);
     if (prior && prior.size <= ref.size) {
-      done = (await hashFile(partial, hash)).size;
+      done = prior.size;
       if (done > 0) log.info({ resumeAt: done }, 'resuming download from partial file');
-      growing.grew(done);
     } else if (prior) {
       await rm(partial, { force: true });
     }
     await this.#makeRoom(ref.size - done, ref.sha256);
+    if (done === 0) await writeFile(partial, '');
+    growing.grew(done);
+    const hasher = new FileHasher(partial);
+    hasher.grew(done);
+    try {
+      return await this.#downloadRest(store, ref, options, growing, log, partial, done, hasher);
+    } finally {
+      await hasher.stop();
+    }
+  }
+
+  async #downloadRest(
+    store: ObjectStore,
+    ref: ArtifactRef,
+    options: FetchOptions,
+    growing: GrowingFile,
+    log: Logger,
+    partial: string,
+    resumeAt: number,
+    hasher: FileHasher,
+  ): Promise<{ reused: boolean; bytesFromStore: number }> {
+    let done = resumeAt;
 
     let bytesFromStore = 0;
     let failures = 0;
@@ -235,18 +253,17 @@ export class DownloadCache {
                 cb(new ChecksumMismatchError(ref.artifact, String(ref.size), `more than ${ref.size}`, 'size'));
                 return;
               }
-              const written = writeAll(file, chunks, n);
-              for (const c of chunks) hash.update(c);
-              inflight = written.then(
+              inflight = writeAll(file, chunks, n).then(
                 () => {
                   done += n;
                   bytesFromStore += n;
                   growing.grew(done);
+                  hasher.grew(done);
                   options.onProgress?.(done, ref.size);
                   cb(options.signal?.aborted ? options.signal.reason : null);
                 },
                 (err: unknown) => {
-                  // The hash is ahead of the file now: never resume in place after this.
+                  // Part of the batch may be on disk after `done`: never resume in place after this.
                   writeFailed = true;
                   cb(err as Error);
                 },
@@ -285,7 +302,7 @@ export class DownloadCache {
       }
     }
 
-    const actual = hash.digest('hex');
+    const actual = done === ref.size ? (await hasher.digest(done)).sha256 : '';
     if (done !== ref.size || actual !== ref.sha256) {
       const mismatch =
         done !== ref.size
@@ -358,13 +375,10 @@ export class DownloadCache {
   }
 }
 
-async function hashFile(path: string, hash: Hash = createHash('sha256')): Promise<{ size: number; sha256: string }> {
-  let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: HASH_READ_CHUNK })) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { size, sha256: hash.copy().digest('hex') };
+/** SHA-256 of a whole file, in a worker thread (see FileHasher). */
+async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
+  const { size } = await stat(path);
+  return new FileHasher(path).digest(size);
 }
 
 /** Writes all of `chunks` (`n` bytes) at the file's append position, continuing after short writes. */
