@@ -138,9 +138,13 @@ export class ImageImporter {
         return { error };
       },
     );
-    const first = await Promise.race([open.then((file) => ({ file })), settled]);
-    if ('error' in first) throw first.error;
-    const file = 'file' in first ? first.file : undefined;
+    // The cache opens the file before it settles; a download that failed first ends the import here.
+    const file = await Promise.race([
+      open,
+      settled.then((end) => {
+        throw end.error ?? new Error('the cache settled a download without opening its file');
+      }),
+    ]);
     try {
       return await this.#o.queues.import(async () => {
         const early = downloadFailed ? await settled : undefined;
@@ -149,7 +153,7 @@ export class ImageImporter {
           manifest,
           itemName,
           existing,
-          file!,
+          file,
           settled,
           progress,
           report,
