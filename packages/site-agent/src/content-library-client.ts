@@ -49,12 +49,16 @@ export interface LibraryItemInfo {
   size?: number;
   creationTime?: string;
   lastModifiedTime?: string;
+  /** In a subscribed library: the id of the publisher's item this one is synced from. */
+  sourceId?: string;
 }
 
 export interface LibraryFileInfo {
   name: string;
   size: number;
   checksum?: { algorithm: string; checksum: string };
+  /** False while a subscribed item's file is known but its bytes are not on the datastore yet. */
+  cached?: boolean;
 }
 
 export interface UpdateSessionFileInfo {
@@ -86,6 +90,9 @@ const P = {
   downloadSessionFile: `${REST}/content/library/item/downloadsession/file`,
 } as const;
 
+/** Description of the libraries ferry creates: what ferry may replace or delete. */
+export const MANAGED_BY_FERRY = 'Managed by ferry';
+
 const SESSION_HEADER = 'vmware-api-session-id';
 const LIST_CONCURRENCY = 16;
 
@@ -115,6 +122,7 @@ interface CallOptions {
 interface RawFile {
   name?: string;
   size?: number;
+  cached?: boolean;
   checksum_info?: { algorithm?: string; checksum?: string };
 }
 
@@ -127,6 +135,7 @@ interface RawItem {
   size?: number;
   creation_time?: string;
   last_modified_time?: string;
+  source_id?: string;
 }
 
 interface RawSession {
@@ -358,8 +367,11 @@ export class ContentLibraryClient {
     return ids[0];
   }
 
-  /** Id of the library named `name`; created as a local library on `datastoreId` if missing. */
-  async ensureLibrary(name: string, datastoreId: string): Promise<string> {
+  /**
+   * Id of the library named `name`; created as a local library on `datastoreId` if missing,
+   * published (no authentication) with `publish` so that subscribed libraries can follow it.
+   */
+  async ensureLibrary(name: string, datastoreId: string, opts: { publish?: boolean } = {}): Promise<string> {
     // Serialize per name within this client so concurrent callers do not create two.
     const pending = this.ensuring.get(name);
     if (pending) return pending;
@@ -371,9 +383,10 @@ export class ContentLibraryClient {
           client_token: randomUUID(),
           create_spec: {
             name,
-            description: 'Managed by ferry',
+            description: MANAGED_BY_FERRY,
             type: 'LOCAL',
             storage_backings: [{ type: 'DATASTORE', datastore_id: datastoreId }],
+            ...(opts.publish ? { publish_info: { published: true, authentication_method: 'NONE' } } : {}),
           },
         },
       });
@@ -451,6 +464,7 @@ export class ContentLibraryClient {
     for (const f of raw) {
       if (typeof f.name !== 'string') continue;
       const info: LibraryFileInfo = { name: f.name, size: f.size ?? 0 };
+      if (typeof f.cached === 'boolean') info.cached = f.cached;
       if (f.checksum_info?.checksum) {
         info.checksum = { algorithm: f.checksum_info.algorithm ?? 'SHA1', checksum: f.checksum_info.checksum };
       }
@@ -944,6 +958,7 @@ function toItem(raw: RawItem, id: string): LibraryItemInfo {
   if (typeof raw.size === 'number') item.size = raw.size;
   if (raw.creation_time) item.creationTime = raw.creation_time;
   if (raw.last_modified_time) item.lastModifiedTime = raw.last_modified_time;
+  if (raw.source_id) item.sourceId = raw.source_id;
   return item;
 }
 
