@@ -27,6 +27,12 @@ import {
 } from '../src/transfer/subscription.js';
 import { deleteSubscribedLibrary, getLibrary } from '../src/transfer/subscription-api.js';
 
+/** last_sync_time of a library or item, read by the test itself: vcsim's sync only stamps it. */
+async function lastSyncTime(client: ContentLibraryClient, path: string): Promise<string | undefined> {
+  return (await client.call<{ last_sync_time?: string }>('test get', 'GET', `/rest/com/vmware/content/${path}`))
+    ?.last_sync_time;
+}
+
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 interface SourceFile {
@@ -118,6 +124,8 @@ describe('Content Library subscriptions through vcsim', () => {
     const total = files.reduce((n, f) => n + f.data.length, 0);
     expect(report).toMatchObject({ state: 'ok', bytes: total, totalBytes: total, missingFiles: [], wrongFiles: [] });
     expect(progress.at(-1)).toBe(total);
+    // The item sync reached vcsim (it only stamps the subscribed item).
+    expect(await lastSyncTime(client, `library/item/id:${report.itemId}`)).toBeDefined();
     // The subscribed item's files hold the source's bytes (one copy on vcsim's datastore: shared).
     expect(report.itemId).toBeDefined();
     for (const f of files) {
@@ -162,6 +170,7 @@ describe('Content Library subscriptions through vcsim', () => {
     expect(await client.getItem(firstSourceId)).toBeUndefined();
     const stuck = await syncItem({ ...ref, expected, timeoutMs: 1_500 }).catch((e: unknown) => e);
     expect(stuck).toMatchObject({ code: 'SUBSCRIPTION_ITEM_MISSING', retryable: true });
+    expect(await lastSyncTime(client, `library/id:${sub.subscribedLibraryId}`)).toBeDefined();
 
     // The source target's reconcile re-imports the image; the subscribed target's sync repairs.
     const secondSourceId = await importIntoSource('img-2', files);
