@@ -12,7 +12,13 @@
  * there is instant, and an item deleted in the subscribed library is gone from the source too.
  */
 import { FerryError, type Logger, silentLogger } from '@ferry/shared';
-import { type ContentLibraryClient, type LibraryItemInfo, MANAGED_BY_FERRY } from '../content-library-client.js';
+import {
+  type ContentLibraryClient,
+  type LibraryFileInfo,
+  type LibraryItemInfo,
+  MANAGED_BY_FERRY,
+} from '../content-library-client.js';
+import { VsphereError } from '../errors.js';
 import { pollUntil } from '../poll.js';
 import {
   createSubscribedLibrary,
@@ -119,7 +125,7 @@ export async function ensureSubscription(opts: EnsureSubscriptionOptions): Promi
   if (existing.description !== MANAGED_BY_FERRY) {
     throw new SubscriptionError(
       'SUBSCRIPTION_TARGET_CONFLICT',
-      `subscribed library ${JSON.stringify(target.libraryName)} was not created by ferry and vCenter did not re-point it (${after.action === 'update' || after.action === 'conflict' ? after.reason : after.action}); point it at ${publishUrl} in vCenter or remove it`,
+      `subscribed library ${JSON.stringify(target.libraryName)} was not created by ferry and vCenter did not re-point it (${'reason' in after ? after.reason : after.action}); point it at ${publishUrl} in vCenter or remove it`,
     );
   }
   log.warn({ reason: plan.reason }, 'vCenter did not re-point the subscribed library: replacing it');
@@ -176,8 +182,9 @@ export async function subscribedItemState(
   expected: readonly ExpectedFile[],
 ): Promise<SubscribedItemReport> {
   const item = await ref.client.findItemByName(ref.libraryId, ref.name);
-  if (item === undefined) return judgeSubscribedItem(expected, undefined);
-  const verdict = judgeSubscribedItem(expected, await ref.client.listFiles(item.id));
+  const files = item === undefined ? undefined : await filesOrUndefined(ref.client, item.id);
+  if (item === undefined || files === undefined) return judgeSubscribedItem(expected, undefined);
+  const verdict = judgeSubscribedItem(expected, files);
   if (isStale(ref, item)) {
     verdict.state = 'incomplete';
     verdict.wrongFiles.push(`synced from source item ${item.sourceId}, not ${ref.sourceItemId}`);
@@ -279,6 +286,16 @@ export async function syncItem(opts: SyncItemOptions): Promise<SubscribedItemRep
   );
   log.info({ itemId, bytes: report.bytes }, 'subscribed item holds every file');
   return report;
+}
+
+/** The item's files; undefined when the item went away since it was found. */
+async function filesOrUndefined(client: ContentLibraryClient, itemId: string): Promise<LibraryFileInfo[] | undefined> {
+  try {
+    return await client.listFiles(itemId);
+  } catch (err) {
+    if (err instanceof VsphereError && err.code === 'VSPHERE_NOT_FOUND') return undefined;
+    throw err;
+  }
 }
 
 function isStale(ref: SubscribedItemRef, item: LibraryItemInfo): boolean {
