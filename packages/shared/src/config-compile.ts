@@ -9,9 +9,11 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { AgentOptionsWithDefaults, CoordinatorOptionsWithDefaults } from './config.js';
 import { ConfigError } from './errors.js';
 import { Secret } from './secret.js';
+import type { BandwidthConfig, DeployCheckConfig, PullConfig } from './zone-parts-config.js';
 
 type RawStore = AgentOptionsWithDefaults['store'];
 type RawNats = AgentOptionsWithDefaults['nats'];
+type RawVsphere = NonNullable<AgentOptionsWithDefaults['vsphere']>;
 
 export interface TlsFiles {
   caFile?: string;
@@ -67,14 +69,38 @@ export interface VsphereConfig {
   keepAliveMs: number;
 }
 
+/** One Content Library the agent fills: one site (status column) in one vCenter. */
+export interface TargetConfig {
+  site: string;
+  /** The agent's labels with the target's over them. */
+  labels: Record<string, string>;
+  vsphere: VsphereConfig;
+  transfer: 'push' | 'pull';
+  /** Imports into this target at once; undefined: only the agent's cap applies. */
+  imports?: number;
+  /** Limits of this target's traffic (`store` is agent-wide only). */
+  bandwidth: BandwidthConfig;
+  /** Site id of the target whose library this one's subscribed library follows. */
+  subscribe?: string;
+  deployCheck?: DeployCheckConfig;
+}
+
 export interface AgentConfig {
   file: string;
+  /** Agent id: names the process in NATS and in its sites' heartbeats. */
+  agent: string;
+  /** The first target's site (the single-target form's `site`). */
   site: string;
   zone: string;
   labels: Record<string, string>;
   nats: NatsConfig;
   store: StoreConfig;
+  /** The first target's vCenter (the single-target form's `vsphere`). */
   vsphere: VsphereConfig;
+  /** Every Content Library of the zone; the single-target form is normalized to one. */
+  targets: TargetConfig[];
+  pull?: PullConfig;
+  bandwidth: BandwidthConfig;
   cache: { dir: string; maxBytes: number };
   concurrency: { downloads: number; imports: number };
   reconcile: { schedule: string; timezone: string; jitterMs: number; prune: boolean; enabled: boolean };
@@ -208,31 +234,40 @@ export async function compileAgentConfig(
   env: Env = process.env,
 ): Promise<AgentConfig> {
   const r = new Resolver(file, env);
-  const password = await r.secret('vsphere.passwordFile', raw.vsphere.passwordFile, 'FERRY_VSPHERE_PASSWORD');
-  if (!password && raw.vsphere.passwordFile === undefined) {
-    r.problem('vsphere.passwordFile', 'no vCenter password: set vsphere.passwordFile or FERRY_VSPHERE_PASSWORD');
+  const rawTargets = raw.targets ?? [
+    // The single-target form; the schema guarantees site and vsphere here.
+    { site: raw.site as string, labels: {}, vsphere: raw.vsphere as RawVsphere, transfer: 'push' as const },
+  ];
+  const targets: TargetConfig[] = [];
+  for (const [i, t] of rawTargets.entries()) {
+    const key = raw.targets ? `targets.${i}.vsphere` : 'vsphere';
+    targets.push({
+      site: t.site,
+      labels: { ...raw.labels, ...t.labels },
+      vsphere: await vsphereConfig(r, key, t.vsphere),
+      transfer: t.transfer,
+      ...(t.concurrency?.imports === undefined ? {} : { imports: t.concurrency.imports }),
+      bandwidth: t.bandwidth ?? {},
+      ...(t.subscribe === undefined ? {} : { subscribe: t.subscribe }),
+      ...(t.deployCheck === undefined ? {} : { deployCheck: t.deployCheck }),
+    });
   }
   const nats = await r.nats(raw.nats);
   const store = await r.store(raw.store);
   r.throwIfProblems();
+  const first = targets[0]!;
   return {
     file,
-    site: raw.site,
+    agent: raw.agent ?? first.site,
+    site: first.site,
     zone: raw.zone,
     labels: raw.labels,
     nats,
     store,
-    vsphere: {
-      url: raw.vsphere.url,
-      username: raw.vsphere.username,
-      password: password as Secret, // set: a missing password is a problem thrown above
-      insecure: raw.vsphere.insecure,
-      caFile: r.path(raw.vsphere.caFile),
-      library: raw.vsphere.library,
-      datastore: raw.vsphere.datastore,
-      itemName: raw.vsphere.itemName,
-      keepAliveMs: raw.vsphere.keepAlive,
-    },
+    vsphere: first.vsphere,
+    targets,
+    ...(raw.pull === undefined ? {} : { pull: { ...raw.pull, certFile: r.path(raw.pull.certFile), keyFile: r.path(raw.pull.keyFile) } }),
+    bandwidth: raw.bandwidth,
     cache: { dir: r.path(raw.cache.dir), maxBytes: raw.cache.maxBytes },
     concurrency: raw.concurrency,
     reconcile: {
@@ -252,6 +287,24 @@ export async function compileAgentConfig(
       shutdownGraceMs: raw.jobs.shutdownGrace,
     },
     log: raw.log,
+  };
+}
+
+async function vsphereConfig(r: Resolver, key: string, raw: RawVsphere): Promise<VsphereConfig> {
+  const password = await r.secret(`${key}.passwordFile`, raw.passwordFile, 'FERRY_VSPHERE_PASSWORD');
+  if (!password && raw.passwordFile === undefined) {
+    r.problem(`${key}.passwordFile`, `no vCenter password: set ${key}.passwordFile or FERRY_VSPHERE_PASSWORD`);
+  }
+  return {
+    url: raw.url,
+    username: raw.username,
+    password: password as Secret, // set: a missing password is a problem thrown by the caller
+    insecure: raw.insecure,
+    caFile: r.path(raw.caFile),
+    library: raw.library,
+    datastore: raw.datastore,
+    itemName: raw.itemName,
+    keepAliveMs: raw.keepAlive,
   };
 }
 

@@ -4,6 +4,8 @@ import { parseWith } from './schema-error.js';
 /** What an agent writes to `ferry_sites.<site>` every 10 s. */
 export const heartbeatSchema = z.object({
   site: z.string(),
+  /** The agent serving this site (a zone agent serves several); absent from agents before zones. */
+  agent: z.string().optional(),
   zone: z.string(),
   labels: z.record(z.string(), z.string()).default({}),
   agentVersion: z.string(),

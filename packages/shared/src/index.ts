@@ -23,6 +23,7 @@ export {
   resolveAgentConfig,
   resolveCoordinatorConfig,
   type StoreConfig,
+  type TargetConfig,
   type TlsFiles,
   type VsphereConfig,
 } from './config.js';

@@ -12,6 +12,12 @@ export interface OvaEntry {
   name: string;
   size: number;
   role: OvaEntryRole;
+  /**
+   * Where the entry's bytes start in the archive (a plain ustar header before each entry), so a
+   * verified archive can serve an entry as a byte range; undefined after extended (pax or GNU
+   * long-name) headers, whose size the reader does not see.
+   */
+  offset?: number;
   /** The entry's bytes; hashed and checked while they stream. Consume it before asking for the next entry. */
   body: Readable;
 }
@@ -93,6 +99,8 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
     /** sha1 digests of entries read before the .mf, in case it lists SHA1 lines. */
     const sha1Before = new Map<string, string>();
     let declared = 0;
+    /** Archive offset of the next header, while every header so far was one plain block. */
+    let position: number | undefined = 0;
 
     const checkAgainstMf = (name: string, sha256: string, sha1: string | undefined): void => {
       if (!mf) return;
@@ -183,7 +191,10 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
           }
         }
         const body = small ? bufferStream(Buffer.concat(chunks)) : tap;
-        yield { name, size, role, body };
+        const plain = position !== undefined && !(header as { pax?: unknown }).pax && Buffer.byteLength(name) <= 100;
+        const offset = plain ? position! + TAR_BLOCK : undefined;
+        position = offset === undefined ? undefined : offset + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
+        yield { name, size, role, body, ...(offset === undefined ? {} : { offset }) };
         if (!small) {
           // The consumer had its chance; drain whatever it left so the tar advances.
           if (!tap.readableEnded) tap.resume();
