@@ -39,6 +39,22 @@ export interface FetchOptions {
    * read it from the first byte on (see `GrowingFile.read`), never past what is proven.
    */
   onOpen?: (file: GrowingFile) => void;
+  /**
+   * Runs the download itself (e.g. in the zone's bounded download queue). Only the first caller's
+   * is used: a caller that joins a download under way neither queues nor downloads again.
+   */
+  schedule?: <T>(download: () => Promise<T>) => Promise<T>;
+}
+
+/** One download under way, shared by every caller that wants the same sha256. */
+interface Inflight {
+  job: Promise<{ reused: boolean; bytesFromStore: number }>;
+  file: GrowingFile;
+  /** Stopped only when every caller has given up (one target's abort never starves another). */
+  stop: AbortController;
+  users: number;
+  gaveUp: number;
+  progress: Set<(bytesDone: number, bytesTotal: number) => void>;
 }
 
 export interface CachedImage {
@@ -75,10 +91,7 @@ export class DownloadCache {
   /** sha256 → number of users; pinned files are never evicted. */
   readonly #pins = new Map<string, number>();
   /** One download per sha256 at a time; a second caller waits for the first. */
-  readonly #inflight = new Map<
-    string,
-    { job: Promise<{ reused: boolean; bytesFromStore: number }>; file: GrowingFile }
-  >();
+  readonly #inflight = new Map<string, Inflight>();
 
   constructor(options: DownloadCacheOptions) {
     this.dir = options.dir;
@@ -116,26 +129,22 @@ export class DownloadCache {
     return Math.max(0, Math.min(this.maxBytes - used, fsFree));
   }
 
-  /** Brings the artifact into the cache, proven, and pins it until `release()`. */
+  /**
+   * Brings the artifact into the cache, proven, and pins it until `release()`. Callers asking for
+   * the same sha256 while it downloads share that one download (and its growing file).
+   */
   async fetch(store: ObjectStore, ref: ArtifactRef, options: FetchOptions = {}): Promise<CachedImage> {
     this.#pin(ref.sha256);
+    let inflight: Inflight | undefined;
+    const onAbort = () => {
+      if (inflight && ++inflight.gaveUp >= inflight.users) inflight.stop.abort(options.signal?.reason);
+    };
     try {
-      let inflight = this.#inflight.get(ref.sha256);
-      if (!inflight) {
-        const file = new GrowingFile(this.partialPath(ref.sha256), this.finalPath(ref.sha256), ref.size);
-        const job = this.#fetchOnce(store, ref, options, file).then(
-          (result) => {
-            file.prove();
-            return result;
-          },
-          (err: unknown) => {
-            file.fail(err as Error);
-            throw err;
-          },
-        );
-        inflight = { job: job.finally(() => this.#inflight.delete(ref.sha256)), file };
-        this.#inflight.set(ref.sha256, inflight);
-      }
+      inflight = this.#inflight.get(ref.sha256) ?? this.#startFetch(store, ref, options);
+      inflight.users++;
+      if (options.onProgress) inflight.progress.add(options.onProgress);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.signal?.aborted) onAbort();
       options.onOpen?.(inflight.file);
       const result = await inflight.job;
       let released = false;
@@ -152,7 +161,53 @@ export class DownloadCache {
     } catch (err) {
       this.#unpin(ref.sha256);
       throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (options.onProgress) inflight?.progress.delete(options.onProgress);
     }
+  }
+
+  /** Keeps the file from eviction (e.g. while a job that needs it waits for a retry); call the result to let go. */
+  hold(sha256: string): () => void {
+    this.#pin(sha256);
+    let held = true;
+    return () => {
+      if (held) this.#unpin(sha256);
+      held = false;
+    };
+  }
+
+  #startFetch(store: ObjectStore, ref: ArtifactRef, options: FetchOptions): Inflight {
+    const file = new GrowingFile(this.partialPath(ref.sha256), this.finalPath(ref.sha256), ref.size);
+    const stop = new AbortController();
+    const progress = new Set<(bytesDone: number, bytesTotal: number) => void>();
+    const run = () =>
+      this.#fetchOnce(
+        store,
+        ref,
+        { signal: stop.signal, onProgress: (done, total) => progress.forEach((p) => p(done, total)) },
+        file,
+      );
+    const job = (options.schedule ? options.schedule(run) : run()).then(
+      (result) => {
+        file.prove();
+        return result;
+      },
+      (err: unknown) => {
+        file.fail(err as Error);
+        throw err;
+      },
+    );
+    const inflight: Inflight = {
+      job: job.finally(() => this.#inflight.delete(ref.sha256)),
+      file,
+      stop,
+      users: 0,
+      gaveUp: 0,
+      progress,
+    };
+    this.#inflight.set(ref.sha256, inflight);
+    return inflight;
   }
 
   /** Removes a cached file (after a later check found it bad). */

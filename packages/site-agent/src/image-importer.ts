@@ -1,3 +1,4 @@
+import { pipeline, type Readable } from 'node:stream';
 import {
   ChecksumMismatchError,
   isRetryable,
@@ -9,12 +10,20 @@ import {
   renderItemName,
   silentLogger,
 } from '@ferry/shared';
-import type { ContentLibraryClient, LibraryItemInfo } from './content-library-client.js';
+import type PQueue from 'p-queue';
+import type { ContentLibraryClient, LibraryItemInfo, UpdateSession } from './content-library-client.js';
 import type { CachedImage, DownloadCache } from './download-cache.js';
 import { ItemConflictError } from './errors.js';
 import type { GrowingFile } from './growing-file.js';
 import { formatMarker, parseMarker } from './item-marker.js';
+import { type TokenBucket, throttle } from './transfer/token-bucket.js';
 import type { TransferQueues } from './transfer-queues.js';
+
+/** How a target receives files: ferry uploads them (PUSH), or vCenter GETs them from the agent (PULL). */
+export interface PullTransport {
+  /** Drives an open session through a PULL of the verified cached OVA's entries; completes it. */
+  pull(session: UpdateSession, cachedPath: string, manifest: Manifest, signal?: AbortSignal): Promise<number>;
+}
 
 export interface ImageImporterOptions {
   library: ContentLibraryClient;
@@ -24,6 +33,12 @@ export interface ImageImporterOptions {
   cache: DownloadCache;
   queues: TransferQueues;
   itemNameTemplate: string;
+  /** This target's own import cap (`targets[].concurrency.imports`), inside the zone's. */
+  targetImports?: PQueue;
+  /** Limits on bytes sent to vCenter (agent-wide and the target's `bandwidth.vcenter`). */
+  uploadBuckets?: readonly TokenBucket[];
+  /** Set for a `transfer: pull` target. */
+  pull?: PullTransport;
   logger?: Logger;
 }
 
@@ -115,21 +130,21 @@ export class ImageImporter {
     const open = new Promise<GrowingFile>((resolve) => {
       opened = resolve;
     });
-    const download = this.#o.queues.download(() => {
-      report();
-      return this.#o.cache.fetch(
-        this.#o.store,
-        { artifact: manifest.artifact, sha256: manifest.sha256, size: manifest.size },
-        {
-          signal,
-          onOpen: opened,
-          onProgress: (bytesDone) => {
-            progress.downloaded = bytesDone;
-            report();
-          },
+    // Every target of the zone wanting these bytes shares one download (the cache dedupes by sha256).
+    report();
+    const download = this.#o.cache.fetch(
+      this.#o.store,
+      { artifact: manifest.artifact, sha256: manifest.sha256, size: manifest.size },
+      {
+        signal,
+        onOpen: opened,
+        schedule: (run) => this.#o.queues.download(run),
+        onProgress: (bytesDone) => {
+          progress.downloaded = bytesDone;
+          report();
         },
-      );
-    });
+      },
+    );
     let downloadFailed = false;
     const settled: Promise<Settled> = download.then(
       (cached) => ({ cached }),
@@ -145,8 +160,13 @@ export class ImageImporter {
         throw end.error ?? new Error('the cache settled a download without opening its file');
       }),
     ]);
+    // The target's own slot first, then the zone's: a target waiting for its turn holds no zone slot.
+    const slot = <T>(fn: () => Promise<T>): Promise<T> =>
+      this.#o.targetImports
+        ? (this.#o.targetImports.add(() => this.#o.queues.import(fn)) as Promise<T>)
+        : this.#o.queues.import(fn);
     try {
-      return await this.#o.queues.import(async () => {
+      return await slot(async () => {
         const early = downloadFailed ? await settled : undefined;
         if (early?.error !== undefined) throw early.error;
         const uploaded = await this.#upload(
@@ -218,6 +238,9 @@ export class ImageImporter {
     log.info({ itemId, sessionId: session.id, created }, 'importing into content library');
     progress.importing = true;
     report();
+    if (this.#o.pull) {
+      return this.#pullImport(session, itemId, created, manifest, downloaded, progress, report, request, log);
+    }
     try {
       const reader = new OvaReader(file.read(request.signal), {
         archiveSize: manifest.size,
@@ -231,7 +254,7 @@ export class ImageImporter {
           ...(file ? { checksum: { algorithm: 'SHA256' as const, checksum: file.sha256 } } : {}),
         });
         const before = sent;
-        await session.upload(uploadUrl, entry.body, entry.size, (bytes) => {
+        await session.upload(uploadUrl, this.#throttled(entry.body), entry.size, (bytes) => {
           sent = before + bytes;
           progress.sent = sent;
           report();
@@ -246,16 +269,65 @@ export class ImageImporter {
       await session.complete();
     } catch (err) {
       await session.fail(`ferry: ${(err as Error).message}`);
-      if (created) {
-        await library.deleteItem(itemId).catch((cleanup: unknown) =>
-          // The item keeps its `importing` marker: the next reconcile pass re-imports or prunes it.
-          log.warn({ itemId, err: (cleanup as Error).message }, 'could not delete the half-imported item'),
-        );
-      }
+      await this.#dropCreated(itemId, created, log);
       throw err;
     }
-    await library.updateItem(itemId, { description: formatMarker(markerFields) });
+    return this.#finish(itemId, manifest, sent, log);
+  }
+
+  /**
+   * PULL: vCenter GETs byte ranges of the cached OVA, so the whole object must be proven first
+   * (a range of unproven bytes could be what vCenter keeps).
+   */
+  async #pullImport(
+    session: UpdateSession,
+    itemId: string,
+    created: boolean,
+    manifest: Manifest,
+    downloaded: Promise<Settled>,
+    progress: { sent: number },
+    report: () => void,
+    request: ImportRequest,
+    log: Logger,
+  ): Promise<{ itemId: string; bytesUploaded: number }> {
+    try {
+      const proof = await downloaded;
+      if (!proof.cached) throw proof.error;
+      const sent = await this.#o.pull!.pull(session, proof.cached.path, manifest, request.signal);
+      progress.sent = sent;
+      report();
+      return await this.#finish(itemId, manifest, sent, log);
+    } catch (err) {
+      // pullIntoSession failed the session already; failing again is harmless (and covers errors before it).
+      await session.fail(`ferry: ${(err as Error).message}`);
+      await this.#dropCreated(itemId, created, log);
+      throw err;
+    }
+  }
+
+  async #finish(itemId: string, manifest: Manifest, sent: number, log: Logger) {
+    const { name, version, sha256, publishedAt } = manifest;
+    await this.#o.library.updateItem(itemId, { description: formatMarker({ name, version, sha256, publishedAt }) });
     log.info({ itemId, bytes: sent }, 'import complete');
     return { itemId, bytesUploaded: sent };
+  }
+
+  async #dropCreated(itemId: string, created: boolean, log: Logger): Promise<void> {
+    if (!created) return;
+    await this.#o.library.deleteItem(itemId).catch((cleanup: unknown) =>
+      // The item keeps its `importing` marker: the next reconcile pass re-imports or prunes it.
+      log.warn({ itemId, err: (cleanup as Error).message }, 'could not delete the half-imported item'),
+    );
+  }
+
+  #throttled(body: Readable): Readable {
+    const buckets = this.#o.uploadBuckets ?? [];
+    if (buckets.length === 0) return body;
+    const limited = throttle(buckets);
+    // pipeline destroys `limited` with the source's error, so the upload fails with it.
+    pipeline(body, limited, (err) => {
+      if (err) this.#log.debug({ err: err.message }, 'throttled upload stream ended early');
+    });
+    return limited;
   }
 }

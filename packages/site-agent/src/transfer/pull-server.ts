@@ -68,6 +68,8 @@ interface Entry {
   revoked: boolean;
   files: Map<string, PullFile>;
   served: Set<string>;
+  /** The target's own limits, besides the listener's. */
+  buckets: readonly TokenBucket[];
 }
 
 export class PullServer {
@@ -110,7 +112,7 @@ export class PullServer {
   }
 
   /** Serve these files to one update session for `ttlMs`; their URLs are unguessable. */
-  register(files: readonly PullFile[], ttlMs: number): PullRegistration {
+  register(files: readonly PullFile[], ttlMs: number, buckets: readonly TokenBucket[] = []): PullRegistration {
     this.prune();
     const names = new Set<string>();
     for (const f of files) {
@@ -124,6 +126,7 @@ export class PullServer {
       revoked: false,
       files: new Map(files.map((f) => [f.name, f])),
       served: new Set(),
+      buckets,
     };
     this.sessions.set(token, entry);
     const urls: Record<string, string> = {};
@@ -204,7 +207,8 @@ export class PullServer {
     }
     const log = this.log.child({ registration: entry.id, file: name });
     const body = createReadStream(file.path, { start: file.offset + start, end: file.offset + end });
-    const stages = this.buckets.length > 0 ? [body, throttle(this.buckets), res] : [body, res];
+    const buckets = [...this.buckets, ...entry.buckets];
+    const stages = buckets.length > 0 ? [body, throttle(buckets), res] : [body, res];
     pipeline(stages as [typeof body, typeof res]).then(
       () => {
         if (!range || (start === 0 && end === file.size - 1)) entry.served.add(name);
