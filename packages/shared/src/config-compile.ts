@@ -266,7 +266,9 @@ export async function compileAgentConfig(
     store,
     vsphere: first.vsphere,
     targets,
-    ...(raw.pull === undefined ? {} : { pull: { ...raw.pull, certFile: r.path(raw.pull.certFile), keyFile: r.path(raw.pull.keyFile) } }),
+    ...(raw.pull === undefined
+      ? {}
+      : { pull: { ...raw.pull, certFile: r.path(raw.pull.certFile), keyFile: r.path(raw.pull.keyFile) } }),
     bandwidth: raw.bandwidth,
     cache: { dir: r.path(raw.cache.dir), maxBytes: raw.cache.maxBytes },
     concurrency: raw.concurrency,

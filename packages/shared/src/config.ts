@@ -193,81 +193,88 @@ const targetSchema = z
     }
   });
 
-const agentSchema = z.strictObject({
-  /** Agent id (names its heartbeats and NATS client). @default the single target's site */
-  agent: siteId.optional(),
-  /** The single-target form: this site with the top-level `vsphere`. Or list `targets`. */
-  site: siteId.optional(),
-  zone: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ - .'),
-  /** Matched by `label:<k>=<v>` targets. @default {} */
-  labels: z.record(z.string(), z.string()).default({}),
-  nats: natsSchema,
-  store: storeSchema,
-  vsphere: vsphereSchema.optional(),
-  /** A zone agent's Content Libraries (instead of `site` + `vsphere`). */
-  targets: z.array(targetSchema).min(1).optional(),
-  /** The HTTPS listener vCenter pulls from (needed by `transfer: pull` targets). */
-  pull: pullConfigSchema.optional(),
-  /** Limits shared by the whole zone (each unlimited when absent). @default {} */
-  bandwidth: bandwidthConfigSchema.prefault({}),
-  cache: z.strictObject({
-    dir: z.string().min(1),
-    /** Bytes the cache may hold (verified and partial downloads). @default 50GiB */
-    maxBytes: size.prefault('50GiB'),
-  }),
-  concurrency: z
-    .strictObject({
-      /** Downloads from the store at once. @default 2 */
-      downloads: z.number().int().min(1).max(64).default(2),
-      /** Uploads to vCenter at once, over every target of the zone. @default 1 */
-      imports: z.number().int().min(1).max(64).default(1),
-    })
-    .prefault({}),
-  reconcile: z
-    .strictObject({
-      /** Cron expression of the reconcile pass. @default "*\/15 * * * *" */
-      schedule: cronSchedule.default('*/15 * * * *'),
-      /** @default UTC */
-      timezone: timezone.default('UTC'),
-      /** Each pass starts up to this much later, so sites do not hit the store at once. @default 1m */
-      jitter: duration.prefault('1m'),
-      /** Delete items beyond retention and retired versions. @default true */
-      prune: z.boolean().default(true),
-      /** @default true */
-      enabled: z.boolean().default(true),
-    })
-    .prefault({}),
-  retention: z
-    .strictObject({
-      /** Newest non-retired versions of each image kept in the library. @default 3 */
-      keepVersions: z.number().int().min(1).default(3),
-    })
-    .prefault({}),
-  trust: z.strictObject({ publicKeys: z.array(z.string()).min(1) }),
-  http: z
-    .strictObject({
-      /** Address of /healthz, /readyz and /metrics. @default 127.0.0.1:9464 */
-      listen: listen.default('127.0.0.1:9464'),
-    })
-    .prefault({}),
-  jobs: z
-    .strictObject({
-      /** Attempts of one import before it stays failed. @default 8 */
-      maxAttempts: z.number().int().min(1).default(8),
-      /** First retry delay; it doubles per attempt (with jitter). @default 10s */
-      retryBase: duration.prefault('10s'),
-      /** Longest retry delay. @default 15m */
-      retryMax: duration.prefault('15m'),
-      /** On stop, how long running imports may finish before they are failed cleanly. @default 60s */
-      shutdownGrace: duration.prefault('60s'),
-    })
-    .prefault({}),
-  log: logSchema.prefault({}),
-}).superRefine(checkTargets);
+const agentSchema = z
+  .strictObject({
+    /** Agent id (names its heartbeats and NATS client). @default the single target's site */
+    agent: siteId.optional(),
+    /** The single-target form: this site with the top-level `vsphere`. Or list `targets`. */
+    site: siteId.optional(),
+    zone: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ - .'),
+    /** Matched by `label:<k>=<v>` targets. @default {} */
+    labels: z.record(z.string(), z.string()).default({}),
+    nats: natsSchema,
+    store: storeSchema,
+    vsphere: vsphereSchema.optional(),
+    /** A zone agent's Content Libraries (instead of `site` + `vsphere`). */
+    targets: z.array(targetSchema).min(1).optional(),
+    /** The HTTPS listener vCenter pulls from (needed by `transfer: pull` targets). */
+    pull: pullConfigSchema.optional(),
+    /** Limits shared by the whole zone (each unlimited when absent). @default {} */
+    bandwidth: bandwidthConfigSchema.prefault({}),
+    cache: z.strictObject({
+      dir: z.string().min(1),
+      /** Bytes the cache may hold (verified and partial downloads). @default 50GiB */
+      maxBytes: size.prefault('50GiB'),
+    }),
+    concurrency: z
+      .strictObject({
+        /** Downloads from the store at once. @default 2 */
+        downloads: z.number().int().min(1).max(64).default(2),
+        /** Uploads to vCenter at once, over every target of the zone. @default 1 */
+        imports: z.number().int().min(1).max(64).default(1),
+      })
+      .prefault({}),
+    reconcile: z
+      .strictObject({
+        /** Cron expression of the reconcile pass. @default "*\/15 * * * *" */
+        schedule: cronSchedule.default('*/15 * * * *'),
+        /** @default UTC */
+        timezone: timezone.default('UTC'),
+        /** Each pass starts up to this much later, so sites do not hit the store at once. @default 1m */
+        jitter: duration.prefault('1m'),
+        /** Delete items beyond retention and retired versions. @default true */
+        prune: z.boolean().default(true),
+        /** @default true */
+        enabled: z.boolean().default(true),
+      })
+      .prefault({}),
+    retention: z
+      .strictObject({
+        /** Newest non-retired versions of each image kept in the library. @default 3 */
+        keepVersions: z.number().int().min(1).default(3),
+      })
+      .prefault({}),
+    trust: z.strictObject({ publicKeys: z.array(z.string()).min(1) }),
+    http: z
+      .strictObject({
+        /** Address of /healthz, /readyz and /metrics. @default 127.0.0.1:9464 */
+        listen: listen.default('127.0.0.1:9464'),
+      })
+      .prefault({}),
+    jobs: z
+      .strictObject({
+        /** Attempts of one import before it stays failed. @default 8 */
+        maxAttempts: z.number().int().min(1).default(8),
+        /** First retry delay; it doubles per attempt (with jitter). @default 10s */
+        retryBase: duration.prefault('10s'),
+        /** Longest retry delay. @default 15m */
+        retryMax: duration.prefault('15m'),
+        /** On stop, how long running imports may finish before they are failed cleanly. @default 60s */
+        shutdownGrace: duration.prefault('60s'),
+      })
+      .prefault({}),
+    log: logSchema.prefault({}),
+  })
+  .superRefine(checkTargets);
 
 /** Either the single-target form (`site` + `vsphere`) or `targets`, never both; targets refer to each other sanely. */
 function checkTargets(
-  v: { site?: string; vsphere?: unknown; targets?: Array<{ site: string; subscribe?: string; transfer: string }>; pull?: unknown },
+  v: {
+    site?: string;
+    vsphere?: unknown;
+    targets?: Array<{ site: string; subscribe?: string; transfer: string }>;
+    pull?: unknown;
+  },
   ctx: z.RefinementCtx,
 ): void {
   const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -280,7 +287,8 @@ function checkTargets(
   if (v.vsphere !== undefined) issue(['vsphere'], 'not with targets: each target has its own vsphere block');
   const sites = new Map<string, { subscribe?: string; transfer: string }>();
   for (const [i, t] of v.targets.entries()) {
-    if (sites.has(t.site)) issue(['targets', i, 'site'], `${t.site} is listed twice: each target needs its own site id`);
+    if (sites.has(t.site))
+      issue(['targets', i, 'site'], `${t.site} is listed twice: each target needs its own site id`);
     sites.set(t.site, t);
   }
   for (const [i, t] of v.targets.entries()) {
@@ -290,9 +298,13 @@ function checkTargets(
     if (t.subscribe === undefined) continue;
     const source = sites.get(t.subscribe);
     if (t.subscribe === t.site) issue(['targets', i, 'subscribe'], 'a target cannot subscribe to itself');
-    else if (!source) issue(['targets', i, 'subscribe'], `names no target of this agent (have ${[...sites.keys()].join(', ')})`);
+    else if (!source)
+      issue(['targets', i, 'subscribe'], `names no target of this agent (have ${[...sites.keys()].join(', ')})`);
     else if (source.subscribe !== undefined) {
-      issue(['targets', i, 'subscribe'], `${t.subscribe} is itself a subscribe target: subscribe to the target that imports`);
+      issue(
+        ['targets', i, 'subscribe'],
+        `${t.subscribe} is itself a subscribe target: subscribe to the target that imports`,
+      );
     }
   }
 }

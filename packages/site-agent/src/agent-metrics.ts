@@ -36,6 +36,12 @@ export class AgentMetrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly siteImports = new Counter({
+    name: 'ferry_site_imports_total',
+    help: 'Import jobs finished, by site (target) and result (ready, skipped, failed)',
+    labelNames: ['site', 'result'] as const,
+    registers: [this.registry],
+  });
   readonly jobDuration = new Histogram({
     name: 'ferry_job_duration_seconds',
     help: 'Duration of import jobs from start to ready or failed',
@@ -51,6 +57,10 @@ export class AgentMetrics {
     /** Most transfers ever running at once since start, by kind (the queues' high-water mark). */
     peak: () => { downloads: number; imports: number };
     suspended: () => boolean;
+    /** Per site of the zone: suspended, jobs running. */
+    sites?: () => Array<{ site: string; suspended: boolean; running: number }>;
+    /** Configured limits in bytes/s: scope `agent` or a site, direction `store` or `vcenter`. */
+    bandwidth?: () => Array<{ scope: string; direction: 'store' | 'vcenter'; bytesPerSecond: number }>;
   }) {
     new Gauge({
       name: 'ferry_queue_depth',
@@ -82,8 +92,37 @@ export class AgentMetrics {
       },
     });
     new Gauge({
+      name: 'ferry_site_suspended',
+      help: '1 while the site (target) is suspended',
+      labelNames: ['site'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const s of gauges.sites?.() ?? []) this.set({ site: s.site }, s.suspended ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'ferry_site_jobs_running',
+      help: 'Jobs of the site (target) downloading or importing now',
+      labelNames: ['site'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const s of gauges.sites?.() ?? []) this.set({ site: s.site }, s.running);
+      },
+    });
+    new Gauge({
+      name: 'ferry_bandwidth_limit_bytes_per_second',
+      help: 'Configured bandwidth limits (absent: unlimited), by scope (agent or a site) and direction',
+      labelNames: ['scope', 'direction'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const b of gauges.bandwidth?.() ?? []) {
+          this.set({ scope: b.scope, direction: b.direction }, b.bytesPerSecond);
+        }
+      },
+    });
+    new Gauge({
       name: 'ferry_suspended',
-      help: '1 while the site is suspended',
+      help: '1 while a site of the agent is suspended',
       registers: [this.registry],
       collect() {
         this.set(gauges.suspended() ? 1 : 0);

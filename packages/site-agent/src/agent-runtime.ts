@@ -5,25 +5,52 @@ import {
   type Logger,
   loadTrustedKeys,
   type ObjectStore,
+  type SiteIdentity,
+  type TargetConfig,
   type TrustedKey,
   type VsphereConfig,
 } from '@ferry/shared';
+import PQueue from 'p-queue';
 import { ContentLibraryClient, type ContentLibraryClientOptions } from './content-library-client.js';
 import { DownloadCache } from './download-cache.js';
 import { ImageImporter } from './image-importer.js';
+import type { JobImporter } from './job-runner.js';
+import { PullImport } from './transfer/pull-import.js';
+import type { PullServer } from './transfer/pull-server.js';
+import { SubscribedImporter } from './transfer/subscribed-importer.js';
+import { TokenBucket } from './transfer/token-bucket.js';
 import { TransferQueues } from './transfer-queues.js';
+
+/** One Content Library of the zone: its site, vCenter client and how its jobs import. */
+export interface TargetRuntime {
+  config: TargetConfig;
+  identity: SiteIdentity;
+  library: ContentLibraryClient;
+  /** The library's id (created when missing; a subscribe target's once ferry subscribed it). */
+  libraryId(refresh?: boolean): Promise<string>;
+  /** Item names and lookups in this target's library; the PUSH/PULL importer of the target. */
+  importer: ImageImporter;
+  /** What the target's jobs run: the importer, or the subscription sync of a subscribe target. */
+  jobImporter: JobImporter;
+}
 
 /** The parts of an agent that every command (import, daemon, reconcile, check) builds from one config. */
 export interface AgentRuntime {
   config: AgentConfig;
   log: Logger;
   store: ObjectStore;
-  library: ContentLibraryClient;
   cache: DownloadCache;
   queues: TransferQueues;
-  importer: ImageImporter;
   trusted: TrustedKey[];
-  /** The configured library's id, created on the datastore when missing (cached; `refresh` looks again). */
+  /** Every target of the zone, in config order. */
+  targets: TargetRuntime[];
+  /** The agent-wide limits (`bandwidth`), shared by every transfer of the zone. */
+  buckets: { store?: TokenBucket; vcenter?: TokenBucket };
+  /** The PULL listener, once the agent has started it (`transfer: pull` targets use it). */
+  pullServer: PullServer | undefined;
+  /** The first target's (the single-target form's) client, importer and library id. */
+  library: ContentLibraryClient;
+  importer: ImageImporter;
   libraryId(refresh?: boolean): Promise<string>;
 }
 
@@ -43,40 +70,140 @@ export async function createLibraryClient(
   });
 }
 
+/** An optional rate as a bucket. */
+function bucketOf(rate: number | undefined): TokenBucket | undefined {
+  return rate === undefined ? undefined : new TokenBucket(rate);
+}
+
 export async function createAgentRuntime(config: AgentConfig, log: Logger): Promise<AgentRuntime> {
-  for (const [what, insecure] of [
-    ['vsphere', config.vsphere.insecure],
+  const insecure: Array<[string, boolean]> = [
+    ...config.targets.map((t): [string, boolean] => [`vsphere of ${t.site}`, t.vsphere.insecure]),
     ['store', 'insecure' in config.store && config.store.insecure],
     ['nats', config.nats.tls?.insecure ?? false],
-  ] as const) {
-    if (insecure) log.warn({ what }, `${what}.insecure is true: TLS certificates are not verified`);
+  ];
+  for (const [what, on] of insecure) {
+    if (on) log.warn({ what }, `${what}: insecure is true: TLS certificates are not verified`);
   }
   const store = createStore(config.store, log.child({ component: 'store' }));
-  const library = await createLibraryClient(config.vsphere, { logger: log.child({ component: 'vsphere' }) });
+  const buckets = { store: bucketOf(config.bandwidth.store), vcenter: bucketOf(config.bandwidth.vcenter) };
   const cache = new DownloadCache({
     dir: config.cache.dir,
     maxBytes: config.cache.maxBytes,
     logger: log.child({ component: 'cache' }),
+    ...(buckets.store ? { storeBuckets: [buckets.store] } : {}),
   });
   const queues = new TransferQueues(config.concurrency);
-  let libraryIdPromise: Promise<string> | undefined;
-  const libraryId = (refresh = false) => {
-    if (refresh) libraryIdPromise = undefined;
-    libraryIdPromise ??= library.ensureLibrary(config.vsphere.library, config.vsphere.datastore).catch((err) => {
-      libraryIdPromise = undefined; // try again next time (vCenter may be back)
-      throw err;
-    });
-    return libraryIdPromise;
-  };
-  const importer = new ImageImporter({
-    library,
-    libraryId,
+  const trusted = await loadTrustedKeys(config.trust.publicKeys);
+  const rt: AgentRuntime = {
+    config,
+    log,
     store,
     cache,
     queues,
-    itemNameTemplate: config.vsphere.itemName,
+    trusted,
+    targets: [],
+    buckets,
+    pullServer: undefined,
+  } as unknown as AgentRuntime; // the first target's fields are set below
+  // Sources of subscribe targets must be published libraries (vcsim only publishes one created so).
+  const published = new Set(config.targets.flatMap((t) => (t.subscribe ? [t.subscribe] : [])));
+  for (const t of config.targets) {
+    if (t.subscribe === undefined) rt.targets.push(await pushOrPullTarget(rt, t, published.has(t.site)));
+  }
+  for (const t of config.targets) {
+    if (t.subscribe !== undefined) rt.targets.push(await subscribeTarget(rt, t));
+  }
+  // Config order (status columns, `check` output).
+  rt.targets.sort((a, b) => indexOf(config, a) - indexOf(config, b));
+  const first = rt.targets[0]!;
+  rt.library = first.library;
+  rt.importer = first.importer;
+  rt.libraryId = first.libraryId;
+  return rt;
+}
+
+function indexOf(config: AgentConfig, t: TargetRuntime): number {
+  return config.targets.findIndex((c) => c.site === t.config.site);
+}
+
+async function baseTarget(rt: AgentRuntime, t: TargetConfig) {
+  const log = rt.log.child({ site: t.site });
+  const library = await createLibraryClient(t.vsphere, { logger: log.child({ component: 'vsphere' }) });
+  const identity: SiteIdentity = { site: t.site, zone: rt.config.zone, labels: t.labels };
+  const vcenter = [rt.buckets.vcenter, bucketOf(t.bandwidth.vcenter)].filter((b) => b !== undefined);
+  const targetBuckets = [bucketOf(t.bandwidth.vcenter)].filter((b) => b !== undefined);
+  return { log, library, identity, vcenter, targetBuckets };
+}
+
+async function pushOrPullTarget(rt: AgentRuntime, t: TargetConfig, publish: boolean): Promise<TargetRuntime> {
+  const { log, library, identity, vcenter, targetBuckets } = await baseTarget(rt, t);
+  let idPromise: Promise<string> | undefined;
+  const libraryId = (refresh = false) => {
+    if (refresh) idPromise = undefined;
+    idPromise ??= library.ensureLibrary(t.vsphere.library, t.vsphere.datastore, { publish }).catch((err) => {
+      idPromise = undefined; // try again next time (vCenter may be back)
+      throw err;
+    });
+    return idPromise;
+  };
+  const pull =
+    t.transfer === 'pull'
+      ? new PullImport({
+          server: () => rt.pullServer,
+          ttlMs: rt.config.pull?.ttl ?? 0,
+          buckets: targetBuckets,
+          logger: log,
+        })
+      : undefined;
+  const importer = new ImageImporter({
+    library,
+    libraryId,
+    store: rt.store,
+    cache: rt.cache,
+    queues: rt.queues,
+    itemNameTemplate: t.vsphere.itemName,
+    ...(t.imports === undefined ? {} : { targetImports: new PQueue({ concurrency: t.imports }) }),
+    uploadBuckets: vcenter,
+    ...(pull ? { pull } : {}),
     logger: log,
   });
-  const trusted = await loadTrustedKeys(config.trust.publicKeys);
-  return { config, log, store, library, cache, queues, importer, trusted, libraryId };
+  return { config: t, identity, library, libraryId, importer, jobImporter: importer };
+}
+
+async function subscribeTarget(rt: AgentRuntime, t: TargetConfig): Promise<TargetRuntime> {
+  const { log, library, identity } = await baseTarget(rt, t);
+  const source = rt.targets.find((s) => s.config.site === t.subscribe);
+  if (!source) throw new Error(`target ${t.site} subscribes to ${t.subscribe}, which is not a target of this agent`);
+  const itemNameOf = source.importer;
+  const sync = new SubscribedImporter({
+    source: {
+      site: source.config.site,
+      library: source.library,
+      libraryId: () => source.libraryId(),
+      findItem: (m) => source.importer.findItem(m),
+    },
+    target: { library, libraryName: t.vsphere.library, datastore: t.vsphere.datastore },
+    itemName: (m) => itemNameOf.itemName(m),
+    logger: log,
+  });
+  const libraryId = async () => {
+    const id = await sync.libraryId();
+    if (id === undefined) {
+      throw new Error(
+        `subscribed library ${t.vsphere.library} does not exist yet: ferry creates it with the first image ${t.subscribe} holds`,
+      );
+    }
+    return id;
+  };
+  // Item names and lookups in the subscribed library; never used to transfer (jobImporter syncs).
+  const importer = new ImageImporter({
+    library,
+    libraryId,
+    store: rt.store,
+    cache: rt.cache,
+    queues: rt.queues,
+    itemNameTemplate: t.vsphere.itemName,
+    logger: log,
+  });
+  return { config: t, identity, library, libraryId, importer, jobImporter: sync };
 }

@@ -16,6 +16,7 @@ import {
 } from '@ferry/shared';
 import { FileHasher } from './file-hasher.js';
 import { GrowingFile } from './growing-file.js';
+import { type TokenBucket, throttle } from './transfer/token-bucket.js';
 
 export interface DownloadCacheOptions {
   dir: string;
@@ -23,6 +24,8 @@ export interface DownloadCacheOptions {
   logger?: Logger;
   /** Retries of one download on transient faults (5xx, resets, timeouts). */
   retry?: BackoffPolicy & { maxAttempts: number };
+  /** Limits on bytes read from the store (`bandwidth.store`). */
+  storeBuckets?: readonly TokenBucket[];
 }
 
 export interface ArtifactRef {
@@ -88,6 +91,7 @@ export class DownloadCache {
   readonly maxBytes: number;
   readonly #log: Logger;
   readonly #retry: BackoffPolicy & { maxAttempts: number };
+  readonly #storeBuckets: readonly TokenBucket[];
   /** sha256 → number of users; pinned files are never evicted. */
   readonly #pins = new Map<string, number>();
   /** One download per sha256 at a time; a second caller waits for the first. */
@@ -98,6 +102,7 @@ export class DownloadCache {
     this.maxBytes = options.maxBytes;
     this.#log = options.logger ?? silentLogger();
     this.#retry = options.retry ?? DEFAULT_RETRY;
+    this.#storeBuckets = options.storeBuckets ?? [];
   }
 
   finalPath(sha256: string): string {
@@ -325,7 +330,8 @@ export class DownloadCache {
               );
             },
           });
-          await pipeline(body, sink);
+          if (this.#storeBuckets.length > 0) await pipeline(body, throttle(this.#storeBuckets), sink);
+          else await pipeline(body, sink);
         }
         await fh.close();
         fh = undefined;

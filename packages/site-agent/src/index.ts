@@ -1,7 +1,7 @@
 export { type CheckResult, runChecks } from './agent-check.js';
 export { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 export { AgentMetrics } from './agent-metrics.js';
-export { type AgentRuntime, createAgentRuntime, createLibraryClient } from './agent-runtime.js';
+export { type AgentRuntime, createAgentRuntime, createLibraryClient, type TargetRuntime } from './agent-runtime.js';
 export { runAgentCli } from './cli.js';
 export type {
   ContentLibrary,
@@ -76,7 +76,8 @@ export {
   type ReconcileInput,
 } from './reconcile-plan.js';
 export { type ReconcileExecutor, Reconciler, type ReconcilerOptions, type ReconcileTrigger } from './reconciler.js';
-export { SiteAgent, type SiteAgentOptions } from './site-agent.js';
+export { bandwidthLimits, SiteAgent, type SiteAgentOptions } from './site-agent.js';
+export { SiteTarget, type ZoneContext } from './site-target.js';
 export { type StatusPatch, StatusWriter } from './status-writer.js';
 export { type PullFile, type PullRegistration, PullServer, type PullServerOptions } from './transfer/pull-server.js';
 export { checkThumbprint, PullTransferError, pullIntoSession } from './transfer/pull-transfer.js';

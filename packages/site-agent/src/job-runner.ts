@@ -34,6 +34,13 @@ export interface JobRunnerOptions {
   retry: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number };
   /** Called when a job has ended, whatever the outcome (the agent refreshes its heartbeat). */
   onSettled?: () => void;
+  /** The site whose jobs these are (the `site` label of per-site metrics). */
+  site?: string;
+  /**
+   * Keeps what a job needs (the cached file) while the job exists, retry waits included; the
+   * returned function lets go when the job has ended.
+   */
+  hold?: (manifest: Manifest) => () => void;
   /** The verified manifest from the catalog (resume after a restart). */
   loadManifest(name: string, version: string): Promise<Manifest | undefined>;
 }
@@ -52,6 +59,8 @@ interface Job {
   again?: { manifest: Manifest; force: boolean };
   /** Set by retire(): the job ends without writing status (retire wrote `retired`). */
   retired?: { prune: boolean };
+  /** Lets go of what `hold` kept for the job. */
+  release?: () => void;
 }
 
 class ShutdownSignal extends Error {
@@ -123,7 +132,7 @@ export class JobRunner {
     }
     // Registered before the first await: a request arriving meanwhile sees this job.
     const job: Job = { manifest, force: options.force, attempts: 0, phase: 'pending' };
-    this.#jobs.set(key, job);
+    this.#track(key, job);
     await this.#o.status.update(manifest.name, manifest.version, {
       state: 'pending',
       sha256: manifest.sha256,
@@ -169,7 +178,7 @@ export class JobRunner {
       if (this.#jobs.has(key)) continue;
       this.#o.log.info({ image: key, state: r.state }, 'resuming job');
       const job: Job = { manifest, force: r.force ?? false, attempts: r.attempts, phase: 'pending' };
-      this.#jobs.set(key, job);
+      this.#track(key, job);
       this.#startUnlessHeld(job);
       resumed++;
     }
@@ -235,8 +244,14 @@ export class JobRunner {
     for (const job of this.#jobs.values()) job.controller?.abort(new ShutdownSignal());
   }
 
+  #track(key: string, job: Job): void {
+    job.release = this.#o.hold?.(job.manifest);
+    this.#jobs.set(key, job);
+  }
+
   #forget(key: string, job: Job): void {
     clearTimeout(job.timer);
+    job.release?.();
     if (this.#jobs.get(key) === job) this.#jobs.delete(key);
   }
 
@@ -281,6 +296,7 @@ export class JobRunner {
           force: undefined,
         });
         metrics.imports.inc({ result: result.skipped ? 'skipped' : 'ready' });
+        metrics.siteImports.inc({ site: this.#o.site ?? '', result: result.skipped ? 'skipped' : 'ready' });
         metrics.jobDuration.observe({ result: 'ready' }, (Date.now() - started) / 1000);
         log.info({ itemId: result.itemId, skipped: result.skipped }, 'ready');
       }
@@ -305,7 +321,7 @@ export class JobRunner {
     const again = job.again;
     if (again && this.#accepting && !this.#jobs.has(key)) {
       const next: Job = { manifest: again.manifest, force: again.force, attempts: 0, phase: 'pending' };
-      this.#jobs.set(key, next);
+      this.#track(key, next);
       this.#startUnlessHeld(next);
     }
   }
@@ -326,6 +342,7 @@ export class JobRunner {
     const { code, message } = describeError(err);
     if (err instanceof ChecksumMismatchError) this.#o.metrics.checksumFailures.inc();
     this.#o.metrics.imports.inc({ result: 'failed' });
+    this.#o.metrics.siteImports.inc({ site: this.#o.site ?? '', result: 'failed' });
     const { maxAttempts, retryBaseMs, retryMaxMs } = this.#o.retry;
     const decision = retryDecision(err, attempts, { maxAttempts, baseMs: retryBaseMs, maxMs: retryMaxMs });
     const delay = decision.retry && this.#accepting ? decision.delayMs : undefined;

@@ -6,28 +6,18 @@ import {
   describeError,
   ensureTopology,
   HEARTBEAT_INTERVAL_MS,
-  type Heartbeat,
-  imageRef,
-  type Manifest,
   openTopology,
-  parseSiteControl,
-  siteControlKey,
-  siteKey,
   type Topology,
-  verifyManifest,
 } from '@ferry/shared';
-import type { JsMsg } from '@nats-io/jetstream';
-import { KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 import { AgentMetrics } from './agent-metrics.js';
 import type { AgentRuntime } from './agent-runtime.js';
-import { ControlWatch } from './control-watch.js';
-import { EventConsumer, type MessageOutcome } from './event-consumer.js';
-import { decideEvent, decodeEvent, type EventDecision } from './event-decision.js';
-import { JobRunner } from './job-runner.js';
-import { Reconciler } from './reconciler.js';
-import { StatusWriter } from './status-writer.js';
+import type { JobRunner } from './job-runner.js';
+import type { Reconciler } from './reconciler.js';
+import { SiteTarget } from './site-target.js';
+import type { StatusWriter } from './status-writer.js';
+import { PullServer } from './transfer/pull-server.js';
 import { AGENT_VERSION } from './version.js';
 
 export interface SiteAgentOptions {
@@ -39,8 +29,10 @@ export interface SiteAgentOptions {
 }
 
 /**
- * The per-zone daemon: turns events into verified imports, keeps status and a
- * heartbeat, serves health and metrics, and shuts down without leaving half items.
+ * The per-zone daemon: one SiteTarget per Content Library of the zone (status, events, reconcile,
+ * suspend/resume, heartbeat per site) over one shared cache, queues, PULL listener and NATS
+ * connection; serves health and metrics, and shuts down without leaving half items. The
+ * single-site accessors (`site`, `status`, `runner`, …) are the first target's.
  */
 export class SiteAgent {
   readonly rt: AgentRuntime;
@@ -49,18 +41,13 @@ export class SiteAgent {
   #ownsConnection = false;
   #topology: Topology | undefined;
   #catalog: Catalog | undefined;
-  #status: StatusWriter | undefined;
-  #runner: JobRunner | undefined;
-  #consumer: EventConsumer | undefined;
+  readonly #targets: SiteTarget[] = [];
   #http: AgentHttp | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #connected = false;
-  #suspended = false;
   #startedAt = new Date().toISOString();
   #stopping = false;
   readonly #options: SiteAgentOptions;
-  #reconciler: Reconciler | undefined;
-  #controlWatch: ControlWatch | undefined;
 
   constructor(rt: AgentRuntime, options: SiteAgentOptions = {}) {
     this.rt = rt;
@@ -70,7 +57,9 @@ export class SiteAgent {
       activeDownloads: () => rt.queues.active.downloads,
       activeImports: () => rt.queues.active.imports,
       peak: () => rt.queues.peak,
-      suspended: () => this.#suspended,
+      suspended: () => this.#targets.some((t) => t.suspended),
+      sites: () => this.#targets.map((t) => ({ site: t.site, suspended: t.suspended, running: t.runner.running })),
+      bandwidth: () => bandwidthLimits(rt),
     });
   }
 
@@ -82,9 +71,25 @@ export class SiteAgent {
     return this.#http?.url;
   }
 
+  /** Every site of the zone, in config order. */
+  get targets(): readonly SiteTarget[] {
+    return this.#targets;
+  }
+
+  target(site: string): SiteTarget {
+    const t = this.#targets.find((x) => x.site === site);
+    if (!t) throw new Error(`agent ${this.rt.config.agent} serves no site ${site}`);
+    return t;
+  }
+
+  get #first(): SiteTarget {
+    const t = this.#targets[0];
+    if (!t) throw new Error('agent not started');
+    return t;
+  }
+
   get status(): StatusWriter {
-    if (!this.#status) throw new Error('agent not started');
-    return this.#status;
+    return this.#first.status;
   }
 
   get catalog(): Catalog {
@@ -93,17 +98,15 @@ export class SiteAgent {
   }
 
   get runner(): JobRunner {
-    if (!this.#runner) throw new Error('agent not started');
-    return this.#runner;
+    return this.#first.runner;
   }
 
   get reconciler(): Reconciler {
-    if (!this.#reconciler) throw new Error('agent not started');
-    return this.#reconciler;
+    return this.#first.reconciler;
   }
 
   get suspended(): boolean {
-    return this.#suspended;
+    return this.#first.suspended;
   }
 
   async start(): Promise<void> {
@@ -115,7 +118,7 @@ export class SiteAgent {
     if (this.#options.nc) {
       this.#nc = this.#options.nc;
     } else {
-      this.#nc = await connectNats(config.nats, { name: `ferry-agent ${config.site}`, logger: log });
+      this.#nc = await connectNats(config.nats, { name: `ferry-agent ${config.agent}`, logger: log });
       this.#ownsConnection = true;
     }
     this.#connected = true;
@@ -123,66 +126,26 @@ export class SiteAgent {
     // Agents with least-privilege credentials may only open what the coordinator created.
     this.#topology = await openTopology(this.#nc).catch(() => ensureTopology(this.#nc!));
     this.#catalog = new Catalog(this.#topology.catalog);
-    this.#status = new StatusWriter(
-      this.#topology.status,
-      config.site,
-      AGENT_VERSION,
-      log.child({ component: 'status' }),
-    );
-    this.#runner = new JobRunner({
-      importer: this.rt.importer,
-      library: this.rt.library,
-      status: this.#status,
-      metrics: this.metrics,
-      log,
-      retry: config.jobs,
-      loadManifest: (name, version) => this.#loadManifest(name, version),
-      onSettled: () => void this.#beat(),
-    });
-    this.#runner.setSuspended(this.#suspended);
-
-    await this.#watchControl(this.#topology);
-    const records = await this.#status.load();
-    const resumed = await this.#runner.resume(records);
-    if (resumed) log.info({ resumed }, 'resumed unfinished jobs');
-
-    this.#reconciler = new Reconciler({
-      site: { site: config.site, zone: config.zone, labels: config.labels },
-      catalog: this.#catalog,
-      trusted: this.rt.trusted,
-      library: this.rt.library,
-      libraryId: (refresh) => this.rt.libraryId(refresh),
-      itemName: (m) => this.rt.importer.itemName(m),
-      keepVersions: config.retention.keepVersions,
-      prune: config.reconcile.prune,
-      reportKv: this.#topology.status,
-      isSuspended: () => this.#suspended,
-      log: log.child({ component: 'reconcile' }),
-      executor: {
-        import: async (manifest, force) => {
-          // A job already in flight for the image is the import under way: never a second one.
-          const decision = await this.runner.request(manifest, { force, source: 'reconcile' });
-          if (decision.action === 'refuse')
-            throw new Error(`${imageRef(manifest.name, manifest.version)} ${decision.reason}`);
-        },
-        delete: async (action, manifest) => {
-          await this.rt.library.deleteItem(action.itemId);
-          await this.status.update(action.marker.name, action.marker.version, {
-            state: 'retired',
-            sha256: manifest?.sha256 ?? action.marker.sha256,
-            libraryItemId: undefined,
-          });
-        },
-      },
-    });
-
-    this.#consumer = new EventConsumer({
+    if (config.pull && config.targets.some((t) => t.transfer === 'pull')) {
+      this.rt.pullServer = await PullServer.start({
+        listen: config.pull.listen,
+        certFile: config.pull.certFile,
+        keyFile: config.pull.keyFile,
+        url: config.pull.url,
+        buckets: this.rt.buckets.vcenter ? [this.rt.buckets.vcenter] : [],
+        logger: log,
+      });
+    }
+    const zone = {
+      rt: this.rt,
       nc: this.#nc,
-      site: config.site,
-      log: log.child({ component: 'events' }),
-      handle: (msg) => this.#handle(msg),
-    });
-    await this.#consumer.start();
+      topology: this.#topology,
+      catalog: this.#catalog,
+      metrics: this.metrics,
+      startedAt: this.#startedAt,
+    };
+    for (const t of this.rt.targets) this.#targets.push(new SiteTarget(zone, t));
+    for (const t of this.#targets) await t.start();
 
     if (this.#options.http !== false) {
       this.#http = await startAgentHttp(config.http.listen, {
@@ -193,11 +156,10 @@ export class SiteAgent {
     }
     await this.#beat();
     this.#heartbeat = setInterval(() => void this.#beat(), this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
-    log.info({ site: config.site, zone: config.zone, version: AGENT_VERSION }, 'agent started');
-    if (config.reconcile.enabled) {
-      this.#reconciler.schedule(config.reconcile.schedule, config.reconcile.timezone, config.reconcile.jitterMs);
-      void this.#reconciler.run('start');
-    }
+    log.info(
+      { agent: config.agent, sites: this.#targets.map((t) => t.site), zone: config.zone, version: AGENT_VERSION },
+      'agent started',
+    );
   }
 
   /** Stops taking work, lets running imports finish within the grace period, then fails them cleanly. */
@@ -207,16 +169,15 @@ export class SiteAgent {
     const log = this.rt.log;
     log.info({ graceMs }, 'stopping: no new work; waiting for running imports');
     clearInterval(this.#heartbeat);
-    this.#reconciler?.stop();
-    await this.#controlWatch?.stop();
-    await this.#consumer?.stop();
-    await this.#runner?.drain(graceMs);
+    for (const t of this.#targets) await t.stopIntake();
+    await Promise.all(this.#targets.map((t) => t.runner.drain(graceMs)));
     await this.#beat().catch((err: unknown) =>
       log.warn({ err: describeError(err).message }, 'last heartbeat not written'),
     );
-    this.#status?.close();
+    for (const t of this.#targets) t.status.close();
     await this.#http?.close();
-    await this.rt.library.logout(); // best effort: logs and never throws
+    await this.rt.pullServer?.close();
+    for (const t of this.rt.targets) await t.library.logout(); // best effort: logs and never throws
     if (this.#ownsConnection) {
       await this.#nc
         ?.drain()
@@ -227,15 +188,12 @@ export class SiteAgent {
 
   /** Second SIGTERM: abort running imports now (their sessions are still failed). */
   abort(): void {
-    this.#runner?.abortAll();
+    for (const t of this.#targets) t.runner.abortAll();
   }
 
+  /** Suspends or resumes the first site (the single-site form); `target(site).setSuspended` for others. */
   setSuspended(suspended: boolean): void {
-    if (suspended === this.#suspended) return;
-    this.#suspended = suspended;
-    this.rt.log.info({ suspended }, suspended ? 'site suspended: no new jobs' : 'site resumed');
-    void this.#beat();
-    this.#runner?.setSuspended(suspended);
+    this.#first.setSuspended(suspended);
   }
 
   async readiness(): Promise<ReadinessCheck[]> {
@@ -245,11 +203,15 @@ export class SiteAgent {
       ok: this.#connected && !this.#nc?.isClosed(),
       detail: this.#connected ? undefined : 'disconnected',
     });
-    try {
-      await withTimeout(this.rt.library.checkSession(), 5_000);
-      checks.push({ name: 'vcenter', ok: true });
-    } catch (err) {
-      checks.push({ name: 'vcenter', ok: false, detail: describeError(err).message });
+    const single = this.rt.targets.length === 1;
+    for (const t of this.rt.targets) {
+      const name = single ? 'vcenter' : `vcenter ${t.config.site}`;
+      try {
+        await withTimeout(t.library.checkSession(), 5_000);
+        checks.push({ name, ok: true });
+      } catch (err) {
+        checks.push({ name, ok: false, detail: describeError(err).message });
+      }
     }
     try {
       await access(this.rt.cache.dir, constants.W_OK);
@@ -260,122 +222,8 @@ export class SiteAgent {
     return checks;
   }
 
-  async #handle(msg: JsMsg): Promise<MessageOutcome> {
-    const decoded = decodeEvent(msg.data);
-    if ('action' in decoded) return this.#reject(decoded, msg.seq);
-    const { event } = decoded;
-    this.metrics.eventsReceived.inc({ kind: event.kind });
-    const current =
-      event.kind === 'reconcile' ? undefined : this.status.current(event.manifest.name, event.manifest.version);
-    const decision = decideEvent(event, {
-      site: { site: this.site, zone: this.rt.config.zone, labels: this.rt.config.labels },
-      trusted: this.rt.trusted,
-      current,
-    });
-    const log = this.rt.log.child({ seq: msg.seq, kind: event.kind });
-    switch (decision.action) {
-      case 'reject':
-        return this.#reject(decision, msg.seq);
-      case 'ignore':
-        log.debug(
-          {
-            reason: decision.reason,
-            image: decision.manifest && imageRef(decision.manifest.name, decision.manifest.version),
-          },
-          'event ignored',
-        );
-        return 'ack';
-      case 'reconcile':
-        void this.#reconciler?.run('event');
-        return 'ack';
-      case 'retire':
-        await this.runner.retire(decision.manifest, this.rt.config.reconcile.prune);
-        return 'ack';
-      case 'import':
-        // Recorded durably, then acked; the import runs in the background (imports take hours).
-        await this.runner.request(decision.manifest, { force: decision.force, source: 'event' });
-        return 'ack';
-    }
-  }
-
-  async #reject(decision: Extract<EventDecision, { action: 'reject' }>, seq: number): Promise<MessageOutcome> {
-    this.metrics.eventsRejected.inc({ code: decision.code });
-    this.rt.log.warn({ seq, code: decision.code, reason: decision.reason }, 'event rejected');
-    const image = decision.image;
-    if (image) {
-      const current = this.status.current(image.name, image.version);
-      const refusal = {
-        code: decision.code,
-        message: decision.reason,
-        at: new Date().toISOString(),
-        sha256: image.sha256,
-      };
-      if (current && current.state !== 'failed' && current.sha256 !== image.sha256) {
-        // Keep what the site has; show the refusal next to it.
-        await this.status.update(image.name, image.version, { lastRefusal: refusal });
-      } else {
-        await this.status.update(image.name, image.version, {
-          state: 'failed',
-          sha256: image.sha256 ?? current?.sha256 ?? '',
-          error: { code: decision.code, message: decision.reason },
-          lastRefusal: refusal,
-        });
-      }
-    }
-    return 'term';
-  }
-
-  async #loadManifest(name: string, version: string): Promise<Manifest | undefined> {
-    const manifest = await this.catalog.get(name, version);
-    if (!manifest) return undefined;
-    verifyManifest(manifest, this.rt.trusted);
-    return manifest;
-  }
-
   async #beat(): Promise<void> {
-    if (!this.#topology) return;
-    const { config } = this.rt;
-    const hb: Heartbeat = {
-      site: config.site,
-      zone: config.zone,
-      labels: config.labels,
-      agentVersion: AGENT_VERSION,
-      lastSeen: new Date().toISOString(),
-      startedAt: this.#startedAt,
-      queueDepth: this.rt.queues.depth,
-      activeDownloads: this.rt.queues.active.downloads,
-      activeImports: this.rt.queues.active.imports,
-      cacheFreeBytes: await this.rt.cache.freeBytes(),
-      suspended: this.#suspended,
-    };
-    try {
-      await this.#topology.sites.put(siteKey(config.site), JSON.stringify(hb));
-    } catch (err) {
-      this.rt.log.debug({ err: describeError(err).message }, 'heartbeat not written');
-    }
-  }
-
-  /** Obeys `ferry suspend/resume` (`<site>._control`): the current value now, then every change. */
-  async #watchControl(topology: Topology): Promise<void> {
-    const key = siteControlKey(this.site);
-    const log = this.rt.log.child({ component: 'control' });
-    const apply = (value: unknown) => {
-      const control = parseSiteControl(value);
-      if (control && control.site === this.site) this.setSuspended(control.suspended);
-    };
-    // Read before any job is resumed, so a suspended site resumes none.
-    try {
-      const current = await topology.status.get(key);
-      if (current?.operation === 'PUT' && current.length > 0) apply(current.json());
-    } catch (err) {
-      log.warn({ err: describeError(err).message }, 'cannot read suspend/resume state now; the watch will');
-    }
-    this.#controlWatch = new ControlWatch({
-      open: () => topology.status.watch({ key, include: KvWatchInclude.LastValue }),
-      apply,
-      log,
-    });
-    this.#controlWatch.start();
+    await Promise.all(this.#targets.map((t) => t.beat()));
   }
 
   async #watchConnection(nc: NatsConnection): Promise<void> {
@@ -384,6 +232,20 @@ export class SiteAgent {
       else if (s.type === 'reconnect') this.#connected = true;
     }
   }
+}
+
+/** The configured limits, for the `/metrics` gauge. */
+export function bandwidthLimits(
+  rt: Pick<AgentRuntime, 'config'>,
+): Array<{ scope: string; direction: 'store' | 'vcenter'; bytesPerSecond: number }> {
+  const out: Array<{ scope: string; direction: 'store' | 'vcenter'; bytesPerSecond: number }> = [];
+  const add = (scope: string, b: { store?: number; vcenter?: number }) => {
+    if (b.store !== undefined) out.push({ scope, direction: 'store', bytesPerSecond: b.store });
+    if (b.vcenter !== undefined) out.push({ scope, direction: 'vcenter', bytesPerSecond: b.vcenter });
+  };
+  add('agent', rt.config.bandwidth);
+  for (const t of rt.config.targets) add(t.site, t.bandwidth);
+  return out;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

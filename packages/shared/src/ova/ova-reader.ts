@@ -191,7 +191,8 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
           }
         }
         const body = small ? bufferStream(Buffer.concat(chunks)) : tap;
-        const plain: boolean = position !== undefined && !(header as { pax?: unknown }).pax && Buffer.byteLength(name) <= 100;
+        const plain: boolean =
+          position !== undefined && !(header as { pax?: unknown }).pax && Buffer.byteLength(name) <= 100;
         const offset: number | undefined = plain ? (position ?? 0) + TAR_BLOCK : undefined;
         position = offset === undefined ? undefined : offset + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
         yield { name, size, role, body, ...(offset === undefined ? {} : { offset }) };
