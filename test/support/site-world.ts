@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -19,6 +19,7 @@ import {
 } from '@ferry/shared';
 import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
 import type { KV } from '@nats-io/kv';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type NatsHandle, startHubWithLeaves, startNats } from '../world/nats.js';
 import { type BuiltOva, buildOva, type OvaSpec } from '../world/ova.js';
@@ -35,6 +36,20 @@ export interface SiteSpec {
   zone?: string;
   labels?: Record<string, string>;
   vcsim?: StartVcsimOptions;
+  /** No vcsim of its own: this site's library lives in that site's vcsim (e.g. a subscribed library). */
+  sharesVcsimWith?: string;
+}
+
+/** One target of a zone agent's config (its vCenter is its site's vcsim). */
+export interface ZoneTargetSpec {
+  site: string;
+  transfer?: 'push' | 'pull';
+  /** Site id of the target whose library this one subscribes to. */
+  subscribe?: string;
+  library?: string;
+  imports?: number;
+  labels?: Record<string, string>;
+  bandwidth?: { vcenter?: string };
 }
 
 export interface WorldOptions {
@@ -95,8 +110,10 @@ export class SiteWorld {
       nats = await startNats({ extraConfig: extra });
       stopNats = () => nats.destroy();
     }
-    const [s3, ...vcs] = await Promise.all([startS3(), ...sites.map((s) => startVcsim(s.vcsim))]);
-    const vcsims = Object.fromEntries(sites.map((s, i) => [s.site, vcs[i]!]));
+    const own = sites.filter((s) => !s.sharesVcsimWith);
+    const [s3, ...vcs] = await Promise.all([startS3(), ...own.map((s) => startVcsim(s.vcsim))]);
+    const vcsims: Record<string, VcsimHandle> = Object.fromEntries(own.map((s, i) => [s.site, vcs[i]!]));
+    for (const s of sites) if (s.sharesVcsimWith) vcsims[s.site] = vcsims[s.sharesVcsimWith]!;
     const key = await makeTestKey(dir);
     const tls = options.natsTls;
     const nc = await connect({
@@ -172,14 +189,73 @@ export class SiteWorld {
     return file;
   }
 
+  /**
+   * Writes a zone agent's config: one agent (`agent`, also its key for startAgent) serving the
+   * given targets, each in its site's vcsim; returns its path.
+   */
+  async writeZoneConfig(
+    agent: string,
+    targets: ZoneTargetSpec[],
+    options: Pick<AgentConfigSpec, 's3Endpoint' | 'concurrency' | 'extra'> = {},
+  ): Promise<string> {
+    const dir = join(this.dir, 'zones', agent);
+    const first = this.sites.find((s) => s.site === targets[0]!.site)!;
+    const file = await writeAgentConfig({
+      dir,
+      site: agent,
+      zone: first.zone,
+      natsUrls: [this.nats.url],
+      s3: this.s3,
+      ...(options.s3Endpoint ? { s3Endpoint: options.s3Endpoint } : {}),
+      vcsim: this.vcsims[first.site]!,
+      publicKeyFile: this.key.publicKeyFile,
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      extra: {
+        reconcile: { enabled: false },
+        jobs: { retryBase: '200ms', retryMax: '2s', shutdownGrace: '5s' },
+        ...options.extra,
+      },
+    });
+    const config = parseYaml(await readFile(file, 'utf8')) as Record<string, unknown>;
+    delete config.site;
+    delete config.vsphere;
+    config.agent = agent;
+    config.targets = [];
+    for (const t of targets) {
+      const vc = this.vcsims[t.site];
+      if (!vc) throw new Error(`unknown site ${t.site}`);
+      await writeFile(join(dir, `vcenter-${t.site}.pass`), vc.password, { mode: 0o600 });
+      const spec = this.sites.find((s) => s.site === t.site);
+      (config.targets as unknown[]).push({
+        site: t.site,
+        labels: { ...spec?.labels, ...t.labels },
+        vsphere: {
+          url: vc.url,
+          username: vc.username,
+          passwordFile: `vcenter-${t.site}.pass`,
+          caFile: vc.caFile,
+          library: t.library ?? 'golden-images',
+          datastore: vc.datastoreId,
+        },
+        ...(t.transfer ? { transfer: t.transfer } : {}),
+        ...(t.subscribe ? { subscribe: t.subscribe } : {}),
+        ...(t.imports ? { concurrency: { imports: t.imports } } : {}),
+        ...(t.bandwidth ? { bandwidth: t.bandwidth } : {}),
+      });
+    }
+    await writeFile(file, stringifyYaml(config));
+    this.configs.set(agent, file);
+    return file;
+  }
+
   async agentConfig(site: string): Promise<AgentConfig> {
     return loadAgentConfig(this.configs.get(site)!);
   }
 
-  /** Starts an agent for `site` in this process. */
   /** Log records of agents started with `captureLogs`, by site. */
   readonly logs = new Map<string, Array<Record<string, unknown>>>();
 
+  /** Starts an agent for `site` (or the zone agent written by writeZoneConfig) in this process. */
   async startAgent(
     site: string,
     options: { heartbeatIntervalMs?: number; logLevel?: string; captureLogs?: boolean } = {},

@@ -25,7 +25,9 @@ type Kind = 'agent' | 'coordinator';
 
 /** [config, resolved key, default]. Durations are in ms, sizes in bytes (the compiled stage). */
 const DEFAULTS: ReadonlyArray<readonly [Kind, string, unknown]> = [
+  ['agent', 'agent', 'dc1-corp'],
   ['agent', 'labels', {}],
+  ['agent', 'bandwidth', {}],
   ['agent', 'store.region', 'us-east-1'],
   ['agent', 'store.forcePathStyle', false],
   ['agent', 'store.insecure', false],
@@ -85,6 +87,8 @@ const MINIMAL: Record<Kind, { yaml: string; given: string[] }> = {
       'vsphere.datastore',
       'cache.dir',
       'trust.publicKeys',
+      // The single-target form normalized to one target (its defaults are the rows above).
+      'targets',
     ],
   },
   coordinator: {
@@ -144,6 +148,11 @@ describe('config defaults (the table is the spec)', () => {
     const fromDefaults = [...leaves(loaded[kind]).keys()].filter((k) => !MINIMAL[kind].given.includes(k));
     const inTable = DEFAULTS.filter(([k]) => k === kind).map(([, key]) => key);
     expect(fromDefaults.sort()).toEqual([...inTable].sort());
+  });
+
+  it('the single-target form is one target with the top-level site and vsphere', () => {
+    const { site, labels, vsphere } = loaded.agent;
+    expect(loaded.agent.targets).toEqual([{ site, labels, vsphere, transfer: 'push', bandwidth: {} }]);
   });
 
   it('a section that sets one key keeps the defaults of the others', async () => {

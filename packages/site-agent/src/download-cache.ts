@@ -145,13 +145,15 @@ export class DownloadCache {
       if (inflight && ++inflight.gaveUp >= inflight.users) inflight.stop.abort(options.signal?.reason);
     };
     try {
-      inflight = this.#inflight.get(ref.sha256) ?? this.#startFetch(store, ref, options);
+      const joined = this.#inflight.get(ref.sha256);
+      inflight = joined ?? this.#startFetch(store, ref, options);
       inflight.users++;
       if (options.onProgress) inflight.progress.add(options.onProgress);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.signal?.aborted) onAbort();
       options.onOpen?.(inflight.file);
-      const result = await inflight.job;
+      // Store bytes are counted once, by the caller that started the download.
+      const result = joined ? { ...(await inflight.job), bytesFromStore: 0 } : await inflight.job;
       let released = false;
       return {
         path: this.finalPath(ref.sha256),
@@ -190,7 +192,12 @@ export class DownloadCache {
       this.#fetchOnce(
         store,
         ref,
-        { signal: stop.signal, onProgress: (done, total) => progress.forEach((p) => p(done, total)) },
+        {
+          signal: stop.signal,
+          onProgress: (done, total) => {
+            for (const p of progress) p(done, total);
+          },
+        },
         file,
       );
     const job = (options.schedule ? options.schedule(run) : run()).then(
