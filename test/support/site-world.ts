@@ -50,6 +50,8 @@ export interface ZoneTargetSpec {
   imports?: number;
   labels?: Record<string, string>;
   bandwidth?: { vcenter?: string };
+  /** Reach the vCenter through this URL (e.g. a fault proxy in front of the vcsim). */
+  vsphereUrl?: string;
 }
 
 export interface WorldOptions {
@@ -230,7 +232,7 @@ export class SiteWorld {
         site: t.site,
         labels: { ...spec?.labels, ...t.labels },
         vsphere: {
-          url: vc.url,
+          url: t.vsphereUrl ?? vc.url,
           username: vc.username,
           passwordFile: `vcenter-${t.site}.pass`,
           caFile: vc.caFile,
