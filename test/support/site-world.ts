@@ -19,8 +19,8 @@ import {
 } from '@ferry/shared';
 import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
 import type { KV } from '@nats-io/kv';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { type NatsHandle, startHubWithLeaves, startNats } from '../world/nats.js';
 import { type BuiltOva, buildOva, type OvaSpec } from '../world/ova.js';
 import { type S3Handle, s3Store, startS3 } from '../world/s3.js';

@@ -1,4 +1,4 @@
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs, utimes, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,13 +7,13 @@ import {
   backoffDelay,
   CacheError,
   ChecksumMismatchError,
-  formatBytes,
   isRetryable,
   type Logger,
   type ObjectStore,
   silentLogger,
   sleep,
 } from '@ferry/shared';
+import { cacheFreeBytes, hashFile, makeRoom, writeAll } from './cache-files.js';
 import { FileHasher } from './file-hasher.js';
 import { GrowingFile } from './growing-file.js';
 import { type TokenBucket, throttle } from './transfer/token-bucket.js';
@@ -122,16 +122,8 @@ export class DownloadCache {
   }
 
   /** Bytes the cache may still take: the smaller of `maxBytes - used` and the filesystem's free space. */
-  async freeBytes(): Promise<number> {
-    const used = (await this.#entries()).reduce((sum, e) => sum + e.size, 0);
-    let fsFree = Number.POSITIVE_INFINITY;
-    try {
-      const s = await statfs(this.dir);
-      fsFree = Number(s.bavail) * Number(s.bsize);
-    } catch {
-      // statfs unsupported: maxBytes alone.
-    }
-    return Math.max(0, Math.min(this.maxBytes - used, fsFree));
+  freeBytes(): Promise<number> {
+    return cacheFreeBytes(this.dir, this.maxBytes);
   }
 
   /**
@@ -390,50 +382,8 @@ export class DownloadCache {
   }
 
   /** Evicts least-recently-used finished files that nobody uses until `needed` more bytes fit. */
-  async #makeRoom(needed: number, forSha: string): Promise<void> {
-    const entries = await this.#entries();
-    let used = entries.reduce((sum, e) => sum + e.size, 0);
-    if (used + needed <= this.maxBytes) return;
-    const candidates = entries
-      .filter((e) => e.final && e.sha256 !== forSha && !this.#pins.has(e.sha256))
-      .sort((a, b) => a.mtimeMs - b.mtimeMs);
-    for (const e of candidates) {
-      if (used + needed <= this.maxBytes) break;
-      await rm(e.path, { force: true });
-      used -= e.size;
-      this.#log.info({ evicted: e.sha256.slice(0, 12), bytes: e.size }, 'evicted from cache');
-    }
-    if (used + needed > this.maxBytes) {
-      await rm(this.partialPath(forSha), { force: true });
-      throw new CacheError(
-        this.dir,
-        `cache full: need ${formatBytes(needed)} but ${formatBytes(Math.max(0, this.maxBytes - used))} of cache.maxBytes ${formatBytes(this.maxBytes)} is free after evicting unused files; raise cache.maxBytes`,
-      );
-    }
-  }
-
-  async #entries(): Promise<Array<{ path: string; sha256: string; size: number; mtimeMs: number; final: boolean }>> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch {
-      return [];
-    }
-    const out = [];
-    for (const name of names) {
-      const m = /^([0-9a-f]{64})\.(ova|partial)$/.exec(name);
-      if (!m) continue;
-      const s = await stat(join(this.dir, name)).catch(() => undefined);
-      if (s)
-        out.push({
-          path: join(this.dir, name),
-          sha256: m[1]!,
-          size: s.size,
-          mtimeMs: s.mtimeMs,
-          final: m[2] === 'ova',
-        });
-    }
-    return out;
+  #makeRoom(needed: number, forSha: string): Promise<void> {
+    return makeRoom(this.dir, this.maxBytes, needed, forSha, (sha) => this.#pins.has(sha), this.#log);
   }
 
   #pin(sha: string): void {
@@ -444,21 +394,5 @@ export class DownloadCache {
     const n = (this.#pins.get(sha) ?? 1) - 1;
     if (n <= 0) this.#pins.delete(sha);
     else this.#pins.set(sha, n);
-  }
-}
-
-/** SHA-256 of a whole file, in a worker thread (see FileHasher). */
-async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
-  const { size } = await stat(path);
-  return new FileHasher(path).digest(size);
-}
-
-/** Writes all of `chunks` (`n` bytes) at the file's append position, continuing after short writes. */
-async function writeAll(fh: FileHandle, chunks: Buffer[], n: number): Promise<void> {
-  let { bytesWritten } = await fh.writev(chunks);
-  if (bytesWritten === n) return;
-  const rest = Buffer.concat(chunks).subarray(bytesWritten);
-  for (let off = 0; off < rest.length; off += bytesWritten) {
-    ({ bytesWritten } = await fh.write(rest, off));
   }
 }

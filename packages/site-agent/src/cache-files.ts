@@ -1,0 +1,91 @@
+/** The files of the download cache: listing, LRU eviction, hashing and writing. */
+import { type FileHandle, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CacheError, formatBytes, type Logger } from '@ferry/shared';
+import { FileHasher } from './file-hasher.js';
+
+/** Evicts least-recently-used finished files that are not pinned until `needed` more bytes fit. */
+export async function makeRoom(
+  dir: string,
+  maxBytes: number,
+  needed: number,
+  forSha: string,
+  pinned: (sha256: string) => boolean,
+  log: Logger,
+): Promise<void> {
+  const entries = await cacheEntries(dir);
+  let used = entries.reduce((sum, e) => sum + e.size, 0);
+  if (used + needed <= maxBytes) return;
+  const candidates = entries
+    .filter((e) => e.final && e.sha256 !== forSha && !pinned(e.sha256))
+    .sort((a, b) => a.mtimeMs - b.mtimeMs);
+  for (const e of candidates) {
+    if (used + needed <= maxBytes) break;
+    await rm(e.path, { force: true });
+    used -= e.size;
+    log.info({ evicted: e.sha256.slice(0, 12), bytes: e.size }, 'evicted from cache');
+  }
+  if (used + needed > maxBytes) {
+    await rm(join(dir, `${forSha}.partial`), { force: true });
+    throw new CacheError(
+      dir,
+      `cache full: need ${formatBytes(needed)} but ${formatBytes(Math.max(0, maxBytes - used))} of cache.maxBytes ${formatBytes(maxBytes)} is free after evicting unused files; raise cache.maxBytes`,
+    );
+  }
+}
+
+/** The cache's files: verified (`.ova`) and partial downloads, by sha256. */
+export async function cacheEntries(
+  dir: string,
+): Promise<Array<{ path: string; sha256: string; size: number; mtimeMs: number; final: boolean }>> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out = [];
+  for (const name of names) {
+    const m = /^([0-9a-f]{64})\.(ova|partial)$/.exec(name);
+    if (!m) continue;
+    const s = await stat(join(dir, name)).catch(() => undefined);
+    if (s)
+      out.push({
+        path: join(dir, name),
+        sha256: m[1]!,
+        size: s.size,
+        mtimeMs: s.mtimeMs,
+        final: m[2] === 'ova',
+      });
+  }
+  return out;
+}
+
+/** Bytes the cache may still take: the smaller of `maxBytes - used` and the filesystem's free space. */
+export async function cacheFreeBytes(dir: string, maxBytes: number): Promise<number> {
+  const used = (await cacheEntries(dir)).reduce((sum, e) => sum + e.size, 0);
+  let fsFree = Number.POSITIVE_INFINITY;
+  try {
+    const s = await statfs(dir);
+    fsFree = Number(s.bavail) * Number(s.bsize);
+  } catch {
+    // statfs unsupported: maxBytes alone.
+  }
+  return Math.max(0, Math.min(maxBytes - used, fsFree));
+}
+
+/** SHA-256 of a whole file, in a worker thread (see FileHasher). */
+export async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
+  const { size } = await stat(path);
+  return new FileHasher(path).digest(size);
+}
+
+/** Writes all of `chunks` (`n` bytes) at the file's append position, continuing after short writes. */
+export async function writeAll(fh: FileHandle, chunks: Buffer[], n: number): Promise<void> {
+  let { bytesWritten } = await fh.writev(chunks);
+  if (bytesWritten === n) return;
+  const rest = Buffer.concat(chunks).subarray(bytesWritten);
+  for (let off = 0; off < rest.length; off += bytesWritten) {
+    ({ bytesWritten } = await fh.write(rest, off));
+  }
+}
