@@ -329,8 +329,10 @@ export class DownloadCache {
               );
             },
           });
-          if (this.#storeBuckets.length > 0) await pipeline(body, throttle(this.#storeBuckets), sink);
-          else await pipeline(body, sink);
+          // The signal also ends a stalled body (every caller gave up), not only the next write.
+          const stop = options.signal ? { signal: options.signal } : {};
+          if (this.#storeBuckets.length > 0) await pipeline(body, throttle(this.#storeBuckets), sink, stop);
+          else await pipeline(body, sink, stop);
         }
         await fh.close();
         fh = undefined;
