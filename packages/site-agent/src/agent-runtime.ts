@@ -8,10 +8,10 @@ import {
   type TrustedKey,
   type VsphereConfig,
 } from '@ferry/shared';
-import { ContentLibraryClient, type ContentLibraryClientOptions } from './content-library-client.js';
 import { DownloadCache } from './download-cache.js';
 import { ImageImporter } from './image-importer.js';
 import { TransferQueues } from './transfer-queues.js';
+import { ContentLibraryClient, type ContentLibraryClientOptions } from './vcenter/content-library-client.js';
 
 /** The parts of an agent that every command (import, daemon, reconcile, check) builds from one config. */
 export interface AgentRuntime {

@@ -11,12 +11,6 @@ export type {
   UpdateSessionFileInfo,
   UpdateSessionInfo,
 } from './content-library.js';
-export {
-  ContentLibraryClient,
-  type ContentLibraryClientOptions,
-  MANAGED_BY_FERRY,
-  UpdateSession,
-} from './content-library-client.js';
 export { ControlWatch, type ControlWatchOptions, type WatchEntry, type WatchIterator } from './control-watch.js';
 export {
   cleanupLeftovers,
@@ -105,4 +99,10 @@ export {
 } from './transfer/subscription-verdict.js';
 export { TokenBucket, throttle } from './transfer/token-bucket.js';
 export { TransferQueues } from './transfer-queues.js';
+export {
+  ContentLibraryClient,
+  type ContentLibraryClientOptions,
+  MANAGED_BY_FERRY,
+  UpdateSession,
+} from './vcenter/content-library-client.js';
 export { AGENT_VERSION } from './version.js';

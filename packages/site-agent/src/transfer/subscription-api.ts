@@ -9,8 +9,8 @@
  * `publish_info` or `subscription_info` are accepted and ignored.
  */
 import { randomUUID } from 'node:crypto';
-import type { ContentLibraryClient } from '../content-library-client.js';
 import { VsphereError } from '../errors.js';
+import type { ContentLibraryClient } from '../vcenter/content-library-client.js';
 
 const REST = '/rest/com/vmware/content';
 const P = {
