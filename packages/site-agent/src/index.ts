@@ -34,6 +34,7 @@ export {
   DownloadCache,
   type DownloadCacheOptions,
   type FetchOptions,
+  type ImageCache,
 } from './download-cache.js';
 export { ItemConflictError, UpdateSessionError, VsphereAuthError, VsphereError } from './errors.js';
 export { EventConsumer, type EventConsumerOptions, type MessageOutcome } from './event-consumer.js';
@@ -44,6 +45,7 @@ export {
   type EventDecision,
   rollbackReason,
 } from './event-decision.js';
+export type { ReadableGrowingFile } from './growing-file.js';
 export {
   ImageImporter,
   type ImageImporterOptions,
