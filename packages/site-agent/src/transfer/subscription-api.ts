@@ -11,14 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { VsphereError } from '../errors.js';
 import type { ContentLibraryClient } from '../vcenter/content-library-client.js';
-
-const REST = '/rest/com/vmware/content';
-const P = {
-  library: `${REST}/library`,
-  localLibrary: `${REST}/local-library`,
-  subscribedLibrary: `${REST}/subscribed-library`,
-  subscribedItem: `${REST}/library/subscribed-item`,
-} as const;
+import { VAPI_PATHS as P } from '../vcenter/vapi-wire.js';
 
 /** The user name vCenter fixes for BASIC authentication of a published library. */
 const PUBLISH_USER = 'vcsp';

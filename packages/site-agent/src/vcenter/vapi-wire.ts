@@ -12,6 +12,8 @@ export const VAPI_PATHS = {
   session: `${REST}/cis/session`,
   library: `${REST}/content/library`,
   localLibrary: `${REST}/content/local-library`,
+  subscribedLibrary: `${REST}/content/subscribed-library`,
+  subscribedItem: `${REST}/content/library/subscribed-item`,
   item: `${REST}/content/library/item`,
   file: `${REST}/content/library/item/file`,
   updateSession: `${REST}/content/library/item/update-session`,
