@@ -10,14 +10,14 @@ import { Command, CommanderError, Option } from 'commander';
 import { formatPublish, formatReconcile, formatRepublish, formatRetire, formatSiteControl } from './cli-output.js';
 import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from './coordinator-context.js';
 import { runCoordinator } from './coordinator-daemon.js';
-import { exitCodeOf, UsageError } from './errors.js';
+import { exitCodeOf, StatusFilterError, UsageError } from './errors.js';
 import { createProgress, noProgress } from './progress.js';
 import { parseLabels, publishFile, publishFromStore, validatePublishOptions } from './publish-image.js';
 import { republishImage } from './republish-image.js';
 import { requestReconcile } from './request-reconcile.js';
 import { retireImage } from './retire-image.js';
 import { setSiteSuspended } from './site-control.js';
-import { buildStatusMatrix, type StatusFilter } from './status-matrix.js';
+import { buildStatusMatrix, type StatusFilter, unknownFilterReason } from './status-matrix.js';
 import { readStatusInput } from './status-snapshot.js';
 import { renderSitesTable, renderStatus } from './status-table.js';
 
@@ -159,24 +159,32 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .command('status')
     .description('image × site matrix: state, progress, errors; sites and their last reconcile')
     .argument('[image]', 'NAME or NAME@VERSION')
-    .option('--site <site>', 'only this site')
-    .option('--watch', 'redraw every second until Ctrl-C')
+    .option('--site <site>', 'only this site (repeatable)', collect)
+    .option('--watch', 'redraw every second until Ctrl-C (into a pipe or file: one snapshot per second)')
     .option('--json', 'print the status document as JSON (shape documented in the README)')
     .addOption(configOption())
     .action(
-      async (ref: string | undefined, opts: { site?: string; watch?: boolean; json?: boolean; config: string }) => {
-        const filter: StatusFilter = {};
+      async (ref: string | undefined, opts: { site?: string[]; watch?: boolean; json?: boolean; config: string }) => {
+        const filter: StatusFilter = { sites: opts.site };
         if (ref) Object.assign(filter, parseImageRef(ref));
-        if (opts.site) filter.site = opts.site;
+        // Clear-screen codes only on a terminal; a pipe gets plain snapshots separated by a blank line.
+        const clearScreen = (io.stdout as { isTTY?: boolean }).isTTY === true;
         await withContext(opts.config, async (ctx) => {
-          const draw = async (clear: boolean) => {
+          let first = true;
+          const draw = async () => {
             const now = new Date();
-            const matrix = buildStatusMatrix(await readStatusInput(ctx), now, filter);
+            const input = await readStatusInput(ctx);
+            const unknown = unknownFilterReason(input, filter);
+            if (unknown) throw new StatusFilterError(unknown);
+            const matrix = buildStatusMatrix(input, now, filter);
             if (opts.json) io.stdout.write(`${JSON.stringify(matrix, null, opts.watch ? 0 : 2)}\n`);
-            else out(`${clear ? '\x1b[2J\x1b[H' : ''}${renderStatus(matrix, now)}`);
+            else if (!opts.watch) out(renderStatus(matrix, now));
+            else if (clearScreen) out(`\x1b[2J\x1b[H${renderStatus(matrix, now)}`);
+            else out(`${first ? '' : '\n'}${now.toISOString()}\n${renderStatus(matrix, now)}`);
+            first = false;
           };
-          if (!opts.watch) return draw(false);
-          await watchLoop(io.signal, () => draw(true));
+          if (!opts.watch) return draw();
+          await watchLoop(io.signal, draw);
         });
       },
     );

@@ -1,5 +1,5 @@
 import { assertSiteId, type Catalog, type EventBus, type PublishedEvent, parseImageRef } from '@ferry/shared';
-import { ImageNotFoundError, UsageError } from './errors.js';
+import { ImageNotFoundError, ImageRetiredError, UsageError } from './errors.js';
 
 export interface RepublishOptions {
   /** `name@version`. */
@@ -33,7 +33,9 @@ export async function republishImage(
   const manifest = await deps.catalog.get(name, version);
   if (!manifest) throw new ImageNotFoundError(name, version);
   if (manifest.retiredAt) {
-    throw new UsageError(`${name}@${version} was retired at ${manifest.retiredAt}; publish a new version instead`);
+    throw new ImageRetiredError(
+      `${name}@${version} was retired at ${manifest.retiredAt}; publish a new version instead`,
+    );
   }
   const force = options.force ?? false;
   const targets = sites.length > 0 ? sites : ['all'];

@@ -225,7 +225,7 @@ describe('ferry status and sites', () => {
     expect((await world.ferry('resume', '--site', 'dc1')).code).toBe(0);
     expect((await status.get('dc1._control'))?.json()).toMatchObject({ suspended: false });
     const bad = await world.ferry('suspend', '--site', 'all');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^ferry: invalid site "all"/);
   });
 });
@@ -274,7 +274,7 @@ describe('ferry republish, reconcile, retire', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already retired');
     const rep = await world.ferry('republish', 'centos@7.9');
-    expect(rep.code).toBe(2);
+    expect(rep.code).toBe(1);
     expect(rep.stderr).toMatch(/retired/);
   });
 });

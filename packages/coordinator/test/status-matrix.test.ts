@@ -123,7 +123,7 @@ describe('buildStatusMatrix', () => {
   });
 
   it('filters by image and site', () => {
-    const f = buildStatusMatrix(input, now, { name: 'ubuntu', version: '2026.11.21', site: 'dc1' });
+    const f = buildStatusMatrix(input, now, { name: 'ubuntu', version: '2026.11.21', sites: ['dc1'] });
     expect(f.sites.map((s) => s.site)).toEqual(['dc1']);
     expect(f.images).toHaveLength(1);
     expect(Object.keys(f.images[0]!.sites)).toEqual(['dc1']);

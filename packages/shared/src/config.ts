@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { ConfigError, fsReason } from './errors.js';
 import { isImageName } from './names.js';
 import { formatIssues } from './schema-error.js';
 import { Secret } from './secret.js';
@@ -180,7 +181,8 @@ const agentSchema = z.strictObject({
 const coordinatorSchema = z.strictObject({
   nats: natsSchema,
   store: storeSchema,
-  signing: z.strictObject({ privateKeyFile: z.string().min(1) }),
+  /** Optional: only commands that sign (publish, republish, retire, the daemon) need it. */
+  signing: z.strictObject({ privateKeyFile: z.string().min(1) }).optional(),
   /** Replicas of FERRY_EVENTS and the buckets when the coordinator creates them (3 on a 3-node hub). */
   jetstream: z.strictObject({ replicas: z.number().int().min(1).max(5).default(1) }).default({ replicas: 1 }),
   discovery: z
@@ -284,7 +286,8 @@ export interface CoordinatorConfig {
   file: string;
   nats: NatsConfig;
   store: StoreConfig;
-  signing: { privateKeyFile: string };
+  /** Absent when the config has no `signing:` block (read-only use: status, sites). */
+  signing?: { privateKeyFile: string };
   jetstream: { replicas: number };
   discovery: { schedule: string; prefix: string; enabled: boolean; targets: string[] };
   http: { listen: string; token?: Secret; webhookSecret?: Secret };
@@ -300,6 +303,22 @@ class Resolver {
     readonly env: Env,
   ) {}
 
+  /** A `*File` setting: resolved, and readable now, so a missing CA file names its key at load time. */
+  async readable(key: string, p: string | undefined): Promise<string | undefined> {
+    const path = this.path(p);
+    if (path === undefined) return undefined;
+    try {
+      const info = await stat(path);
+      if (info.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+      await access(path, constants.R_OK);
+    } catch (err) {
+      throw new ConfigError(`${this.file}: ${key}: ${path} ${fsReason(err)}: fix the path`, this.file, key, {
+        cause: err,
+      });
+    }
+    return path;
+  }
+
   path(p: string): string;
   path(p: string | undefined): string | undefined;
   path(p: string | undefined): string | undefined {
@@ -314,29 +333,30 @@ class Resolver {
       try {
         text = await readFile(path, 'utf8');
       } catch (err) {
-        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
-        throw new ConfigError(`${this.file}: ${key}: secret file ${path} ${why}`, this.file, key, { cause: err });
+        throw new ConfigError(`${this.file}: ${key}: secret file ${path} ${fsReason(err)}`, this.file, key, {
+          cause: err,
+        });
       }
       const value = text.trim();
       if (!value) throw new ConfigError(`${this.file}: ${key}: secret file ${path} is empty`, this.file, key);
-      return new Secret(value);
+      return new Secret(value, `${key} ${path}`);
     }
     const fromEnv = this.env[envName];
-    return fromEnv ? new Secret(fromEnv) : undefined;
+    return fromEnv ? new Secret(fromEnv, envName) : undefined;
   }
 
   async nats(raw: RawNats): Promise<NatsConfig> {
     return {
       servers: raw.servers,
       name: raw.name,
-      credsFile: this.path(raw.credsFile),
+      credsFile: await this.readable('nats.credsFile', raw.credsFile),
       user: raw.user,
       password: await this.secret('nats.passwordFile', raw.passwordFile, 'FERRY_NATS_PASSWORD'),
       token: await this.secret('nats.tokenFile', raw.tokenFile, 'FERRY_NATS_TOKEN'),
       tls: raw.tls && {
-        caFile: this.path(raw.tls.caFile),
-        certFile: this.path(raw.tls.certFile),
-        keyFile: this.path(raw.tls.keyFile),
+        caFile: await this.readable('nats.tls.caFile', raw.tls.caFile),
+        certFile: await this.readable('nats.tls.certFile', raw.tls.certFile),
+        keyFile: await this.readable('nats.tls.keyFile', raw.tls.keyFile),
         insecure: raw.tls.insecure,
       },
       inboxPrefix: raw.inboxPrefix,
@@ -359,7 +379,7 @@ class Resolver {
             raw.secretAccessKeyFile,
             'AWS_SECRET_ACCESS_KEY',
           ),
-          caFile: this.path(raw.caFile),
+          caFile: await this.readable('store.caFile', raw.caFile),
           insecure: raw.insecure,
         };
       case 'artifactory':
@@ -369,7 +389,7 @@ class Resolver {
           repo: raw.repo,
           token: await this.secret('store.tokenFile', raw.tokenFile, 'FERRY_ARTIFACTORY_TOKEN'),
           apiKey: await this.secret('store.apiKeyFile', raw.apiKeyFile, 'FERRY_ARTIFACTORY_API_KEY'),
-          caFile: this.path(raw.caFile),
+          caFile: await this.readable('store.caFile', raw.caFile),
           insecure: raw.insecure,
         };
       case 'file':
@@ -383,8 +403,12 @@ async function readYaml(file: string): Promise<unknown> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
-    throw new ConfigError(`config file ${file} ${why}`, file, undefined, { cause: err });
+    throw new ConfigError(
+      `config file ${file} ${fsReason(err)}: pass an existing file with --config (or FERRY_CONFIG / FERRY_AGENT_CONFIG)`,
+      file,
+      undefined,
+      { cause: err },
+    );
   }
   try {
     return parseYaml(text) ?? {};
@@ -432,7 +456,7 @@ export async function resolveAgentConfig(input: unknown, file: string, env: Env 
       username: raw.vsphere.username,
       password,
       insecure: raw.vsphere.insecure,
-      caFile: r.path(raw.vsphere.caFile),
+      caFile: await r.readable('vsphere.caFile', raw.vsphere.caFile),
       library: raw.vsphere.library,
       datastore: raw.vsphere.datastore,
       itemName: raw.vsphere.itemName,
@@ -476,7 +500,7 @@ export async function resolveCoordinatorConfig(
     file,
     nats: await r.nats(raw.nats),
     store: await r.store(raw.store),
-    signing: { privateKeyFile: r.path(raw.signing.privateKeyFile) },
+    ...(raw.signing ? { signing: { privateKeyFile: r.path(raw.signing.privateKeyFile) } } : {}),
     jetstream: raw.jetstream,
     discovery: raw.discovery,
     http: {

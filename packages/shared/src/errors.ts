@@ -116,6 +116,31 @@ export function describeError(err: unknown): { code: string; message: string } {
   return { code: 'INTERNAL', message: String(err) };
 }
 
+/**
+ * What a file-system error means, in words: `does not exist`, `is a directory`, … (the raw code
+ * last, for searching). For messages of the form `<setting>: <path> <reason>: <what to do>`.
+ */
+export function fsReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'does not exist';
+    case 'EISDIR':
+      return 'is a directory, not a file';
+    case 'ENOTDIR':
+      return 'has a file where a directory is expected in its path';
+    case 'EEXIST':
+      return 'already exists';
+    case 'EACCES':
+    case 'EPERM':
+      return 'is not accessible (permission denied)';
+    case 'ENOSPC':
+      return 'cannot be written: no space left on the device';
+    default:
+      return `cannot be used: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
 /** An OVA that is not what it claims: bad entry, OVF/manifest mismatch, unsafe tar content. */
 export class OvaFormatError extends FerryError {
   constructor(

@@ -1,6 +1,7 @@
 export { type BackoffPolicy, backoffDelay, isRetryable, sleep } from './backoff.js';
 export { canonicalJson } from './canonical-json.js';
 export { Catalog } from './catalog.js';
+export { exitQuietlyOnClosedPipe } from './closed-pipe.js';
 export {
   type AgentConfig,
   type CoordinatorConfig,
@@ -21,6 +22,7 @@ export {
   ConfigError,
   describeError,
   FerryError,
+  fsReason,
   InvalidNameError,
   MessagingError,
   NotFoundError,
@@ -129,3 +131,4 @@ export { normalizeStorePath, normalizeStorePrefix } from './stores/store-path.js
 export { type SiteIdentity, selectorMatches, targetsSite } from './targets.js';
 export { ensureTopology, openTopology, type Topology, type TopologyOptions } from './topology.js';
 export { formatBytes, formatDuration, parseDuration, parseSize } from './units.js';
+export { withTimeout } from './with-timeout.js';

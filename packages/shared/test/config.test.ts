@@ -145,7 +145,7 @@ describe('coordinator config', () => {
       'nats: { servers: [nats://127.0.0.1:4222] }\nstore: { type: file, root: store }\nsigning: { privateKeyFile: keys/release.key }\n',
     );
     const cfg = await loadCoordinatorConfig(file, {});
-    expect(cfg.signing.privateKeyFile).toBe(join(dir, 'keys/release.key'));
+    expect(cfg.signing?.privateKeyFile).toBe(join(dir, 'keys/release.key'));
     expect(cfg.store).toEqual({ type: 'file', root: join(dir, 'store') });
     expect(cfg.http.listen).toBe('127.0.0.1:9470');
     expect(cfg.discovery.targets).toEqual(['*']);

@@ -36,6 +36,7 @@ export async function createLibraryClient(
     url: vsphere.url,
     username: vsphere.username,
     password: vsphere.password.reveal(),
+    passwordSource: vsphere.password.source,
     insecure: vsphere.insecure,
     ca: vsphere.caFile ? await readFile(vsphere.caFile) : undefined,
     keepAliveMs: vsphere.keepAliveMs,

@@ -26,6 +26,8 @@ export interface ContentLibraryClientOptions {
   url: string;
   username: string;
   password: string;
+  /** Where the password came from, named when vCenter rejects it (default: both possible places). */
+  passwordSource?: string;
   /** Skip TLS certificate verification (self-signed vCenter without a CA file). */
   insecure?: boolean;
   /** CA certificate(s) (PEM) to trust for vCenter. */
@@ -139,6 +141,7 @@ export class ContentLibraryClient {
   readonly url: string;
   private readonly username: string;
   private readonly password: string;
+  private readonly passwordSource: string | undefined;
   private readonly log: Logger;
   private readonly http: Got;
   private readonly requestTimeoutMs: number;
@@ -155,6 +158,7 @@ export class ContentLibraryClient {
     this.url = base.origin;
     this.username = opts.username;
     this.password = opts.password;
+    this.passwordSource = opts.passwordSource;
     this.log = (opts.logger ?? silentLogger()).child({ component: 'content-library', vcenter: this.url });
     this.keepAliveMs = opts.keepAliveMs ?? 60_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
@@ -217,7 +221,10 @@ export class ContentLibraryClient {
     }
     if (res.statusCode === 401 || res.statusCode === 403) {
       this.sessionId = undefined;
-      throw new VsphereAuthError(this.url, this.username, { status: res.statusCode });
+      throw new VsphereAuthError(this.url, this.username, {
+        status: res.statusCode,
+        passwordSource: this.passwordSource,
+      });
     }
     if (res.statusCode >= 300) throw this.httpError('login', res);
     const sid = parseValue(res.body);

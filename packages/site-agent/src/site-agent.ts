@@ -15,6 +15,7 @@ import {
   siteKey,
   type Topology,
   verifyManifest,
+  withTimeout,
 } from '@ferry/shared';
 import type { JsMsg } from '@nats-io/jetstream';
 import { KvWatchInclude } from '@nats-io/kv';
@@ -62,6 +63,9 @@ export class SiteAgent {
   #consumer: EventConsumer | undefined;
   #http: AgentHttp | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** Failing readiness checks at the last heartbeat (undefined before the first). */
+  #notReady: string[] | undefined;
+  #notReadyAt = 0;
   #connected = false;
   #suspended = false;
   #startedAt = new Date().toISOString();
@@ -207,7 +211,7 @@ export class SiteAgent {
     }
     await this.#beat();
     this.#heartbeat = setInterval(() => void this.#beat(), this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
-    log.info({ site: config.site, zone: config.zone, version: AGENT_VERSION }, 'agent started');
+    log.info({ zone: config.zone, version: AGENT_VERSION }, 'agent started');
     if (config.reconcile.enabled) {
       this.#reconciler.schedule(config.reconcile.schedule, config.reconcile.timezone, config.reconcile.jitterMs);
       void this.#reconciler.run('start');
@@ -260,7 +264,7 @@ export class SiteAgent {
       detail: this.#connected ? undefined : 'disconnected',
     });
     try {
-      await withTimeout(this.rt.library.checkSession(), 5_000);
+      await withTimeout(this.rt.library.checkSession(), 5_000, 'vCenter session check');
       checks.push({ name: 'vcenter', ok: true });
     } catch (err) {
       checks.push({ name: 'vcenter', ok: false, detail: describeError(err).message });
@@ -368,9 +372,27 @@ export class SiteAgent {
     return manifest;
   }
 
+  /** Readiness for the heartbeat, re-checked at most every 5 s (#beat also runs after each job). */
+  async #readinessForBeat(): Promise<string[]> {
+    const now = Date.now();
+    if (this.#notReady && now - this.#notReadyAt < 5_000) return this.#notReady;
+    const failing = (await this.readiness()).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failing'}`);
+    const was = this.#notReady;
+    this.#notReady = failing;
+    this.#notReadyAt = now;
+    // "ready" is logged only when every check passes, and again after each recovery.
+    if (failing.length === 0 && (was === undefined || was.length > 0)) {
+      this.rt.log.info({ url: this.httpUrl }, 'ready');
+    } else if (failing.length > 0 && (was === undefined || was.join() !== failing.join())) {
+      this.rt.log.warn({ failing }, 'not ready');
+    }
+    return failing;
+  }
+
   async #beat(): Promise<void> {
     if (!this.#topology) return;
     const { config } = this.rt;
+    const notReady = this.#stopping ? (this.#notReady ?? []) : await this.#readinessForBeat();
     const hb: Heartbeat = {
       site: config.site,
       zone: config.zone,
@@ -383,6 +405,8 @@ export class SiteAgent {
       activeImports: this.rt.queues.active.imports,
       cacheFreeBytes: await this.rt.cache.freeBytes(),
       suspended: this.#suspended,
+      ready: notReady.length === 0,
+      notReady,
     };
     try {
       await this.#topology.sites.put(siteKey(config.site), JSON.stringify(hb));
@@ -413,11 +437,4 @@ export class SiteAgent {
       else if (s.type === 'reconnect') this.#connected = true;
     }
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()),
-  ]);
 }

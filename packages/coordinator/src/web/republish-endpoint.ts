@@ -105,7 +105,12 @@ export async function handleRepublish(req: IncomingMessage, deps: RepublishDeps)
     const sites = parsed.site === undefined ? undefined : [assertSiteId(parsed.site)];
     const result = await republishImage(deps, { ref: `${name}@${version}`, sites, force: parsed.force ?? false });
     deps.logger?.info(
-      { name, version, site: parsed.site ?? 'all', force: parsed.force ?? false, from: req.socket.remoteAddress },
+      {
+        image: `${name}@${version}`,
+        target: parsed.site ?? 'all',
+        force: parsed.force ?? false,
+        from: req.socket.remoteAddress,
+      },
       'web: republish',
     );
     return { status: 202, body: result };
