@@ -404,7 +404,7 @@ async function readYaml(file: string): Promise<unknown> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new ConfigError(
-      `config file ${file} ${fsReason(err)}: pass an existing file with --config (or FERRY_CONFIG / FERRY_AGENT_CONFIG)`,
+      `config file ${file} ${fsReason(err)}: give an existing file with --config`,
       file,
       undefined,
       { cause: err },
