@@ -1,4 +1,5 @@
 /** Plain-text rendering of the status matrix (pure: same matrix and `now`, same text). */
+import { formatAgeAt } from '@ferry/shared';
 import {
   type ImageRow,
   isTransferring,
@@ -8,18 +9,9 @@ import {
   type StatusMatrix,
 } from './status-matrix.js';
 
-/** Compact age: 12s, 5m, 3h, 4d. */
+/** Compact age: 12s, 5m, 3h, 4d (the same function the web page uses). */
 export function formatAge(iso: string | null, now: Date): string {
-  if (!iso) return '-';
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return '?';
-  const s = Math.max(0, Math.floor((now.getTime() - t) / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h`;
-  return `${Math.floor(h / 24)}d`;
+  return formatAgeAt(iso, now.getTime());
 }
 
 /** One matrix cell: state, percent while transferring, error code when failed, age. `*`: record for replaced bytes. */

@@ -6,6 +6,12 @@
 // and the API token must never travel in a URL. The token (when the coordinator has one) is asked
 // for once and kept in sessionStorage. Everything that comes from the server reaches the DOM
 // through textContent or setAttribute, never innerHTML.
+//
+// targets.js and format-age.js are @ferry/shared's compiled modules, served as they are: the page
+// and the CLI share one targeting rule and one age format.
+
+import { formatAge } from './format-age.js';
+import { selectorMatches } from './targets.js';
 
 const TRANSFERRING = new Set(['downloading', 'verifying', 'importing']);
 const SHORT = { downloading: 'download', verifying: 'verify', importing: 'import' };
@@ -50,19 +56,10 @@ function fmtBytes(n) {
   return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-function fmtAge(ms) {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${m % 60}m`;
-  return `${Math.floor(h / 24)}d`;
-}
-
 const fmtTime = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '–');
 const serverNow = () => Date.now() + view.offset;
-const ago = (iso) => (iso ? `${fmtAge(serverNow() - Date.parse(iso))} ago` : 'never');
+const ago = (iso) => (iso ? `${formatAge(serverNow() - Date.parse(iso))} ago` : 'never');
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** An element whose text is "<prefix><age> ago", refreshed every second. */
 function ageEl(tag, className, prefix, iso) {
@@ -81,20 +78,6 @@ function refreshAges() {
 }
 
 // ------------------------------------------------------------------------------------ targeting
-
-/** The same rule as targetsSite in packages/shared/src/targets.ts. */
-function selectorMatches(sel, site) {
-  if (sel === '*') return true;
-  if (sel.startsWith('zone:')) return sel.slice(5) === site.zone;
-  if (sel.startsWith('label:')) {
-    const body = sel.slice(6);
-    const eq = body.indexOf('=');
-    if (eq <= 0) return false;
-    const key = body.slice(0, eq);
-    return Object.hasOwn(site.labels, key) && site.labels[key] === body.slice(eq + 1);
-  }
-  return sel === site.site;
-}
 
 function targets(row, site) {
   if (!row.inCatalog || site.zone === null) return false;
@@ -155,8 +138,17 @@ function renderCell(row, site) {
   } else {
     td.textContent = cell.state;
   }
+  // A refused event (bad signature, rollback): the agent kept what it had, but someone must look.
+  if (cell.refused && !cell.error) {
+    td.classList.add('refused');
+    td.append(el('span', 'sub refusal', `refused ${cell.refused.code}`));
+  }
   const bytes = TRANSFERRING.has(cell.state) ? ` ${fmtBytes(cell.bytesDone)} of ${fmtBytes(cell.bytesTotal)}` : '';
-  const err = cell.error ? `\n${cell.error.code}: ${cell.error.message}` : '';
+  const err = cell.error
+    ? `\n${cell.error.code}: ${cell.error.message}`
+    : cell.refused
+      ? `\nrefused ${cell.refused.code}: ${cell.refused.message}`
+      : '';
   td.title = `${site.site}: ${cell.state}${bytes}${cell.outdated ? ' (older bytes)' : ''}, updated ${fmtTime(cell.updatedAt)}${err}`;
   if (view.selected && view.selected.key === `${row.name}@${row.version}` && view.selected.site === site.site) {
     td.classList.add('selected');
@@ -205,8 +197,11 @@ function siteHeader(site) {
   }
   if (site.suspended) th.append(el('span', 'badge', 'suspended'));
   else if (site.suspendRequested) th.append(el('span', 'badge', 'suspend requested'));
+  if (!site.stale && site.ready === false) th.append(el('span', 'badge bad', 'not ready'));
   th.title = [
     site.site,
+    suspensionText(site),
+    site.ready === false ? `not ready: ${site.notReady.join('; ')}` : '',
     `zone ${site.zone ?? '(unknown: no heartbeat)'}`,
     `last seen ${fmtTime(site.lastSeen)}${site.stale ? ' (stale)' : ''}`,
     site.agentVersion ? `agent ${site.agentVersion}` : '',
@@ -216,6 +211,20 @@ function siteHeader(site) {
     .filter(Boolean)
     .join('\n');
   return th;
+}
+
+/** "suspended by op@host 5m ago: reason", or '' when the site is not suspended. */
+function suspensionText(site) {
+  const s = site.suspension;
+  if (!s) return '';
+  return `suspended by ${s.by} ${ago(s.at)}${s.reason ? `: ${s.reason}` : ' (no reason given)'}`;
+}
+
+/** The agent's state as the sites table shows it: never "ok" for an agent that is not ready. */
+function agentState(site) {
+  if (site.stale) return 'stale (no heartbeat)';
+  if (site.ready === false) return `not ready: ${site.notReady.join('; ') || 'no detail'}`;
+  return site.ready === null ? 'up (readiness not reported)' : 'ready';
 }
 
 function renderHead() {
@@ -268,7 +277,14 @@ function renderSitesTable() {
       el('td', '', s.queueDepth ?? '–'),
       el('td', '', s.activeDownloads ?? '–'),
       el('td', '', s.activeImports ?? '–'),
-      el('td', '', s.suspended ? 'yes' : s.suspendRequested ? 'requested' : 'no'),
+      el('td', s.ready === false && !s.stale ? 'errors' : '', agentState(s)),
+      el(
+        'td',
+        '',
+        s.suspended || s.suspendRequested
+          ? `${s.suspended ? 'yes' : 'requested'}${s.suspension ? ` — ${suspensionText(s)}` : ''}`
+          : 'no',
+      ),
       rec ? ageEl('td', '', `${rec.trigger}${rec.dryRun ? ' (dry run)' : ''}, `, rec.startedAt) : el('td', '', '–'),
       el(
         'td',
@@ -284,27 +300,39 @@ function renderSitesTable() {
 /** Fixed column widths: rows lay out independently, and rows off screen not at all. */
 function renderColumns() {
   const m = $('matrix');
-  m.style.setProperty('--cols', `170px 110px repeat(${view.columns.length}, 92px)`);
-  m.style.width = `${170 + 110 + 92 * view.columns.length}px`;
+  m.style.setProperty('--cols', `170px 110px repeat(${view.columns.length}, 104px)`);
+  m.style.width = `${170 + 110 + 104 * view.columns.length}px`;
 }
 
 function columnsSignature(cols) {
   return cols.map((s) => `${s.site}\u0000${s.zone}\u0000${s.stale}`).join('\u0001');
 }
 
+/** Counts cells of live sites only: a stale site's last transfers and failures are frozen, not news. */
 function renderSummary() {
+  const live = new Set(view.sites.filter((s) => !s.stale).map((s) => s.site));
   let failed = 0;
   let moving = 0;
   let ready = 0;
+  let refused = 0;
   for (const row of view.rows.values()) {
-    for (const c of Object.values(row.sites)) {
+    for (const [site, c] of Object.entries(row.sites)) {
+      if (!live.has(site)) continue;
       if (c.state === 'failed') failed++;
       else if (c.state === 'ready') ready++;
       else if (TRANSFERRING.has(c.state)) moving++;
+      if (c.refused && c.state !== 'failed') refused++;
     }
   }
-  $('summary').textContent =
-    `${view.rows.size} image versions · ${view.sites.length} sites · ${ready} ready · ${moving} transferring · ${failed} failed`;
+  const stale = view.sites.length - live.size;
+  $('summary').textContent = [
+    plural(view.rows.size, 'image version'),
+    `${plural(live.size, 'live site')}${stale > 0 ? ` (+${stale} stale, not counted)` : ''}`,
+    `${ready} ready`,
+    `${moving} transferring`,
+    `${failed} failed`,
+    ...(refused > 0 ? [`${refused} refused`] : []),
+  ].join(' · ');
 }
 
 /** Rebuilds the whole table (first document, new rows or columns, filters). */
@@ -416,11 +444,23 @@ function renderDetail() {
   }
   const flags = `${site.stale ? ', stale' : ''}${site.suspended ? ', suspended' : ''}`;
   add('site', `${site.site} (zone ${site.zone ?? '?'})${flags}`);
-  if (!row.inCatalog) add('catalog', 'not in the catalog');
+  if (site.suspension) add('suspension', suspensionText(site));
+  if (!site.stale && site.ready === false) add('agent', agentState(site));
+  if (!row.inCatalog) add('catalog', 'not in the catalog: an agent reports it, the catalog has no entry');
   if (row.retired) add('retired', fmtTime(row.retiredAt));
-  if (row.sha256) add('sha256', row.sha256);
+  // The page does not check manifest signatures: this is what the catalog claims; agents verify it.
+  if (row.sha256) add('catalog sha256 (unverified here)', row.sha256);
   const info = [dl];
   if (cell?.error) info.push(el('div', 'error', `${cell.error.code}: ${cell.error.message}`));
+  if (cell?.refused) {
+    info.push(
+      el(
+        'div',
+        'error refusal',
+        `refused ${cell.refused.code} ${fmtTime(cell.refused.at)}: ${cell.refused.message}\nThe agent kept what it had and ignored the event.`,
+      ),
+    );
+  }
   box.querySelector('.info').replaceChildren(...info);
   const actions = box.querySelector('.actions');
   // republishImage refuses what is not in the catalog or retired: do not offer it.

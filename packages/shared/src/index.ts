@@ -33,6 +33,7 @@ export {
 } from './errors.js';
 export { type EventBody, EventBus, type PublishedEvent, publishedMsgId } from './event-bus.js';
 export { EVENT_SCHEMA, eventSchema, type FerryEvent, MAX_EVENT_BYTES, parseEvent } from './events.js';
+export { formatAge, formatAgeAt } from './format-age.js';
 export {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_STALE_MS,
