@@ -33,7 +33,8 @@ const VERSION = '0.1.0';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
+/** The whole `ferry` program; exported so tests can dry-parse documented command lines. */
+export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
   const out = (text: string): void => {
     io.stdout.write(text);
   };

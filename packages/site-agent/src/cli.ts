@@ -43,6 +43,24 @@ function defaultConfig(): string {
 
 /** Runs `ferry-agent …`; returns the exit code. Errors print one line, never a stack trace. */
 export async function runAgentCli(argv: readonly string[], io: Io = process): Promise<number> {
+  const program = buildAgentProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CheckFailed) return 1;
+    const message = err instanceof FerryError ? err.message : `internal error: ${describeError(err).message}`;
+    io.stderr.write(`ferry-agent: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    if (!(err instanceof FerryError) && process.env.FERRY_DEBUG && err instanceof Error && err.stack) {
+      io.stderr.write(`${err.stack}\n`);
+    }
+    return err instanceof AgentUsageError || err instanceof InvalidNameError ? 2 : 1;
+  }
+}
+
+/** The whole `ferry-agent` program; exported so tests can dry-parse documented command lines. */
+export function buildAgentProgram(io: Io): Command {
   const out = (line: string) => io.stdout.write(`${line}\n`);
   const program = new Command('ferry-agent')
     .description('ferry site agent: imports signed OVA images into this zone’s vSphere Content Library')
@@ -217,19 +235,7 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
       }
     });
 
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return 0;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof CheckFailed) return 1;
-    const message = err instanceof FerryError ? err.message : `internal error: ${describeError(err).message}`;
-    io.stderr.write(`ferry-agent: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
-    if (!(err instanceof FerryError) && process.env.FERRY_DEBUG && err instanceof Error && err.stack) {
-      io.stderr.write(`${err.stack}\n`);
-    }
-    return err instanceof AgentUsageError || err instanceof InvalidNameError ? 2 : 1;
-  }
+  return program;
 }
 
 /** `import --manifest FILE`: one line naming the file and what is wrong with it. */
