@@ -111,7 +111,7 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
-      // The agent logs "ready" itself, once its checks pass (see its heartbeat).
+      // The agent logs "agent ready" itself, once its checks pass (see its heartbeat).
       await agent.start();
       await new Promise<never>(() => {});
     });

@@ -382,9 +382,9 @@ export class SiteAgent {
     this.#notReadyAt = now;
     // "ready" is logged only when every check passes, and again after each recovery.
     if (failing.length === 0 && (was === undefined || was.length > 0)) {
-      this.rt.log.info({ url: this.httpUrl }, 'ready');
+      this.rt.log.info({ url: this.httpUrl }, 'agent ready');
     } else if (failing.length > 0 && (was === undefined || was.join() !== failing.join())) {
-      this.rt.log.warn({ failing }, 'not ready');
+      this.rt.log.warn({ failing }, 'agent not ready');
     }
     return failing;
   }
