@@ -8,6 +8,8 @@
  *   npm run demo                      # everything, then stops and cleans up
  *   npm run demo -- --keep            # leave it running and print what to try next
  *   npm run demo -- --size 64MiB      # a smaller OVA
+ *   npm run demo -- --keep-files      # keep the work dir (configs, logs, cache) after it stops
+ *   npm run demo -- --help
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -41,8 +43,31 @@ const SITES = [
 const IMAGE = { name: 'ubuntu-2204', version: '2026.11.21' };
 const TIMEOUT_MS = 170_000;
 
+const USAGE = `usage: npm run demo -- [--keep] [--size SIZE] [--keep-files]
+
+Starts, on loopback only: a NATS hub with one leaf node per site, s3rver, one vcsim per site,
+the coordinator and three agents; publishes a sample OVA and shows it land in every site.
+
+  --keep         leave everything running afterwards and print what to try; Ctrl-C stops it
+  --size SIZE    size of the OVA's disk, e.g. 64MiB (default 300MiB)
+  --keep-files   keep the work dir (configs, logs, the agents' caches) after stopping;
+                 by default it is removed, also on Ctrl-C or SIGTERM
+  --help         this text
+`;
+
 const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const known = new Set(['--keep', '--keep-files', '--size']);
+const unknown = args.find((a, i) => a.startsWith('-') && !known.has(a) && args[i - 1] !== '--size');
+if (unknown) {
+  process.stderr.write(`demo: unknown option ${unknown}\n${USAGE}`);
+  process.exit(2);
+}
 const keep = args.includes('--keep');
+const keepFiles = args.includes('--keep-files');
 const sizeArg = args[args.indexOf('--size') + 1];
 const diskSize = args.includes('--size') && sizeArg ? parseSize(sizeArg) : 300 * 2 ** 20;
 if (diskSize === undefined) fail(`--size ${sizeArg}: expected a size like 300MiB`);
@@ -63,7 +88,11 @@ function fail(message: string): never {
 const children: Array<{ name: string; child: ChildProcess }> = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 
+/** Set once a signal started the shutdown: main() must not start new processes behind its back. */
+let stopping = false;
+
 function startProcess(name: string, bin: string, argv: string[], logDir: string): ChildProcess {
+  if (stopping) throw new Error('stopping');
   const log = createWriteStream(join(logDir, `${name}.log`));
   const child = spawn(process.execPath, [bin, ...argv], {
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
@@ -125,7 +154,10 @@ async function shutdown(): Promise<void> {
         }),
     ),
   );
-  for (const c of cleanups.reverse()) await c().catch(() => {});
+  for (const c of cleanups.reverse()) {
+    await c().catch((err: Error) => process.stderr.write(`demo: cleanup step failed: ${err.message}\n`));
+  }
+  cleanups.length = 0;
 }
 
 function bar(done: number, total: number, width = 24): string {
@@ -149,10 +181,15 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
   const logDir = join(dir, 'logs');
   await mkdir(logDir);
-  if (!keep) cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  // Removed last (cleanups run in reverse), on every way out, unless --keep-files.
+  if (!keepFiles) cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
   say(bold('ferry demo: one OVA, three sites in two zones, everything on loopback'));
-  say(dim(`  work dir ${dir} (process logs in ${logDir})`));
+  say(
+    dim(
+      `  work dir ${dir} (process logs in ${logDir}; ${keepFiles ? 'kept' : 'removed at the end, --keep-files keeps it'})`,
+    ),
+  );
   say();
 
   step('starting NATS (a hub with JetStream and one leaf node per site), s3rver and one vcsim per site');
@@ -339,18 +376,36 @@ async function main(): Promise<void> {
     say(
       `  one site only     FERRY_CONFIG=${coordConfig} pnpm exec ferry republish ${IMAGE.name}@${IMAGE.version} --site dc2-pci --force`,
     );
-    for (const { name, child } of children)
-      say(`  kill ${name.padEnd(17)} kill ${child.pid}   (then watch the status go stale)`);
+    const coordinator = children.find((c) => c.name === 'coordinator')!;
+    say(
+      `  stop the coordinator  kill ${coordinator.child.pid}   (the web page goes; agents keep importing; ferry status still answers from NATS)`,
+    );
+    const agent = children.find((c) => c.name === 'agent-dc2-pci')!;
+    say(`  stop an agent     kill ${agent.child.pid}   (dc2-pci turns stale in ferry sites / status after 60 s)`);
+    say(
+      `  restart it        pnpm exec ferry-agent --config ${agentConfigs['dc2-pci']} 2>>${join(logDir, 'agent-dc2-pci.log')} &`,
+    );
+    say(dim('                    (an agent you restart yourself is not stopped by Ctrl-C: kill it when done)'));
     say(`  agent metrics     ${agentUrls['dc1-corp']}/metrics`);
     say(`  logs              ${logDir}`);
-    say('Press Ctrl-C to stop everything.');
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    say(`Press Ctrl-C to stop everything${keepFiles ? '' : ' and remove the work dir'}.`);
+    await new Promise<void>((resolve) => {
+      stopWaiting = resolve;
+    });
   }
 }
 
-process.once('SIGTERM', () => {
-  void shutdown().then(() => process.exit(130));
-});
+/** Set while `--keep` waits: Ctrl-C or SIGTERM then ends the wait and main() stops everything. */
+let stopWaiting: (() => void) | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (stopWaiting) return stopWaiting();
+    say();
+    stopping = true;
+    step(`${signal}: stopping everything${keepFiles ? '' : ' and removing the work dir'}`);
+    void shutdown().then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
 
 main()
   .then(async () => {
