@@ -136,7 +136,15 @@ async function waitHttp(url: string, what: string, timeoutMs = 30_000): Promise<
   }
 }
 
-async function shutdown(): Promise<void> {
+let shuttingDown: Promise<void> | undefined;
+
+/** Stops every process and runs the cleanups once, however many ways out ask for it at once. */
+function shutdown(): Promise<void> {
+  shuttingDown ??= stopAll();
+  return shuttingDown;
+}
+
+async function stopAll(): Promise<void> {
   for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM');
   await Promise.all(
     children.map(
@@ -157,7 +165,6 @@ async function shutdown(): Promise<void> {
   for (const c of cleanups.reverse()) {
     await c().catch((err: Error) => process.stderr.write(`demo: cleanup step failed: ${err.message}\n`));
   }
-  cleanups.length = 0;
 }
 
 function bar(done: number, total: number, width = 24): string {
@@ -414,6 +421,8 @@ main()
     process.exit(0);
   })
   .catch(async (err: Error) => {
+    // A signal is stopping everything: what failed in main() since is a consequence, not news.
+    if (stopping) return;
     process.stderr.write(`\n${red('demo failed:')} ${err.message}\n`);
     for (const { name } of children) process.stderr.write(`  log of ${name}: see the work dir's logs/${name}.log\n`);
     keep || (await shutdown());
