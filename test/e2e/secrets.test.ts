@@ -59,6 +59,14 @@ describe('secrets never reach logs, errors, status, metrics or CLI output', () =
     await world.waitForStatus('dc1', 'classified', '1');
     const failed = await world.waitForStatus('dc2', 'classified', '1', (r) => r.state === 'failed');
     expect(failed.error?.code).toBe('VSPHERE_AUTH');
+    // Its heartbeat says it is not ready, and why: `ferry sites` never calls it "ok".
+    await expect
+      .poll(async () => (await world.topology.sites.get('dc2'))?.json<{ ready?: boolean }>().ready, { timeout: 15_000 })
+      .toBe(false);
+    const sites = await ferry(['sites', '--config', coordFile]);
+    expect(sites.out).toMatch(/^dc2\s.*NOT READY$/m);
+    expect(sites.out).toMatch(/^dc2: not ready: vcenter: .*rejected user/m);
+    keep('ferry sites', sites.out + sites.err);
 
     for (const args of [['status'], ['status', '--json'], ['sites', '--json'], ['republish', 'classified@1']]) {
       const r = await ferry([...args, '--config', coordFile]);
