@@ -123,6 +123,17 @@ describe('the ferry-agent process', () => {
     const help = await runBin(FERRY_AGENT_BIN, ['--help']);
     expect(help.stdout).toContain('With no command, ferry-agent runs the agent daemon');
     expect(help.stdout).toContain('$FERRY_AGENT_CONFIG');
+    const noManifest = await runBin(FERRY_AGENT_BIN, [
+      'import',
+      '--config',
+      world.configs.get(SITE)!,
+      '--manifest',
+      join(world.dir, 'nope.json'),
+    ]);
+    expect(noManifest.code).toBe(1);
+    expect(noManifest.stderr).toMatch(
+      /^ferry-agent: --manifest .*nope\.json does not exist: give the path of a signed/,
+    );
     const missing = await runBin(FERRY_AGENT_BIN, ['check', '--config', world.dir]);
     expect(missing.stdout).toMatch(/^FAIL {2}config .* is a directory, not a file/m);
   });

@@ -54,6 +54,12 @@ describe('ferry keygen', () => {
     const again = await world.ferry('keygen', '--out', out);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^ferry: .*release\.key already exists/);
+    // A file where a directory of --out should be: one line, not "internal error: EEXIST".
+    const underFile = await world.ferry('keygen', '--out', join(world.configFile, 'k'));
+    expect(underFile.code).toBe(1);
+    expect(underFile.stderr).toBe(
+      `ferry: --out ${join(world.configFile, 'k')}: ${world.configFile} is a file, not a directory: choose another --out\n`,
+    );
   });
 });
 

@@ -289,5 +289,11 @@ describe('ferry publish refuses bad input and leaves nothing behind', () => {
     const r2 = await world.ferry('publish', 'x.ova', '--version', '1');
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/^ferry: required option '--name <name>'/);
+    // A bad value typed on the command line is a usage error too, whichever option it is.
+    const badName = await world.ferry('publish', 'x.ova', '--name', 'no spaces', '--version', '1');
+    expect(badName.code).toBe(2);
+    const badLabel = await world.ferry('publish', 'x.ova', '--name', 'x', '--version', '1', '--label', 'novalue');
+    expect(badLabel.code).toBe(2);
+    expect(badLabel.stderr).toMatch(/^ferry: invalid --label "novalue"/);
   });
 });

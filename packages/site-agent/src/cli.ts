@@ -202,11 +202,12 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
     .option('--json', 'print the result as JSON')
     .action(async (opts: { config: string; manifest: string; force?: boolean; json?: boolean }) => {
       const config = await loadAgentConfig(opts.config);
+      // The manifest file first: a wrong path is reported before anything is opened.
+      const manifest = parseManifest(await readManifestFile(opts.manifest));
       const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? 'warn', name: 'ferry-agent' }).child({
         site: config.site,
       });
       const rt = await createAgentRuntime(config, log);
-      const manifest = parseManifest(await readManifestFile(opts.manifest));
       verifyManifest(manifest, rt.trusted);
       await rt.cache.init();
       let lastLine = '';
