@@ -131,6 +131,9 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
                 progress.update(done);
               },
             });
+          } catch (err) {
+            progress.fail();
+            throw err;
           } finally {
             progress.stop();
           }

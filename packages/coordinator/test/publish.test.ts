@@ -4,13 +4,14 @@
  * other bytes are refused unless --replace; invalid input leaves nothing behind.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Catalog, EVENT_SCHEMA, loadTrustedKeys, parseManifest, verifyManifest } from '@ferry/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOva } from '../../../test/world/ova.js';
+import { freePort } from '../../../test/world/ports.js';
 import { openContextFromFile, publishFile } from '../src/index.js';
 import { startWorld, type World } from './world.js';
 
@@ -295,5 +296,26 @@ describe('ferry publish refuses bad input and leaves nothing behind', () => {
     const badLabel = await world.ferry('publish', 'x.ova', '--name', 'x', '--version', '1', '--label', 'novalue');
     expect(badLabel.code).toBe(2);
     expect(badLabel.stderr).toMatch(/^ferry: invalid --label "novalue"/);
+  });
+});
+
+describe('ferry publish to an unreachable store', () => {
+  it('fails with one line naming store.endpoint, and says so after the progress', async () => {
+    const closed = await freePort();
+    const file = join(world.dir, 'unreachable.yaml');
+    const text = await readFile(world.configFile, 'utf8');
+    await writeFile(file, text.replace(/endpoint: \S+/, `endpoint: http://127.0.0.1:${closed}`));
+    const ova = await buildOva(world.dir, { name: 'nowhere', seed: 'nowhere-1' });
+    const r = await world.ferry('publish', ova.path, '--name', 'nowhere', '--version', '1', '--config', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^ferry: .*network error \(ECONNREFUSED\): check store\.endpoint and that the store is reachable\n$/,
+    );
+    expect(r.stderr).not.toContain('will retry');
+    // The file is read (progress to 100 %) before the store's refusal surfaces: the last line says it failed.
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(
+      'nowhere.ova: failed; nothing was published (the error follows)',
+    );
+    expect(await world.catalogKeys()).not.toContain('nowhere.1');
   });
 });
