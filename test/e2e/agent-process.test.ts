@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { ContentLibraryClient } from '@ferry/site-agent';
+import { loadAgentConfig } from '@ferry/shared';
+import { ContentLibraryClient, runChecks } from '@ferry/site-agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duplicateKeys } from '../support/duplicate-keys.js';
 import { FERRY_AGENT_BIN, FERRY_BIN, runBin, startDaemon } from '../support/processes.js';
@@ -136,5 +138,26 @@ describe('the ferry-agent process', () => {
     );
     const missing = await runBin(FERRY_AGENT_BIN, ['check', '--config', world.dir]);
     expect(missing.stdout).toMatch(/^FAIL {2}config .* is a directory, not a file/m);
+  });
+
+  it('`check` gives up on a probe that never answers, after its timeout', async () => {
+    // A "vCenter" that accepts connections and never says a word.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const config = await loadAgentConfig(world.configs.get(SITE)!);
+      const port = (silent.address() as AddressInfo).port;
+      const results = await runChecks(
+        { ...config, vsphere: { ...config.vsphere, url: `https://127.0.0.1:${port}` } },
+        1_000,
+      );
+      const vcenter = results.find((r) => r.name === 'vcenter')!;
+      expect(vcenter).toEqual({ name: 'vcenter', ok: false, message: 'vcenter check: no answer within 1000 ms' });
+      expect(results.find((r) => r.name === 'store')?.ok).toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });

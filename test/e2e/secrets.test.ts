@@ -4,6 +4,7 @@ import { type CoordinatorDaemon, startCoordinator } from '@ferry/coordinator';
 import { createLogger, loadCoordinatorConfig } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, writeCoordinatorConfig } from '../support/coordinator-config.js';
+import { duplicateKeys } from '../support/duplicate-keys.js';
 import { FERRY_AGENT_BIN, runBin } from '../support/processes.js';
 import { SiteWorld } from '../support/site-world.js';
 
@@ -104,6 +105,8 @@ describe('secrets never reach logs, errors, status, metrics or CLI output', () =
     }
     for (const [site, lines] of world.logs) keep(`agent ${site} logs`, lines.map((l) => JSON.stringify(l)).join('\n'));
     keep('coordinator logs', coordLogs.join(''));
+    // Every coordinator log line names each field once (JSON.parse would hide a repeated key).
+    for (const line of coordLogs) expect(duplicateKeys(line.trim()), line).toEqual([]);
 
     expect(collected.length).toBeGreaterThan(10);
     expect(world.logs.get('dc2')!.some((l) => /import failed/.test(String(l.msg)))).toBe(true);
