@@ -136,6 +136,16 @@ describe('the ferry-agent process', () => {
     expect(noManifest.stderr).toMatch(
       /^ferry-agent: --manifest .*nope\.json does not exist: give the path of a signed/,
     );
+    // Logs to stderr: `reconcile --dry-run --json` prints exactly one JSON document on stdout.
+    const plan = await runBin(FERRY_AGENT_BIN, [
+      'reconcile',
+      '--dry-run',
+      '--json',
+      '--config',
+      world.configs.get(SITE)!,
+    ]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(Array.isArray(JSON.parse(plan.stdout))).toBe(true);
     const missing = await runBin(FERRY_AGENT_BIN, ['check', '--config', world.dir]);
     expect(missing.stdout).toMatch(/^FAIL {2}config .* is a directory, not a file/m);
   });

@@ -188,7 +188,9 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
           }
         }
       } finally {
-        await rt.library.logout().catch(() => {});
+        await rt.library
+          .logout()
+          .catch((err: unknown) => log.debug({ err: describeError(err).message }, 'logout failed'));
         await nc.close();
       }
     });
@@ -222,7 +224,9 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
           lastLine = line;
         },
       });
-      await rt.library.logout().catch(() => {});
+      await rt.library
+        .logout()
+        .catch((err: unknown) => log.debug({ err: describeError(err).message }, 'logout failed'));
       if (opts.json) {
         out(JSON.stringify(result));
       } else if (result.skipped) {
