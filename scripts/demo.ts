@@ -20,7 +20,6 @@ import {
   formatBytes,
   formatDuration,
   openTopology,
-  parseSize,
   parseStatusRecord,
   type StatusRecord,
   statusKey,
@@ -34,6 +33,7 @@ import { buildOva } from '../test/world/ova.js';
 import { freePort } from '../test/world/ports.js';
 import { startS3 } from '../test/world/s3.js';
 import { startVcsim, type VcsimHandle } from '../test/world/vcsim.js';
+import { parseDemoArgs } from './demo-args.js';
 
 const SITES = [
   { site: 'dc1-corp', zone: 'corporate', labels: { region: 'eu-west' } },
@@ -43,34 +43,7 @@ const SITES = [
 const IMAGE = { name: 'ubuntu-2204', version: '2026.11.21' };
 const TIMEOUT_MS = 170_000;
 
-const USAGE = `usage: npm run demo -- [--keep] [--size SIZE] [--keep-files]
-
-Starts, on loopback only: a NATS hub with one leaf node per site, s3rver, one vcsim per site,
-the coordinator and three agents; publishes a sample OVA and shows it land in every site.
-
-  --keep         leave everything running afterwards and print what to try; Ctrl-C stops it
-  --size SIZE    size of the OVA's disk, e.g. 64MiB (default 300MiB)
-  --keep-files   keep the work dir (configs, logs, the agents' caches) after stopping;
-                 by default it is removed, also on Ctrl-C or SIGTERM
-  --help         this text
-`;
-
-const args = process.argv.slice(2);
-if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-const known = new Set(['--keep', '--keep-files', '--size']);
-const unknown = args.find((a, i) => a.startsWith('-') && !known.has(a) && args[i - 1] !== '--size');
-if (unknown) {
-  process.stderr.write(`demo: unknown option ${unknown}\n${USAGE}`);
-  process.exit(2);
-}
-const keep = args.includes('--keep');
-const keepFiles = args.includes('--keep-files');
-const sizeArg = args[args.indexOf('--size') + 1];
-const diskSize = args.includes('--size') && sizeArg ? parseSize(sizeArg) : 300 * 2 ** 20;
-if (diskSize === undefined) fail(`--size ${sizeArg}: expected a size like 300MiB`);
+const { keep, keepFiles, diskSize } = parseDemoArgs(process.argv.slice(2));
 
 const tty = process.stdout.isTTY === true;
 const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
@@ -79,11 +52,6 @@ const green = (s: string) => (tty ? `\x1b[32m${s}\x1b[0m` : s);
 const red = (s: string) => (tty ? `\x1b[31m${s}\x1b[0m` : s);
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const step = (line: string) => say(`${bold('==>')} ${line}`);
-
-function fail(message: string): never {
-  process.stderr.write(`demo: ${message}\n`);
-  process.exit(1);
-}
 
 const children: Array<{ name: string; child: ChildProcess }> = [];
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -283,7 +251,7 @@ async function main(): Promise<void> {
     `    coordinator http://127.0.0.1:${coordPort}/ ; agents ${SITES.map((s) => `${s.site} ${agentUrls[s.site]}`).join(', ')}`,
   );
 
-  step(`building a sample OVA (OVF descriptor, .mf with SHA256 lines, one ${formatBytes(diskSize!)} disk)`);
+  step(`building a sample OVA (OVF descriptor, .mf with SHA256 lines, one ${formatBytes(diskSize)} disk)`);
   const ovaDir = join(dir, 'ova');
   await mkdir(ovaDir);
   const ova = await buildOva(ovaDir, { name: 'ubuntu', diskSize });

@@ -1,5 +1,3 @@
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import {
   Catalog,
   connectNats,
@@ -15,13 +13,13 @@ import {
   siteKey,
   type Topology,
   verifyManifest,
-  withTimeout,
 } from '@ferry/shared';
 import type { JsMsg } from '@nats-io/jetstream';
 import { KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 import { AgentMetrics } from './agent-metrics.js';
+import { checkReadiness, ReadinessReporter } from './agent-readiness.js';
 import type { AgentRuntime } from './agent-runtime.js';
 import { EventConsumer, type MessageOutcome } from './event-consumer.js';
 import { decideEvent, decodeEvent, type EventDecision } from './event-decision.js';
@@ -63,9 +61,7 @@ export class SiteAgent {
   #consumer: EventConsumer | undefined;
   #http: AgentHttp | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
-  /** Failing readiness checks at the last heartbeat (undefined before the first). */
-  #notReady: string[] | undefined;
-  #notReadyAt = 0;
+  readonly #readiness: ReadinessReporter;
   #connected = false;
   #suspended = false;
   #startedAt = new Date().toISOString();
@@ -77,6 +73,11 @@ export class SiteAgent {
   constructor(rt: AgentRuntime, options: SiteAgentOptions = {}) {
     this.rt = rt;
     this.#options = options;
+    this.#readiness = new ReadinessReporter(
+      () => this.readiness(),
+      rt.log,
+      () => this.httpUrl,
+    );
     this.metrics = new AgentMetrics({
       queueDepth: () => rt.queues.depth,
       activeDownloads: () => rt.queues.active.downloads,
@@ -256,26 +257,12 @@ export class SiteAgent {
 
   readonly #pendingWhileSuspended = new Map<string, { manifest: Manifest; force: boolean }>();
 
-  async readiness(): Promise<ReadinessCheck[]> {
-    const checks: ReadinessCheck[] = [];
-    checks.push({
-      name: 'nats',
-      ok: this.#connected && !this.#nc?.isClosed(),
-      detail: this.#connected ? undefined : 'disconnected',
+  readiness(): Promise<ReadinessCheck[]> {
+    return checkReadiness({
+      natsConnected: () => this.#connected && !this.#nc?.isClosed(),
+      checkVcenterSession: () => this.rt.library.checkSession(),
+      cacheDir: this.rt.cache.dir,
     });
-    try {
-      await withTimeout(this.rt.library.checkSession(), 5_000, 'vCenter session check');
-      checks.push({ name: 'vcenter', ok: true });
-    } catch (err) {
-      checks.push({ name: 'vcenter', ok: false, detail: describeError(err).message });
-    }
-    try {
-      await access(this.rt.cache.dir, constants.W_OK);
-      checks.push({ name: 'cache', ok: true });
-    } catch (err) {
-      checks.push({ name: 'cache', ok: false, detail: `${this.rt.cache.dir} not writable: ${(err as Error).message}` });
-    }
-    return checks;
   }
 
   async #handle(msg: JsMsg): Promise<MessageOutcome> {
@@ -372,27 +359,10 @@ export class SiteAgent {
     return manifest;
   }
 
-  /** Readiness for the heartbeat, re-checked at most every 5 s (#beat also runs after each job). */
-  async #readinessForBeat(): Promise<string[]> {
-    const now = Date.now();
-    if (this.#notReady && now - this.#notReadyAt < 5_000) return this.#notReady;
-    const failing = (await this.readiness()).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failing'}`);
-    const was = this.#notReady;
-    this.#notReady = failing;
-    this.#notReadyAt = now;
-    // "ready" is logged only when every check passes, and again after each recovery.
-    if (failing.length === 0 && (was === undefined || was.length > 0)) {
-      this.rt.log.info({ url: this.httpUrl }, 'agent ready');
-    } else if (failing.length > 0 && (was === undefined || was.join() !== failing.join())) {
-      this.rt.log.warn({ failing }, 'agent not ready');
-    }
-    return failing;
-  }
-
   async #beat(): Promise<void> {
     if (!this.#topology) return;
     const { config } = this.rt;
-    const notReady = this.#stopping ? (this.#notReady ?? []) : await this.#readinessForBeat();
+    const notReady = this.#stopping ? this.#readiness.last : await this.#readiness.failing();
     const hb: Heartbeat = {
       site: config.site,
       zone: config.zone,
