@@ -19,7 +19,7 @@ import {
   statusKey,
 } from '@ferry/shared';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SiteWorld } from '../support/site-world.js';
 import { launchBrowser, startPageDaemon } from '../support/web-browser.js';
 
@@ -152,8 +152,15 @@ describe('the status page layout', () => {
     await world?.stop();
   });
 
+  const pageErrors: string[] = [];
+  afterEach(() => {
+    expect(pageErrors.splice(0)).toEqual([]);
+  });
+
   async function open(width: number): Promise<Page> {
     const page = await browser.newPage({ viewport: { width, height: 900 } });
+    // A script error (say, a name missing between the page's modules) fails the test (afterEach).
+    page.on('pageerror', (err) => pageErrors.push(err.message));
     await page.goto(daemon.url);
     await page.locator('html[data-ready="true"]').waitFor({ state: 'attached', timeout: 10_000 });
     return page;

@@ -18,6 +18,8 @@ export interface Asset {
 const FILES: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/assets/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+  '/assets/view.js': ['view.js', 'text/javascript; charset=utf-8'],
+  '/assets/render.js': ['render.js', 'text/javascript; charset=utf-8'],
   '/assets/app.css': ['app.css', 'text/css; charset=utf-8'],
 };
 
