@@ -76,6 +76,35 @@ describe('the ferry-agent process', () => {
     await world.writeConfig(SITE);
   });
 
+  it('`check` fails for a bucket that does not exist and for a private key in trust.publicKeys', async () => {
+    const dir = join(world.dir, 'bad-store');
+    const config = await world.writeConfig(SITE, {
+      dir,
+      s3: { ...world.s3, bucket: 'no-such-bucket' },
+      publicKeyFile: world.key.privateKeyFile,
+    });
+    const res = await runBin(FERRY_AGENT_BIN, ['check', '--config', config]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(
+      /^FAIL {2}store .*bucket no-such-bucket does not exist: create it or fix store\.bucket/m,
+    );
+    expect(res.stdout).toMatch(/^FAIL {2}trust .*is a PRIVATE key/m);
+    expect(res.stdout).not.toContain('PRIVATE KEY-----');
+    await world.writeConfig(SITE);
+  });
+
+  it('an invalid reconcile.schedule fails `check` and the daemon at start', async () => {
+    const dir = join(world.dir, 'bad-cron');
+    const config = await world.writeConfig(SITE, { dir, extra: { reconcile: { schedule: 'every 15 minutes' } } });
+    const check = await runBin(FERRY_AGENT_BIN, ['check', '--config', config]);
+    expect(check.code).not.toBe(0);
+    expect(check.stdout + check.stderr).toMatch(/reconcile\.schedule: expected a cron expression/);
+    const daemon = await runBin(FERRY_AGENT_BIN, ['--config', config], {}, 30_000);
+    expect(daemon.code).not.toBe(0);
+    expect(daemon.stdout + daemon.stderr).toMatch(/reconcile\.schedule: expected a cron expression/);
+    await world.writeConfig(SITE);
+  });
+
   it('`check` passes on a good config', async () => {
     const res = await runBin(FERRY_AGENT_BIN, ['check', '--config', world.configs.get(SITE)!]);
     expect(res.stdout).not.toMatch(/FAIL/);

@@ -1,4 +1,5 @@
 /** Headless Chromium (Debian's `chromium`, driven by playwright-core) and a coordinator daemon for page tests. */
+import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CoordinatorDaemon, startCoordinator } from '@ferry/coordinator';
@@ -7,9 +8,20 @@ import { type Browser, chromium } from 'playwright-core';
 import { writeCoordinatorConfig } from './coordinator-config.js';
 import type { SiteWorld } from './site-world.js';
 
+/** Debian's chromium from PATH; a clear error when it is missing. */
+function chromiumPath(): string {
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error(
+      "chromium is not on PATH: install Debian's chromium (apt-get install chromium, or bash scripts/bootstrap.sh)",
+    );
+  }
+}
+
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: chromiumPath(),
     headless: true,
     args: [
       '--headless',

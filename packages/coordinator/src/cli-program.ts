@@ -5,14 +5,30 @@
  */
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
-import { describeError, FerryError, loadCoordinatorConfig, parseImageRef, writeKeyPair } from '@ferry/shared';
+import {
+  describeError,
+  FerryError,
+  loadCoordinatorConfig,
+  parseImageRef,
+  privateKeyModeProblem,
+  writeKeyPair,
+} from '@ferry/shared';
 import { Command, CommanderError, Option } from 'commander';
-import { formatPublish, formatReconcile, formatRepublish, formatRetire, formatSiteControl } from './cli-output.js';
+import {
+  formatPublish,
+  formatReconcile,
+  formatRepublish,
+  formatRetire,
+  formatSiteControl,
+  formatSiteRemoved,
+} from './cli-output.js';
 import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from './coordinator-context.js';
 import { runCoordinator } from './coordinator-daemon.js';
 import { exitCodeOf, StatusFilterError, UsageError } from './errors.js';
+import { checkSites, knownSites } from './known-sites.js';
 import { createProgress, noProgress } from './progress.js';
 import { parseLabels, publishFile, publishFromStore, validatePublishOptions } from './publish-image.js';
+import { removeSite } from './remove-site.js';
 import { republishImage } from './republish-image.js';
 import { requestReconcile } from './request-reconcile.js';
 import { retireImage } from './retire-image.js';
@@ -86,8 +102,8 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .command('publish')
     .description('upload an OVA to the store and announce it (or register one already in the store)')
     .argument('[file]', 'the .ova file to upload')
-    .requiredOption('--name <name>', 'image name: A-Z a-z 0-9 _ -')
-    .requiredOption('--version <version>', 'image version: A-Z a-z 0-9 _ - .')
+    .requiredOption('--name <name>', 'image name, e.g. ubuntu-22.04: 1-128 of A-Z a-z 0-9 . _ + -')
+    .requiredOption('--version <version>', 'image version, e.g. 1.2.3+build.7: 1-128 of A-Z a-z 0-9 . _ + -')
     .option('--target <selector>', 'site id, zone:<zone>, label:<k>=<v> or * (repeatable; default *)', collect)
     .option('--label <k=v>', 'label recorded in the manifest (repeatable)', collect)
     .option('--replace', 'replace the bytes of an already published name@version')
@@ -120,11 +136,23 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
         // Checks that need no config, NATS or store come first: nothing is written when they fail.
         validatePublishOptions(base);
         const result = await withContext(opts.config, async (ctx) => {
+          // No signing block: publish fails below, before anything is read or written, saying so.
+          const keyFile = ctx.config.signing?.privateKeyFile;
+          const keyProblem = keyFile === undefined ? undefined : await privateKeyModeProblem(keyFile);
+          if (keyProblem) io.stderr.write(`ferry: warning: ${keyProblem}\n`);
           if (opts.fromStore) return publishFromStore(ctx, { ...base, path: opts.fromStore });
           let progress = noProgress;
+          // Ctrl-C / SIGTERM abort the upload and undo what was written, instead of exiting with a
+          // half-finished multipart upload and an object discovery could announce.
+          const stop = new AbortController();
+          const onSignal = () => stop.abort();
+          process.once('SIGINT', onSignal);
+          process.once('SIGTERM', onSignal);
+          io.signal?.addEventListener('abort', onSignal, { once: true });
           try {
             return await publishFile(ctx, {
               ...base,
+              signal: stop.signal,
               file: file!,
               onProgress: (done, total) => {
                 if (progress === noProgress && !opts.json) progress = createProgress(io.stdout, basename(file!), total);
@@ -135,6 +163,9 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
             progress.fail();
             throw err;
           } finally {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+            io.signal?.removeEventListener('abort', onSignal);
             progress.stop();
           }
         });
@@ -148,12 +179,16 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .description('announce a published image again, to every site or to some')
     .argument('<image>', 'NAME@VERSION')
     .option('--site <site>', 'only this site (repeatable)', collect)
-    .option('--force', 're-import even where the library already holds these bytes')
+    .option(
+      '--force',
+      're-import even where the library already holds these bytes (and address sites that have not reported yet)',
+    )
     .option('--json', 'print the events as JSON')
     .addOption(configOption())
     .action(async (ref: string, opts: { site?: string[]; force?: boolean; json?: boolean; config: string }) => {
+      const force = opts.force ?? false;
       const r = await withContext(opts.config, (ctx) =>
-        republishImage(ctx, { ref, sites: opts.site, force: opts.force ?? false }),
+        republishImage(ctx, { ref, sites: opts.site, force, allowUnknownSites: force }),
       );
       if (opts.json) json(r);
       else out(formatRepublish(r));
@@ -193,7 +228,7 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
       },
     );
 
-  program
+  const sites = program
     .command('sites')
     .description('sites that run an agent: zone, last heartbeat, queue, suspended or stale')
     .option('--json', 'print { schema, generatedAt, sites } as JSON')
@@ -205,6 +240,18 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
         if (opts.json) json({ schema: matrix.schema, generatedAt: matrix.generatedAt, sites: matrix.sites });
         else out(`${renderSitesTable(matrix, now)}\n`);
       });
+    });
+  sites
+    .command('remove')
+    .description('forget a decommissioned site: its heartbeat, control and status records')
+    .argument('<site>', 'site id')
+    .option('--force', 'remove it even though its agent still sends heartbeats')
+    .option('--json', 'print what was removed as JSON')
+    .addOption(configOption())
+    .action(async (site: string, opts: { force?: boolean; json?: boolean; config: string }) => {
+      const r = await withContext(opts.config, (ctx) => removeSite(ctx.topology, site, { force: opts.force }));
+      if (opts.json) json(r);
+      else out(formatSiteRemoved(r));
     });
 
   program
@@ -223,10 +270,13 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .command('reconcile')
     .description('ask every agent (or some) to reconcile its library with the catalog now')
     .option('--site <site>', 'only this site (repeatable)', collect)
+    .option('--force', 'address sites that have not reported yet')
     .option('--json', 'print the events as JSON')
     .addOption(configOption())
-    .action(async (opts: { site?: string[]; json?: boolean; config: string }) => {
-      const events = await withContext(opts.config, (ctx) => requestReconcile(ctx.bus, opts.site ?? []));
+    .action(async (opts: { site?: string[]; force?: boolean; json?: boolean; config: string }) => {
+      const events = await withContext(opts.config, (ctx) =>
+        requestReconcile(ctx, opts.site ?? [], { force: opts.force }),
+      );
       if (opts.json) json({ events });
       else out(formatReconcile(events));
     });
@@ -244,14 +294,16 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
       )
       .requiredOption('--site <site>', 'site id')
       .option('--reason <text>', 'why (shown to other operators)')
+      .option('--force', 'address a site that has not reported yet')
       .option('--json', 'print the control record as JSON')
       .addOption(configOption())
-      .action(async (opts: { site: string; reason?: string; json?: boolean; config: string }) => {
+      .action(async (opts: { site: string; reason?: string; force?: boolean; json?: boolean; config: string }) => {
         await withContext(opts.config, async (ctx) => {
-          const known = (await ctx.topology.sites.get(opts.site).catch(() => null)) != null;
+          const known = await knownSites(ctx.topology);
+          checkSites([opts.site], known, { force: opts.force });
           const control = await setSiteSuspended(ctx.topology.status, opts.site, suspended, opts.reason);
           if (opts.json) json(control);
-          else out(formatSiteControl(control, known));
+          else out(formatSiteControl(control, known.includes(control.site)));
         });
       });
   }

@@ -49,6 +49,32 @@ export class ImageRetiredError extends FerryError {
   }
 }
 
+/** The operator stopped the command (Ctrl-C, SIGTERM); what it had started was undone. */
+export class InterruptedError extends FerryError {
+  constructor(message: string) {
+    super('INTERRUPTED', message);
+  }
+}
+
+/** A command named a site that never reported (no heartbeat, no status record). */
+export class UnknownSiteError extends FerryError {
+  constructor(
+    readonly site: string,
+    readonly known: readonly string[],
+    hint: string,
+  ) {
+    const list = known.length > 0 ? `known sites: ${known.join(', ')}` : 'no site has reported yet';
+    super('UNKNOWN_SITE', `unknown site ${JSON.stringify(site)} (${list}): ${hint}`);
+  }
+}
+
+/** `ferry sites remove` of a site whose agent still sends heartbeats. */
+export class SiteActiveError extends FerryError {
+  constructor(message: string) {
+    super('SITE_ACTIVE', message);
+  }
+}
+
 /**
  * Exit code for an error: 2 when the command line is wrong (its shape, or a value typed on it: a
  * name, version, site id, label or target that ferry refuses), 1 for everything else (the world:

@@ -8,6 +8,7 @@
  *   GET  /api/images         { schema, generatedAt, images } (the same rows)
  *   GET  /api/sites          { schema, generatedAt, sites }  (the `ferry sites --json` document)
  *   POST /api/republish      { name, version, site?, force? }: `ferry republish` (web/republish-endpoint.ts)
+ *   DELETE /api/sites/<site> `ferry sites remove <site>` (?force=true: `--force`) (web/site-remove-endpoint.ts)
  *   POST /hooks/artifactory  Artifactory "deployed" webhook (X-JFrog-Event-Auth = webhook secret)
  *
  * Tokens. With `http.tokenFile` / FERRY_API_TOKEN set, the data endpoints (/api/*) require
@@ -16,7 +17,7 @@
  * NOWHERE else: the browser's EventSource cannot send headers, so the page reads the stream with
  * fetch() (a ReadableStream of the same text/event-stream); a `?token=` would land in proxy and
  * access logs and in the browser history. Without a token the API is read-only: everything can
- * be read, /api/republish answers 403. The webhook always requires its own secret.
+ * be read, /api/republish and DELETE /api/sites/<site> answer 403. The webhook always requires its own secret.
  *
  * A non-browser client (its Accept header does not ask for text/html: curl, scripts) that may read
  * the data also gets the plain text matrix of `ferry status` inside the page's <noscript>.
@@ -31,6 +32,7 @@ import { type Asset, loadAssets, PAGE_CSP } from './web/assets.js';
 import { createEventStreamHub, type EventStreamHub } from './web/event-stream.js';
 import { LiveStatus } from './web/live-status.js';
 import { bearer, handleRepublish } from './web/republish-endpoint.js';
+import { handleSiteRemove, SITES_PATH_PREFIX } from './web/site-remove-endpoint.js';
 
 export interface HttpApiOptions {
   /** `host:port` (`[::1]:port` for IPv6); port 0 picks a free one. */
@@ -134,6 +136,11 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, undefined, { allow: 'POST' });
       if (!options.live) return send(res, 503, { error: 'republish is not available in this process' });
       const out = await handleRepublish(req, { ...options.live, token: options.token, logger: log });
+      return send(res, out.status, out.body, undefined, out.headers);
+    }
+    if (path.startsWith(SITES_PATH_PREFIX) && req.method === 'DELETE') {
+      if (!options.live) return send(res, 503, { error: 'removing sites is not available in this process' });
+      const out = await handleSiteRemove(req, url, { ...options.live, token: options.token, logger: log });
       return send(res, out.status, out.body, undefined, out.headers);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });

@@ -61,15 +61,15 @@ describe('ferry publish FILE', () => {
     expect(result.manifest.replaces).toBeUndefined();
 
     // The object in s3rver is exactly the file.
-    expect(await world.listBucket()).toEqual([artifact, `${artifact}.manifest.json`]);
+    // The OVA and its image version's own sidecar; the publish marker is gone.
+    const sidecarKey = `${artifact}.ubuntu-22_04@2026.11.21.manifest.json`;
+    expect(await world.listBucket()).toEqual([artifact, sidecarKey]);
     expect(await world.objectSha256(artifact)).toBe(ova.sha256);
 
     // The sidecar and the catalog hold the same signed manifest, which verifies with the public key.
     const trusted = await loadTrustedKeys([join(world.dir, 'keys', 'release.pub')]);
     const { GetObjectCommand } = await import('@aws-sdk/client-s3');
-    const sidecarObj = await world.s3client.send(
-      new GetObjectCommand({ Bucket: world.s3.bucket, Key: `${artifact}.manifest.json` }),
-    );
+    const sidecarObj = await world.s3client.send(new GetObjectCommand({ Bucket: world.s3.bucket, Key: sidecarKey }));
     const sidecar = parseManifest(JSON.parse(await sidecarObj.Body!.transformToString()));
     expect(sidecar).toEqual(result.manifest);
     verifyManifest(sidecar, trusted);
@@ -202,7 +202,7 @@ describe('ferry publish --from-store', () => {
       size: ova.size,
       files: ova.files,
     });
-    expect(await world.listBucket()).toContain('builds/packer.ova.manifest.json');
+    expect(await world.listBucket()).toContain('builds/packer.ova.packer@1.manifest.json');
     expect(await world.streamMessages()).toBe(events + 1);
 
     const missing = await world.ferry('publish', '--from-store', 'builds/nope.ova', '--name', 'nope', '--version', '1');

@@ -1,6 +1,29 @@
 import { type DestinationStream, type Logger as PinoLogger, pino } from 'pino';
+import { DEFAULT_LOG_LEVEL } from './config.js';
 
-export type Logger = PinoLogger;
+/** One level's method: structured fields first, then the message (pino's calling convention). */
+export interface LogFn {
+  (fields: object, message?: string): void;
+  (message: string): void;
+}
+
+/**
+ * What ferry's code logs through. pino is the implementation behind `createLogger`; code and
+ * unit tests depend only on this, so a test can pass an in-memory logger.
+ */
+export interface Logger {
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  /** A logger that adds `bindings` to every record (e.g. `{ site, image }`). */
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** pino behind the Logger interface: records stay pino's JSON lines, with redaction. */
+function adapt(log: PinoLogger): Logger {
+  return log;
+}
 
 /** Keys whose values are replaced wherever they appear in a log record. */
 const REDACT_PATHS = [
@@ -32,17 +55,17 @@ export interface LoggerOptions {
  * line: `logger` (the program), `site` (set once, by the program's child), `image` (NAME@VERSION).
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level ?? process.env.FERRY_LOG_LEVEL ?? 'info';
+  const level = options.level ?? process.env.FERRY_LOG_LEVEL ?? DEFAULT_LOG_LEVEL;
   const opts = {
     level,
     base: options.name ? { logger: options.name } : undefined,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return pino(opts, options.destination ?? pino.destination({ fd: 2, sync: true }));
+  return adapt(pino(opts, options.destination ?? pino.destination({ fd: 2, sync: true })));
 }
 
 /** A logger that drops everything, for library callers that pass none. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return adapt(pino({ level: 'silent' }));
 }

@@ -7,10 +7,11 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { canonicalJson } from './canonical-json.js';
 import { ConfigError, fsReason, SignatureError } from './errors.js';
+import { restrictPrivateKeyFile } from './key-file-mode.js';
 import type { Manifest, UnsignedManifest } from './manifest.js';
 
 export interface SigningKey {
@@ -67,6 +68,13 @@ export async function writeKeyPair(
     throw new ConfigError(`--out ${out}: ${privateKeyFile} ${fsReason(err)}: choose another --out`, out);
   }
   try {
+    await restrictPrivateKeyFile(privateKeyFile);
+  } catch (err) {
+    // Never leave a private key behind that others can read.
+    await rm(privateKeyFile, { force: true });
+    throw err;
+  }
+  try {
     await writeFile(publicKeyFile, pair.publicKeyPem, { mode: 0o644 });
   } catch (err) {
     throw new ConfigError(`--out ${out}: ${publicKeyFile} ${fsReason(err)}: choose another --out`, out);
@@ -116,6 +124,15 @@ export async function loadTrustedKeys(files: readonly string[]): Promise<Trusted
         {
           cause: err,
         },
+      );
+    }
+    // createPublicKey also accepts a private key (it derives the public half): a private key
+    // copied to an agent would be used silently, so it is refused instead.
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+      throw new ConfigError(
+        `${file} is a PRIVATE key: an agent trusts public keys only (the .pub from ferry keygen); remove ${file} from this host and list the .pub in trust.publicKeys`,
+        file,
+        'trust.publicKeys',
       );
     }
     try {

@@ -29,8 +29,10 @@ async function write(name: string, text: string): Promise<string> {
   return file;
 }
 
+let configFiles = 0;
 async function loadError(text: string, env: Record<string, string> = {}): Promise<ConfigError> {
-  const file = await write(`c${Math.random().toString(36).slice(2)}.yaml`, text);
+  configFiles += 1;
+  const file = await write(`c${configFiles}.yaml`, text);
   const err = await loadAgentConfig(file, env).then(
     () => undefined,
     (e: unknown) => e,
@@ -141,6 +143,70 @@ describe('agent config', () => {
     expect(err.message).not.toContain('s3cr3t-inline');
   });
 
+  it.each([
+    [
+      'vsphere passwd',
+      {
+        vsphere: `vsphere: { passwd: "${SECRET}", url: https://vc.example, username: u, passwordFile: vc.pass, library: golden, datastore: ds }`,
+      },
+    ],
+    [
+      'vsphere pasword',
+      {
+        vsphere: `vsphere: { pasword: "${SECRET}", url: https://vc.example, username: u, passwordFile: vc.pass, library: golden, datastore: ds }`,
+      },
+    ],
+    ['nats.pass', { nats: `nats: { servers: [nats://127.0.0.1:4222], pass: "${SECRET}" }` }],
+    ['store.secret_access_key', { store: `store: { type: s3, bucket: images, secret_access_key: "${SECRET}" }` }],
+    [
+      'nested under an unknown key',
+      { cache: `cache: { dir: c, maxBytes: 2GiB, vcenter: { login: { pwd: "${SECRET}" } } }` },
+    ],
+    ['in a list under an unknown key', { trust: `trust: { publicKeys: [k.pub], extra: [{ apiToken: "${SECRET}" }] }` }],
+    ['URL user info', { nats: `nats: { servers: ["nats://ferry:${SECRET}@127.0.0.1:4222"], bogus: 1 }` }],
+  ])('a misspelled or unknown secret key never prints its value (%s)', async (_what, override) => {
+    const err = await loadError(agentYaml(override));
+    expect(err.message).toMatch(/Unrecognized key/);
+    expect(err.message).not.toContain(SECRET);
+    expect(inspect(err)).not.toContain(SECRET);
+  });
+
+  it('a YAML syntax error does not quote the source line (it may hold a secret)', async () => {
+    const err = await loadError(`${agentYaml()}\nnats_password: ${SECRET}: x\n`);
+    expect(err.message).toMatch(/not valid YAML: .*line \d+, column \d+/);
+    expect(err.message).not.toContain(SECRET);
+    expect(inspect(err)).not.toContain(SECRET);
+  });
+
+  it.each([
+    ['reconcile: { schedule: "every 15 minutes" }', /reconcile\.schedule: expected a cron expression/],
+    ['reconcile: { schedule: "*/15 * * *" }', /reconcile\.schedule: expected a cron expression/],
+    ['reconcile: { timezone: Mars/Olympus }', /reconcile\.timezone: expected an IANA time zone/],
+  ])('refuses %s at load (so check and the daemon fail)', async (line, message) => {
+    const err = await loadError(`${agentYaml()}\n${line}`);
+    expect(err.message).toMatch(message);
+  });
+
+  it('reports every missing secret file at once', async () => {
+    const err = await loadError(
+      agentYaml({
+        nats: 'nats: { servers: [nats://127.0.0.1:4222], user: u, passwordFile: nats.missing }',
+        store: 'store: { type: s3, bucket: images, accessKeyIdFile: id.missing, secretAccessKeyFile: secret.missing }',
+        vsphere:
+          'vsphere: { url: https://vc.example, username: u, passwordFile: vc.missing, library: golden, datastore: ds }',
+      }),
+    );
+    for (const key of [
+      'nats.passwordFile',
+      'store.accessKeyIdFile',
+      'store.secretAccessKeyFile',
+      'vsphere.passwordFile',
+    ]) {
+      expect(err.message).toContain(`${key}: secret file`);
+    }
+    expect(err.message.match(/does not exist/g)).toHaveLength(4);
+  });
+
   it('rejects a bad duration and a bad size with the expected form', async () => {
     const err = await loadError(`${agentYaml({ cache: 'cache: { dir: c, maxBytes: lots }' })}`);
     expect(err.message).toMatch(/cache\.maxBytes: expected a size/);
@@ -170,5 +236,13 @@ describe('coordinator config', () => {
     expect(cfg.store).toEqual({ type: 'file', root: join(dir, 'store') });
     expect(cfg.http.listen).toBe('127.0.0.1:9470');
     expect(cfg.discovery.targets).toEqual(['*']);
+  });
+
+  it('refuses a discovery schedule that is not a cron expression at load', async () => {
+    const file = await write(
+      'coord-cron.yaml',
+      'nats: { servers: [nats://127.0.0.1:4222] }\nstore: { type: file, root: store }\nsigning: { privateKeyFile: k.key }\ndiscovery: { schedule: hourly }\n',
+    );
+    await expect(loadCoordinatorConfig(file, {})).rejects.toThrow(/discovery\.schedule: expected a cron expression/);
   });
 });

@@ -65,8 +65,8 @@ export async function runChecks(config: AgentConfig, timeoutMs = CHECK_PROBE_TIM
       'store',
       async () => {
         const store = createStore(config.store, silentLogger());
-        await store.head('.ferry-check');
-        return `reachable: ${store.description}`;
+        await store.probe();
+        return `${store.description} exists and can be listed`;
       },
       timeoutMs,
     ),
@@ -81,7 +81,7 @@ export async function runChecks(config: AgentConfig, timeoutMs = CHECK_PROBE_TIM
             ? `logged in to ${config.vsphere.url}; library ${config.vsphere.library} exists`
             : `logged in to ${config.vsphere.url}; library ${config.vsphere.library} will be created on ${config.vsphere.datastore}`;
         } finally {
-          await library.logout().catch(() => {});
+          await library.logout(); // best effort: logs and never throws
         }
       },
       timeoutMs,

@@ -188,9 +188,7 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
           }
         }
       } finally {
-        await rt.library
-          .logout()
-          .catch((err: unknown) => log.debug({ err: describeError(err).message }, 'logout failed'));
+        await rt.library.logout(); // best effort: logs and never throws
         await nc.close();
       }
     });
@@ -224,9 +222,7 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
           lastLine = line;
         },
       });
-      await rt.library
-        .logout()
-        .catch((err: unknown) => log.debug({ err: describeError(err).message }, 'logout failed'));
+      await rt.library.logout(); // best effort: logs and never throws
       if (opts.json) {
         out(JSON.stringify(result));
       } else if (result.skipped) {

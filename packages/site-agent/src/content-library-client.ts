@@ -17,9 +17,25 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Logger, mapLimit, silentLogger } from '@ferry/shared';
+import {
+  DEFAULT_VSPHERE_KEEP_ALIVE_MS,
+  isRetryableCode,
+  isRetryableStatus,
+  type Logger,
+  mapLimit,
+  silentLogger,
+} from '@ferry/shared';
 import { type Got, got, type Method, RequestError, type Response } from 'got';
+import type {
+  ContentLibrary,
+  LibraryFileInfo,
+  LibraryItemInfo,
+  LibraryUpdateSession,
+  UpdateSessionFileInfo,
+  UpdateSessionInfo,
+} from './content-library.js';
 import { UpdateSessionError, VsphereAuthError, VsphereError } from './errors.js';
+import { pollUntil } from './poll.js';
 
 export interface ContentLibraryClientOptions {
   /** vCenter base URL, e.g. https://vcenter.dc1.example (any path is ignored). */
@@ -33,7 +49,7 @@ export interface ContentLibraryClientOptions {
   /** CA certificate(s) (PEM) to trust for vCenter. */
   ca?: string | Buffer;
   logger?: Logger;
-  /** Keep-alive period while an update session is open; default 60 s. */
+  /** Keep-alive period while an update session is open (0: none); default `vsphere.keepAlive`'s (5 min). */
   keepAliveMs?: number;
   /** Timeout of a JSON call; default 60 s. For uploads it is the socket idle timeout. */
   requestTimeoutMs?: number;
@@ -41,30 +57,7 @@ export interface ContentLibraryClientOptions {
   completeTimeoutMs?: number;
 }
 
-export interface LibraryItemInfo {
-  id: string;
-  name: string;
-  description: string;
-  type?: string;
-  contentVersion?: string;
-  size?: number;
-  creationTime?: string;
-  lastModifiedTime?: string;
-}
-
-export interface LibraryFileInfo {
-  name: string;
-  size: number;
-  checksum?: { algorithm: string; checksum: string };
-}
-
-export interface UpdateSessionInfo {
-  id: string;
-  libraryItemId: string;
-  /** ACTIVE, DONE, ERROR or CANCELED */
-  state: string;
-  errorMessage?: string;
-}
+export type { LibraryFileInfo, LibraryItemInfo, UpdateSessionFileInfo, UpdateSessionInfo } from './content-library.js';
 
 const REST = '/rest/com/vmware';
 const P = {
@@ -79,22 +72,11 @@ const P = {
   downloadSessionFile: `${REST}/content/library/item/downloadsession/file`,
 } as const;
 
+/** Description of the libraries ferry creates: what ferry may replace or delete. */
+export const MANAGED_BY_FERRY = 'Managed by ferry';
+
 const SESSION_HEADER = 'vmware-api-session-id';
 const LIST_CONCURRENCY = 16;
-
-/** Codes of network failures worth retrying later. */
-const RETRYABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNABORTED',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
 
 interface CallOptions {
   json?: unknown;
@@ -108,6 +90,7 @@ interface CallOptions {
 interface RawFile {
   name?: string;
   size?: number;
+  cached?: boolean;
   checksum_info?: { algorithm?: string; checksum?: string };
 }
 
@@ -120,6 +103,7 @@ interface RawItem {
   size?: number;
   creation_time?: string;
   last_modified_time?: string;
+  source_id?: string;
 }
 
 interface RawSession {
@@ -133,11 +117,12 @@ interface RawTransferFile {
   name?: string;
   status?: string;
   upload_endpoint?: { uri?: string };
+  bytes_transferred?: number;
   download_endpoint?: { uri?: string };
   error_message?: { default_message?: string };
 }
 
-export class ContentLibraryClient {
+export class ContentLibraryClient implements ContentLibrary {
   readonly url: string;
   private readonly username: string;
   private readonly password: string;
@@ -160,7 +145,7 @@ export class ContentLibraryClient {
     this.password = opts.password;
     this.passwordSource = opts.passwordSource;
     this.log = (opts.logger ?? silentLogger()).child({ component: 'content-library', vcenter: this.url });
-    this.keepAliveMs = opts.keepAliveMs ?? 60_000;
+    this.keepAliveMs = opts.keepAliveMs ?? DEFAULT_VSPHERE_KEEP_ALIVE_MS;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.completeTimeoutMs = opts.completeTimeoutMs ?? 30 * 60_000;
     this.http = got.extend({
@@ -304,8 +289,9 @@ export class ContentLibraryClient {
       return new VsphereError(operation, `${(err as Error).message}${hint}`, {
         cause: err,
         ...(status === undefined ? {} : { status }),
+        // No code and no status: got failed before any answer (a network fault of its own).
         retryable:
-          !tls && (status === undefined ? RETRYABLE_CODES.has(code ?? '') || code === undefined : status >= 500),
+          !tls && (status === undefined ? code === undefined || isRetryableCode(code) : isRetryableStatus(status)),
         ...(code === 'ETIMEDOUT' ? { code: 'VSPHERE_TIMEOUT' } : {}),
       });
     }
@@ -325,8 +311,8 @@ export class ContentLibraryClient {
       ...(type?.endsWith('.already_exists') ? { code: 'VSPHERE_ALREADY_EXISTS' } : {}),
       ...(res.statusCode === 404 ? { code: 'VSPHERE_NOT_FOUND' } : {}),
       ...(res.statusCode === 401 ? { code: 'VSPHERE_UNAUTHENTICATED', retryable: true } : {}),
-      // 429 and 5xx may pass; everything else is a client or data problem.
-      retryable: res.statusCode === 429 || res.statusCode >= 500 || res.statusCode === 401,
+      // 429 and 5xx may pass, a 401 after a re-login too; everything else is a client or data problem.
+      retryable: isRetryableStatus(res.statusCode) || res.statusCode === 401,
     });
   }
 
@@ -355,8 +341,11 @@ export class ContentLibraryClient {
     return ids[0];
   }
 
-  /** Id of the library named `name`; created as a local library on `datastoreId` if missing. */
-  async ensureLibrary(name: string, datastoreId: string): Promise<string> {
+  /**
+   * Id of the library named `name`; created as a local library on `datastoreId` if missing,
+   * published (no authentication) with `publish` so that subscribed libraries can follow it.
+   */
+  async ensureLibrary(name: string, datastoreId: string, opts: { publish?: boolean } = {}): Promise<string> {
     // Serialize per name within this client so concurrent callers do not create two.
     const pending = this.ensuring.get(name);
     if (pending) return pending;
@@ -368,9 +357,10 @@ export class ContentLibraryClient {
           client_token: randomUUID(),
           create_spec: {
             name,
-            description: 'Managed by ferry',
+            description: MANAGED_BY_FERRY,
             type: 'LOCAL',
             storage_backings: [{ type: 'DATASTORE', datastore_id: datastoreId }],
+            ...(opts.publish ? { publish_info: { published: true, authentication_method: 'NONE' } } : {}),
           },
         },
       });
@@ -448,6 +438,7 @@ export class ContentLibraryClient {
     for (const f of raw) {
       if (typeof f.name !== 'string') continue;
       const info: LibraryFileInfo = { name: f.name, size: f.size ?? 0 };
+      if (typeof f.cached === 'boolean') info.cached = f.cached;
       if (f.checksum_info?.checksum) {
         info.checksum = { algorithm: f.checksum_info.algorithm ?? 'SHA1', checksum: f.checksum_info.checksum };
       }
@@ -629,7 +620,7 @@ export class ContentLibraryClient {
 }
 
 /** One update session of a library item (PUSH uploads). */
-export class UpdateSession {
+export class UpdateSession implements LibraryUpdateSession {
   private timer: NodeJS.Timeout | undefined;
   private keepAliveRunning = false;
   private finished = false;
@@ -671,6 +662,85 @@ export class UpdateSession {
     this.files.set(file.name, false);
     this.urls.set(uri, file.name);
     return uri;
+  }
+
+  /**
+   * Announce a file that vCenter GETs itself (PULL) from `uri`, over TLS whose certificate has
+   * this SHA-1 thumbprint, and checks against `sha256`. Wait with `waitForTransfers()`.
+   */
+  async addPullFile(file: {
+    name: string;
+    size: number;
+    sha256: string;
+    uri: string;
+    thumbprint: string;
+  }): Promise<void> {
+    await this.client.call('add file', 'POST', `${P.updateSessionFile}/id:${this.id}`, {
+      searchParams: { '~action': 'add' },
+      json: {
+        file_spec: {
+          name: file.name,
+          source_type: 'PULL',
+          size: file.size,
+          source_endpoint: { uri: file.uri, ssl_certificate_thumbprint: file.thumbprint },
+          checksum_info: { algorithm: 'SHA256', checksum: file.sha256 },
+        },
+      },
+    });
+    // vCenter moves the bytes; validate() must not count the file as missing on our side.
+    this.files.set(file.name, true);
+  }
+
+  /** Files of this session as vCenter reports them (status, bytes transferred, error). */
+  async listFiles(): Promise<UpdateSessionFileInfo[]> {
+    const raw =
+      (await this.client.call<RawTransferFile[] | null>('list session files', 'GET', P.updateSessionFile, {
+        searchParams: { update_session_id: this.id },
+      })) ?? [];
+    return raw.map((f) => ({
+      name: f.name ?? '',
+      status: f.status ?? 'UNKNOWN',
+      bytesTransferred: f.bytes_transferred ?? 0,
+      ...(f.error_message?.default_message ? { errorMessage: f.error_message.default_message } : {}),
+    }));
+  }
+
+  /**
+   * Wait until vCenter has transferred every named file (status READY). UpdateSessionError when
+   * a file or the session ends in ERROR, or the time is up.
+   */
+  async waitForTransfers(names: readonly string[], timeoutMs: number): Promise<void> {
+    await pollUntil(
+      async () => {
+        const session = await this.client.getUpdateSession(this.id);
+        if (session === undefined || (session.state !== 'ACTIVE' && session.state !== 'DONE')) {
+          throw new UpdateSessionError(
+            this.id,
+            'transfer',
+            session?.errorMessage ?? `the update session ended in state ${session?.state ?? 'DELETED'}`,
+            { retryable: true },
+          );
+        }
+        const byName = new Map((await this.listFiles()).map((f) => [f.name, f]));
+        for (const name of names) {
+          const f = byName.get(name);
+          if (f?.status === 'ERROR') {
+            throw new UpdateSessionError(this.id, 'transfer', `${name}: ${f.errorMessage ?? 'transfer failed'}`, {
+              retryable: true,
+            });
+          }
+          if (f?.status !== 'READY') return undefined;
+        }
+        return true;
+      },
+      {
+        timeoutMs,
+        onTimeout: () =>
+          new UpdateSessionError(this.id, 'transfer', `vCenter did not transfer ${names.join(', ')} in time`, {
+            retryable: true,
+          }),
+      },
+    );
   }
 
   /** Streaming PUT of one file (never buffered); `size` is sent as Content-Length and enforced. */
@@ -719,32 +789,33 @@ export class UpdateSession {
   async complete(): Promise<void> {
     try {
       await this.client.call('complete', 'POST', this.path, { searchParams: { '~action': 'complete' } });
-      const deadline = Date.now() + this.client.completeTimeoutMs;
-      let delay = 100;
-      for (;;) {
-        const info = await this.client.getUpdateSession(this.id);
-        if (info === undefined) {
-          throw new UpdateSessionError(this.id, 'complete', 'the update session disappeared before it was DONE', {
-            retryable: true,
-          });
-        }
-        if (info.state === 'DONE') break;
-        if (info.state !== 'ACTIVE') {
-          throw new UpdateSessionError(
-            this.id,
-            'complete',
-            info.errorMessage ?? `the update session ended in state ${info.state}`,
-            { retryable: true },
-          );
-        }
-        if (Date.now() > deadline) {
-          throw new UpdateSessionError(this.id, 'complete', 'the update session did not finish in time', {
-            retryable: true,
-          });
-        }
-        await sleep(delay);
-        delay = Math.min(delay * 2, 5_000);
-      }
+      await pollUntil(
+        async () => {
+          const info = await this.client.getUpdateSession(this.id);
+          if (info === undefined) {
+            throw new UpdateSessionError(this.id, 'complete', 'the update session disappeared before it was DONE', {
+              retryable: true,
+            });
+          }
+          if (info.state === 'DONE') return true;
+          if (info.state !== 'ACTIVE') {
+            throw new UpdateSessionError(
+              this.id,
+              'complete',
+              info.errorMessage ?? `the update session ended in state ${info.state}`,
+              { retryable: true },
+            );
+          }
+          return undefined;
+        },
+        {
+          timeoutMs: this.client.completeTimeoutMs,
+          onTimeout: () =>
+            new UpdateSessionError(this.id, 'complete', 'the update session did not finish in time', {
+              retryable: true,
+            }),
+        },
+      );
       this.log.info('update session completed');
     } catch (err) {
       this.stop();
@@ -861,6 +932,7 @@ function toItem(raw: RawItem, id: string): LibraryItemInfo {
   if (typeof raw.size === 'number') item.size = raw.size;
   if (raw.creation_time) item.creationTime = raw.creation_time;
   if (raw.last_modified_time) item.lastModifiedTime = raw.last_modified_time;
+  if (raw.source_id) item.sourceId = raw.source_id;
   return item;
 }
 

@@ -13,7 +13,7 @@ import {
 } from '@ferry/shared';
 import type { KV } from '@nats-io/kv';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { ContentLibraryClient } from './content-library-client.js';
+import type { ContentLibrary } from './content-library.js';
 import { parseMarker } from './item-marker.js';
 import { type ActualItem, countActions, planReconcile, type ReconcileAction } from './reconcile-plan.js';
 
@@ -29,7 +29,7 @@ export interface ReconcilerOptions {
   site: SiteIdentity;
   catalog: Catalog;
   trusted: readonly TrustedKey[];
-  library: ContentLibraryClient;
+  library: Pick<ContentLibrary, 'listItems' | 'listFiles'>;
   /** The library id, looked up again each pass (a rebuilt vCenter has a new one). */
   libraryId: (refresh: boolean) => Promise<string>;
   itemName: (m: Pick<Manifest, 'name' | 'version'>) => string;

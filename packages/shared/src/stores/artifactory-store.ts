@@ -4,6 +4,7 @@ import got, { type Got, type Response } from 'got';
 import { NotFoundError, StoreError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { ByteRange, ObjectInfo, ObjectStore, PutOptions } from '../object-store.js';
+import { isRetryableStatus } from '../retry-policy.js';
 import { guardStream, isHostNotFound, networkErrorCode, redact, safeCause } from './store-errors.js';
 import { normalizeStorePath, normalizeStorePrefix } from './store-path.js';
 
@@ -154,6 +155,26 @@ export class ArtifactoryStore implements ObjectStore {
     this.logger.debug({ path: p, size: options.size }, 'put');
   }
 
+  async probe(): Promise<void> {
+    let res: Response<string>;
+    try {
+      // The repository's storage info: 404 when the repository does not exist.
+      res = await this.http.get(this.storageUrl(''));
+    } catch (err) {
+      throw this.mapError(err, 'probe', '/');
+    }
+    if (res.statusCode === 404) {
+      throw new StoreError(
+        this.description,
+        'probe',
+        '/',
+        `repository ${this.repo} does not exist: create it or fix store.repo`,
+        { status: 404, retryable: false },
+      );
+    }
+    if (res.statusCode !== 200) throw this.httpError(res.statusCode, 'probe', '/');
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const pre = normalizeStorePrefix(prefix);
     // The File List API lists a folder: list the folder the prefix lies in, filter by prefix.
@@ -221,7 +242,7 @@ export class ArtifactoryStore implements ObjectStore {
         retryable: false,
       });
     }
-    if (status >= 500 || status === 429) {
+    if (isRetryableStatus(status)) {
       return new StoreError(
         this.description,
         operation,
