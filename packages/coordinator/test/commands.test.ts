@@ -167,6 +167,7 @@ describe('ferry status and sites', () => {
             state: 'importing',
             bytesDone: 300,
             bytesTotal: 1200,
+            bytesDownloaded: null,
             percent: 25,
             error: null,
             updatedAt: expect.any(String),

@@ -280,6 +280,8 @@ describe('ferry publish refuses bad input and leaves nothing behind', () => {
     const r = await world.ferry('publish', ova.path, '--name', 'badmf', '--version', '1');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^ferry: sha256 mismatch for OVA entry "badmf-disk1\.vmdk"/);
+    // The whole file was read (progress to 100 %) before the mismatch: the last line says it failed.
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('badmf.ova: failed; nothing was published (the error follows)');
     await nothingChanged();
   });
 
@@ -300,7 +302,7 @@ describe('ferry publish refuses bad input and leaves nothing behind', () => {
 });
 
 describe('ferry publish to an unreachable store', () => {
-  it('fails with one line naming store.endpoint, and says so after the progress', async () => {
+  it('fails with one line naming store.endpoint, before reading the file', async () => {
     const closed = await freePort();
     const file = join(world.dir, 'unreachable.yaml');
     const text = await readFile(world.configFile, 'utf8');
@@ -312,10 +314,9 @@ describe('ferry publish to an unreachable store', () => {
       /^ferry: .*network error \(ECONNREFUSED\): check store\.endpoint and that the store is reachable\n$/,
     );
     expect(r.stderr).not.toContain('will retry');
-    // The file is read (progress to 100 %) before the store's refusal surfaces: the last line says it failed.
-    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(
-      'nowhere.ova: failed; nothing was published (the error follows)',
-    );
+    // The preflight (the in-progress marker is the first write) meets the store before a byte of
+    // the file is read: no progress to take back.
+    expect(r.stdout).toBe('');
     expect(await world.catalogKeys()).not.toContain('nowhere.1');
   });
 });
