@@ -2,7 +2,7 @@ export { type CheckResult, runChecks } from './agent-check.js';
 export { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 export { AgentMetrics } from './agent-metrics.js';
 export { type AgentRuntime, createAgentRuntime, createLibraryClient } from './agent-runtime.js';
-export { runAgentCli } from './cli.js';
+export { buildAgentProgram, runAgentCli } from './cli.js';
 export type {
   ContentLibrary,
   LibraryFileInfo,

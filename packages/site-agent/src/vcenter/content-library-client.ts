@@ -20,6 +20,8 @@ export interface ContentLibraryClientOptions {
   url: string;
   username: string;
   password: string;
+  /** Where the password came from, named when vCenter rejects it (default: both possible places). */
+  passwordSource?: string;
   /** Skip TLS certificate verification (self-signed vCenter without a CA file). */
   insecure?: boolean;
   /** CA certificate(s) (PEM) to trust for vCenter. */
@@ -61,6 +63,7 @@ export class ContentLibraryClient implements ContentLibrary {
       origin: this.url,
       username: opts.username,
       password: opts.password,
+      passwordSource: opts.passwordSource,
       insecure: opts.insecure,
       ca: opts.ca,
       requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,

@@ -27,6 +27,8 @@ export interface VcenterSessionOptions {
   origin: string;
   username: string;
   password: string;
+  /** Where the password came from, named when vCenter rejects it (default: both possible places). */
+  passwordSource?: string;
   insecure?: boolean | undefined;
   ca?: string | Buffer | undefined;
   /** Timeout of a JSON call; for uploads and downloads the socket idle timeout. */
@@ -48,6 +50,7 @@ export class VcenterSession {
   readonly requestTimeoutMs: number;
   private readonly username: string;
   private readonly password: string;
+  private readonly passwordSource: string | undefined;
   private readonly log: Logger;
   private readonly http: Got;
   private sessionId: string | undefined;
@@ -57,6 +60,7 @@ export class VcenterSession {
     this.origin = opts.origin;
     this.username = opts.username;
     this.password = opts.password;
+    this.passwordSource = opts.passwordSource;
     this.requestTimeoutMs = opts.requestTimeoutMs;
     this.log = opts.logger;
     this.http = got.extend({
@@ -225,7 +229,10 @@ export class VcenterSession {
     }
     if (res.statusCode === 401 || res.statusCode === 403) {
       this.sessionId = undefined;
-      throw new VsphereAuthError(this.origin, this.username, { status: res.statusCode });
+      throw new VsphereAuthError(this.origin, this.username, {
+        status: res.statusCode,
+        passwordSource: this.passwordSource,
+      });
     }
     if (res.statusCode >= 300) throw httpError('login', res);
     const sid = parseValue(res.body);
