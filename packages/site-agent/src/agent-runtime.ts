@@ -11,7 +11,6 @@ import {
   type VsphereConfig,
 } from '@ferry/shared';
 import PQueue from 'p-queue';
-import { ContentLibraryClient, type ContentLibraryClientOptions } from './content-library-client.js';
 import { DownloadCache } from './download-cache.js';
 import { ImageImporter } from './image-importer.js';
 import type { JobImporter } from './job-runner.js';
@@ -20,6 +19,7 @@ import type { PullServer } from './transfer/pull-server.js';
 import { SubscribedImporter } from './transfer/subscribed-importer.js';
 import { TokenBucket } from './transfer/token-bucket.js';
 import { TransferQueues } from './transfer-queues.js';
+import { ContentLibraryClient, type ContentLibraryClientOptions } from './vcenter/content-library-client.js';
 
 /** One Content Library of the zone: its site, vCenter client and how its jobs import. */
 export interface TargetRuntime {
@@ -63,6 +63,7 @@ export async function createLibraryClient(
     url: vsphere.url,
     username: vsphere.username,
     password: vsphere.password.reveal(),
+    passwordSource: vsphere.password.source,
     insecure: vsphere.insecure,
     ca: vsphere.caFile ? await readFile(vsphere.caFile) : undefined,
     keepAliveMs: vsphere.keepAliveMs,
@@ -77,12 +78,15 @@ function bucketOf(rate: number | undefined): TokenBucket | undefined {
 
 export async function createAgentRuntime(config: AgentConfig, log: Logger): Promise<AgentRuntime> {
   const insecure: Array<[string, boolean]> = [
-    ...config.targets.map((t): [string, boolean] => [`vsphere of ${t.site}`, t.vsphere.insecure]),
+    ...config.targets.map((t, i): [string, boolean] => [
+      config.targets.length === 1 ? 'vsphere' : `targets.${i}.vsphere (${t.site})`,
+      t.vsphere.insecure,
+    ]),
     ['store', 'insecure' in config.store && config.store.insecure],
     ['nats', config.nats.tls?.insecure ?? false],
   ];
   for (const [what, on] of insecure) {
-    if (on) log.warn({ what }, `${what}: insecure is true: TLS certificates are not verified`);
+    if (on) log.warn({ what }, `${what}.insecure is true: TLS certificates are not verified`);
   }
   const store = createStore(config.store, log.child({ component: 'store' }));
   const buckets = { store: bucketOf(config.bandwidth.store), vcenter: bucketOf(config.bandwidth.vcenter) };
@@ -128,7 +132,8 @@ function indexOf(config: AgentConfig, t: TargetRuntime): number {
 
 async function baseTarget(rt: AgentRuntime, t: TargetConfig) {
   const log = rt.log.child({ site: t.site });
-  const library = await createLibraryClient(t.vsphere, { logger: log.child({ component: 'vsphere' }) });
+  // The client names its own component (content-library).
+  const library = await createLibraryClient(t.vsphere, { logger: log });
   const identity: SiteIdentity = { site: t.site, zone: rt.config.zone, labels: t.labels };
   const vcenter = [rt.buckets.vcenter, bucketOf(t.bandwidth.vcenter)].filter((b) => b !== undefined);
   const targetBuckets = [bucketOf(t.bandwidth.vcenter)].filter((b) => b !== undefined);

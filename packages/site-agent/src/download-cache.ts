@@ -15,7 +15,7 @@ import {
 } from '@ferry/shared';
 import { cacheFreeBytes, hashFile, makeRoom, writeAll } from './cache-files.js';
 import { FileHasher } from './file-hasher.js';
-import { GrowingFile } from './growing-file.js';
+import { GrowingFile, type ReadableGrowingFile } from './growing-file.js';
 import { type TokenBucket, throttle } from './transfer/token-bucket.js';
 
 export interface DownloadCacheOptions {
@@ -41,7 +41,7 @@ export interface FetchOptions {
    * Called once, before the download ends, with the cache file as it grows: an import can
    * read it from the first byte on (see `GrowingFile.read`), never past what is proven.
    */
-  onOpen?: (file: GrowingFile) => void;
+  onOpen?: (file: ReadableGrowingFile) => void;
   /**
    * Runs the download itself (e.g. in the zone's bounded download queue). Only the first caller's
    * is used: a caller that joins a download under way neither queues nor downloads again.
@@ -59,6 +59,9 @@ interface Inflight {
   gaveUp: number;
   progress: Set<(bytesDone: number, bytesTotal: number) => void>;
 }
+
+/** What an import needs of the cache: the artifact, proven, with its file open while it grows. */
+export type ImageCache = Pick<DownloadCache, 'fetch'>;
 
 export interface CachedImage {
   path: string;

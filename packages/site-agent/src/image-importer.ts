@@ -11,10 +11,10 @@ import {
   silentLogger,
 } from '@ferry/shared';
 import type PQueue from 'p-queue';
-import type { ContentLibraryClient, LibraryItemInfo, UpdateSession } from './content-library-client.js';
-import type { CachedImage, DownloadCache } from './download-cache.js';
+import type { ContentLibrary, LibraryItemInfo, LibraryUpdateSession } from './content-library.js';
+import type { CachedImage, ImageCache } from './download-cache.js';
 import { ItemConflictError } from './errors.js';
-import type { GrowingFile } from './growing-file.js';
+import type { ReadableGrowingFile } from './growing-file.js';
 import { formatMarker, parseMarker } from './item-marker.js';
 import { type TokenBucket, throttle } from './transfer/token-bucket.js';
 import type { TransferQueues } from './transfer-queues.js';
@@ -22,15 +22,15 @@ import type { TransferQueues } from './transfer-queues.js';
 /** How a target receives files: ferry uploads them (PUSH), or vCenter GETs them from the agent (PULL). */
 export interface PullTransport {
   /** Drives an open session through a PULL of the verified cached OVA's entries; completes it. */
-  pull(session: UpdateSession, cachedPath: string, manifest: Manifest, signal?: AbortSignal): Promise<number>;
+  pull(session: LibraryUpdateSession, cachedPath: string, manifest: Manifest, signal?: AbortSignal): Promise<number>;
 }
 
 export interface ImageImporterOptions {
-  library: ContentLibraryClient;
+  library: ContentLibrary;
   /** Resolves (and creates when missing) the library id; called once per import. */
   libraryId: () => Promise<string>;
   store: ObjectStore;
-  cache: DownloadCache;
+  cache: ImageCache;
   queues: TransferQueues;
   itemNameTemplate: string;
   /** This target's own import cap (`targets[].concurrency.imports`), inside the zone's. */
@@ -126,8 +126,8 @@ export class ImageImporter {
     // The download is stopped early only when the import failed for a reason a retry would meet again.
     const stopDownload = new AbortController();
     const signal = request.signal ? AbortSignal.any([request.signal, stopDownload.signal]) : stopDownload.signal;
-    let opened!: (file: GrowingFile) => void;
-    const open = new Promise<GrowingFile>((resolve) => {
+    let opened!: (file: ReadableGrowingFile) => void;
+    const open = new Promise<ReadableGrowingFile>((resolve) => {
       opened = resolve;
     });
     // Every target of the zone wanting these bytes shares one download (the cache dedupes by sha256).
@@ -200,7 +200,7 @@ export class ImageImporter {
     manifest: Manifest,
     itemName: string,
     existing: LibraryItemInfo | undefined,
-    file: GrowingFile,
+    file: ReadableGrowingFile,
     downloaded: Promise<Settled>,
     progress: { sent: number; importing: boolean },
     report: () => void,
@@ -280,7 +280,7 @@ export class ImageImporter {
    * (a range of unproven bytes could be what vCenter keeps).
    */
   async #pullImport(
-    session: UpdateSession,
+    session: LibraryUpdateSession,
     itemId: string,
     created: boolean,
     manifest: Manifest,

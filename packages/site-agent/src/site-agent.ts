@@ -1,5 +1,3 @@
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import {
   Catalog,
   connectNats,
@@ -12,6 +10,7 @@ import {
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 import { AgentMetrics } from './agent-metrics.js';
+import { checkReadiness, failingForSite, ReadinessReporter } from './agent-readiness.js';
 import type { AgentRuntime } from './agent-runtime.js';
 import type { JobRunner } from './job-runner.js';
 import type { Reconciler } from './reconciler.js';
@@ -48,10 +47,16 @@ export class SiteAgent {
   #startedAt = new Date().toISOString();
   #stopping = false;
   readonly #options: SiteAgentOptions;
+  readonly #readiness: ReadinessReporter;
 
   constructor(rt: AgentRuntime, options: SiteAgentOptions = {}) {
     this.rt = rt;
     this.#options = options;
+    this.#readiness = new ReadinessReporter(
+      () => this.readiness(),
+      rt.log,
+      () => this.httpUrl,
+    );
     this.metrics = new AgentMetrics({
       queueDepth: () => rt.queues.depth,
       activeDownloads: () => rt.queues.active.downloads,
@@ -143,6 +148,7 @@ export class SiteAgent {
       catalog: this.#catalog,
       metrics: this.metrics,
       startedAt: this.#startedAt,
+      notReady: (site: string) => this.#notReady(site),
     };
     for (const t of this.rt.targets) this.#targets.push(new SiteTarget(zone, t));
     for (const t of this.#targets) await t.start();
@@ -196,30 +202,22 @@ export class SiteAgent {
     this.#first.setSuspended(suspended);
   }
 
-  async readiness(): Promise<ReadinessCheck[]> {
-    const checks: ReadinessCheck[] = [];
-    checks.push({
-      name: 'nats',
-      ok: this.#connected && !this.#nc?.isClosed(),
-      detail: this.#connected ? undefined : 'disconnected',
-    });
+  readiness(): Promise<ReadinessCheck[]> {
     const single = this.rt.targets.length === 1;
-    for (const t of this.rt.targets) {
-      const name = single ? 'vcenter' : `vcenter ${t.config.site}`;
-      try {
-        await withTimeout(t.library.checkSession(), 5_000);
-        checks.push({ name, ok: true });
-      } catch (err) {
-        checks.push({ name, ok: false, detail: describeError(err).message });
-      }
-    }
-    try {
-      await access(this.rt.cache.dir, constants.W_OK);
-      checks.push({ name: 'cache', ok: true });
-    } catch (err) {
-      checks.push({ name: 'cache', ok: false, detail: `${this.rt.cache.dir} not writable: ${(err as Error).message}` });
-    }
-    return checks;
+    return checkReadiness({
+      natsConnected: () => this.#connected && !this.#nc?.isClosed(),
+      vcenters: this.rt.targets.map((t) => ({
+        name: single ? 'vcenter' : `vcenter ${t.config.site}`,
+        checkSession: () => t.library.checkSession(),
+      })),
+      cacheDir: this.rt.cache.dir,
+    });
+  }
+
+  /** Failing readiness checks that concern `site` (its heartbeat carries them). */
+  async #notReady(site: string): Promise<string[]> {
+    const failing = this.#stopping ? this.#readiness.last : await this.#readiness.failing();
+    return failingForSite(failing, site);
   }
 
   async #beat(): Promise<void> {
@@ -246,11 +244,4 @@ export function bandwidthLimits(
   add('agent', rt.config.bandwidth);
   for (const t of rt.config.targets) add(t.site, t.bandwidth);
   return out;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()),
-  ]);
 }

@@ -32,6 +32,8 @@ export interface ZoneContext {
   catalog: Catalog;
   metrics: AgentMetrics;
   startedAt: string;
+  /** Failing readiness checks that concern a site (zone-wide ones and its vCenter's). */
+  notReady(site: string): Promise<string[]>;
 }
 
 /**
@@ -149,6 +151,7 @@ export class SiteTarget {
   /** This site's heartbeat in ferry_sites, naming the agent that serves it. */
   async beat(): Promise<void> {
     const { rt, topology, startedAt } = this.#z;
+    const notReady = await this.#z.notReady(this.site);
     const hb: Heartbeat = {
       site: this.site,
       agent: rt.config.agent,
@@ -162,6 +165,8 @@ export class SiteTarget {
       activeImports: rt.queues.active.imports,
       cacheFreeBytes: await rt.cache.freeBytes(),
       suspended: this.#suspended,
+      ready: notReady.length === 0,
+      notReady,
     };
     try {
       await topology.sites.put(siteKey(this.site), JSON.stringify(hb));

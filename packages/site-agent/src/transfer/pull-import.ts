@@ -4,8 +4,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { type Logger, type Manifest, OvaFormatError, OvaReader, silentLogger } from '@ferry/shared';
-import type { UpdateSession } from '../content-library-client.js';
+import type { LibraryUpdateSession } from '../content-library.js';
 import type { PullTransport } from '../image-importer.js';
+import type { UpdateSession } from '../vcenter/content-library-client.js';
 import type { PullFile, PullServer } from './pull-server.js';
 import { pullIntoSession } from './pull-transfer.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -27,7 +28,13 @@ export class PullImport implements PullTransport {
     this.#o = options;
   }
 
-  async pull(session: UpdateSession, cachedPath: string, manifest: Manifest, signal?: AbortSignal): Promise<number> {
+  async pull(
+    session: LibraryUpdateSession,
+    cachedPath: string,
+    manifest: Manifest,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    if (!isPullCapable(session)) throw new Error('this vCenter client cannot do PULL transfers: use transfer: push');
     const server = this.#o.server();
     if (!server) throw new Error('transfer: pull needs the agent-level pull listener, which is not running');
     const files = await entryRanges(cachedPath, manifest, signal);
@@ -35,6 +42,10 @@ export class PullImport implements PullTransport {
     await pullIntoSession(session, reg, { timeoutMs: this.#o.ttlMs, logger: this.#o.logger ?? silentLogger() });
     return files.reduce((sum, f) => sum + f.size, 0);
   }
+}
+
+function isPullCapable(session: LibraryUpdateSession): session is UpdateSession {
+  return 'addPullFile' in session && 'waitForTransfers' in session;
 }
 
 /** Each entry of the cached OVA as a byte range, proven against the signed manifest on the way. */
