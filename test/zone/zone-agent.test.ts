@@ -3,7 +3,7 @@
  * nats-server and s3rver. Store bytes are counted by a TCP proxy in front of s3rver.
  */
 import { type Manifest, parseHeartbeat, siteKey } from '@ferry/shared';
-import type { SiteAgent } from '@ferry/site-agent';
+import { runAgentCli, type SiteAgent } from '@ferry/site-agent';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SiteWorld } from '../support/site-world.js';
 import { waitFor } from '../support/wait.js';
@@ -146,6 +146,44 @@ describe('zone agent: one agent, several vCenters', () => {
     expect(proxy.bytesFromUpstream - before).toBeGreaterThanOrEqual(total);
     expect(proxy.bytesFromUpstream - before).toBeLessThan(total * 1.5);
     await zcProxy.stop();
+  });
+
+  it('check and /metrics show every target and the bandwidth limits; suspend is per site', async () => {
+    const file = await world.writeZoneConfig(
+      'zone5',
+      [
+        { site: 'za', library: 'zone-bw', bandwidth: { vcenter: '50MiB/s' } },
+        { site: 'zb', library: 'zone-bw' },
+      ],
+      { extra: { bandwidth: { store: '400MiB/s', vcenter: '200MiB/s' } } },
+    );
+    let stdout = '';
+    const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stdout += s) } };
+    expect(await runAgentCli(['check', '--config', file], io as never)).toBe(0);
+    expect(stdout).toMatch(/^OK {4}vcenter za +logged in to https:\/\/127\.0\.0\.1:\d+; library zone-bw/m);
+    expect(stdout).toMatch(/^OK {4}vcenter zb /m);
+    expect(stdout).toMatch(
+      /^OK {4}bandwidth limits agent: store 400 MiB\/s, vcenter 200 MiB\/s; za: vcenter 50\.0 MiB\/s$/m,
+    );
+
+    agentId = 'zone5';
+    agent = await world.startAgent(agentId);
+    const MiB = 2 ** 20;
+    expect(
+      await metric(agent, /^ferry_bandwidth_limit_bytes_per_second\{scope="agent",direction="store"\} (\d+)$/m),
+    ).toBe(400 * MiB);
+    expect(
+      await metric(agent, /^ferry_bandwidth_limit_bytes_per_second\{scope="za",direction="vcenter"\} (\d+)$/m),
+    ).toBe(50 * MiB);
+
+    // Suspending zb holds its job `pending`; za imports.
+    agent.target('zb').setSuspended(true);
+    const [, m] = await publish('zone-suspend', ['za', 'zb']);
+    await expectItemBytes(agent, 'za', m);
+    expect((await world.status('zb', m.name, m.version))?.state).toBe('pending');
+    expect(await metric(agent, /^ferry_site_suspended\{site="zb"\} (\d+)$/m)).toBe(1);
+    agent.target('zb').setSuspended(false);
+    await expectItemBytes(agent, 'zb', m);
   });
 
   it('a pull target reaches ready through vcsim PULL from the agent listener', async () => {

@@ -5,9 +5,11 @@ import {
   connectNats,
   createStore,
   describeError,
+  formatBytes,
   loadTrustedKeys,
   openTopology,
   silentLogger,
+  type TargetConfig,
   withTimeout,
 } from '@ferry/shared';
 import { createLibraryClient } from './agent-runtime.js';
@@ -70,21 +72,8 @@ export async function runChecks(config: AgentConfig, timeoutMs = CHECK_PROBE_TIM
       },
       timeoutMs,
     ),
-    check(
-      'vcenter',
-      async () => {
-        const library = await createLibraryClient(config.vsphere, { requestTimeoutMs: 10_000, keepAliveMs: 0 });
-        try {
-          await library.login();
-          const id = await library.findLibraryByName(config.vsphere.library);
-          return id
-            ? `logged in to ${config.vsphere.url}; library ${config.vsphere.library} exists`
-            : `logged in to ${config.vsphere.url}; library ${config.vsphere.library} will be created on ${config.vsphere.datastore}`;
-        } finally {
-          await library.logout(); // best effort: logs and never throws
-        }
-      },
-      timeoutMs,
+    ...config.targets.map((t) =>
+      check(config.targets.length === 1 ? 'vcenter' : `vcenter ${t.site}`, () => checkTarget(t), timeoutMs),
     ),
     check(
       'cache',
@@ -95,5 +84,39 @@ export async function runChecks(config: AgentConfig, timeoutMs = CHECK_PROBE_TIM
       },
       timeoutMs,
     ),
+    ...bandwidthCheck(config),
   ]);
+}
+
+/** Logs in to the target's vCenter and looks for its library. */
+async function checkTarget(t: TargetConfig): Promise<string> {
+  const library = await createLibraryClient(t.vsphere, { requestTimeoutMs: 10_000, keepAliveMs: 0 });
+  try {
+    await library.login();
+    const id = await library.findLibraryByName(t.vsphere.library);
+    const how = t.subscribe ? `subscribed to ${t.subscribe}` : `${t.transfer}`;
+    if (id) return `logged in to ${t.vsphere.url}; library ${t.vsphere.library} exists (${how})`;
+    return t.subscribe
+      ? `logged in to ${t.vsphere.url}; subscribed library ${t.vsphere.library} will be created on ${t.vsphere.datastore} with the first image ${t.subscribe} holds`
+      : `logged in to ${t.vsphere.url}; library ${t.vsphere.library} will be created on ${t.vsphere.datastore} (${how})`;
+  } finally {
+    await library.logout(); // best effort: logs and never throws
+  }
+}
+
+/** The configured limits as one informational line (none when nothing is limited). */
+function bandwidthCheck(config: AgentConfig): Promise<CheckResult>[] {
+  const rate = (bytes: number) => `${formatBytes(bytes)}/s`;
+  const parts: string[] = [];
+  const describe = (scope: string, b: { store?: number; vcenter?: number }) => {
+    const limits = [
+      ...(b.store === undefined ? [] : [`store ${rate(b.store)}`]),
+      ...(b.vcenter === undefined ? [] : [`vcenter ${rate(b.vcenter)}`]),
+    ];
+    if (limits.length > 0) parts.push(`${scope}: ${limits.join(', ')}`);
+  };
+  describe('agent', config.bandwidth);
+  for (const t of config.targets) describe(t.site, t.bandwidth);
+  if (parts.length === 0) return [];
+  return [Promise.resolve({ name: 'bandwidth', ok: true, message: `limits ${parts.join('; ')}` })];
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import {
+  type AgentConfig,
   Catalog,
   ConfigError,
   connectNats,
@@ -138,14 +139,16 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
     .command('reconcile')
     .description('one reconcile pass for this site now: --dry-run prints the plan without acting')
     .requiredOption('-c, --config <file>', 'agent config (YAML)', defaultConfig())
+    .option('--site <site>', 'the target to reconcile (a zone config with several targets needs it)')
     .option('--dry-run', 'print what the pass would do, change nothing')
     .option('--json', 'print the plan as JSON')
-    .action(async (opts: { config: string; dryRun?: boolean; json?: boolean }) => {
-      const config = await loadAgentConfig(opts.config);
-      const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? 'warn', name: 'ferry-agent' }).child({
-        site: config.site,
-      });
-      const rt = await createAgentRuntime(config, log);
+    .action(async (opts: { config: string; site?: string; dryRun?: boolean; json?: boolean }) => {
+      const loaded = await loadAgentConfig(opts.config);
+      const site = pickSite(loaded, opts.site);
+      const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? 'warn', name: 'ferry-agent' }).child({ site });
+      const rt = await createAgentRuntime(loaded, log);
+      const target = rt.targets.find((t) => t.config.site === site)!;
+      const config = { ...loaded, site, vsphere: target.config.vsphere, labels: target.config.labels };
       const nc = await connectNats(config.nats, {
         name: `ferry-agent reconcile ${config.site}`,
         reconnectForever: false,
@@ -153,12 +156,12 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
       try {
         const topology = await openTopology(nc);
         const reconciler = new Reconciler({
-          site: { site: config.site, zone: config.zone, labels: config.labels },
+          site: target.identity,
           catalog: new Catalog(topology.catalog),
           trusted: rt.trusted,
-          library: rt.library,
-          libraryId: (refresh) => rt.libraryId(refresh),
-          itemName: (m) => rt.importer.itemName(m),
+          library: target.library,
+          libraryId: (refresh) => target.libraryId(refresh),
+          itemName: (m) => target.importer.itemName(m),
           keepVersions: config.retention.keepVersions,
           prune: config.reconcile.prune,
           log,
@@ -180,15 +183,15 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
         await rt.cache.init();
         for (const a of actions) {
           if (a.kind === 'import' || a.kind === 'reimport') {
-            const r = await rt.importer.import({ manifest: a.manifest, force: a.kind === 'reimport' });
+            const r = await target.jobImporter.import({ manifest: a.manifest, force: a.kind === 'reimport' });
             out(`imported ${a.manifest.name}@${a.manifest.version} as ${r.itemName}`);
           } else if (a.kind === 'delete') {
-            await rt.library.deleteItem(a.itemId);
+            await target.library.deleteItem(a.itemId);
             out(`deleted ${a.itemName} (${a.reason})`);
           }
         }
       } finally {
-        await rt.library.logout(); // best effort: logs and never throws
+        for (const t of rt.targets) await t.library.logout(); // best effort: logs and never throws
         await nc.close();
       }
     });
@@ -198,20 +201,22 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
     .description('import one image now, from a signed manifest file (no daemon needed)')
     .requiredOption('-c, --config <file>', 'agent config (YAML)', defaultConfig())
     .requiredOption('-m, --manifest <file>', 'signed manifest JSON (e.g. the .manifest.json sidecar)')
+    .option('--site <site>', 'the target to import into (a zone config with several targets needs it)')
     .option('--force', 're-import even when the library already holds this sha256')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { config: string; manifest: string; force?: boolean; json?: boolean }) => {
-      const config = await loadAgentConfig(opts.config);
+    .action(async (opts: { config: string; site?: string; manifest: string; force?: boolean; json?: boolean }) => {
+      const loaded = await loadAgentConfig(opts.config);
+      const site = pickSite(loaded, opts.site);
       // The manifest file first: a wrong path is reported before anything is opened.
       const manifest = parseManifest(await readManifestFile(opts.manifest));
-      const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? 'warn', name: 'ferry-agent' }).child({
-        site: config.site,
-      });
-      const rt = await createAgentRuntime(config, log);
+      const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? 'warn', name: 'ferry-agent' }).child({ site });
+      const rt = await createAgentRuntime(loaded, log);
+      const target = rt.targets.find((t) => t.config.site === site)!;
+      const config = { ...loaded, vsphere: target.config.vsphere };
       verifyManifest(manifest, rt.trusted);
       await rt.cache.init();
       let lastLine = '';
-      const result = await rt.importer.import({
+      const result = await target.jobImporter.import({
         manifest,
         force: opts.force,
         onProgress: (p) => {
@@ -222,7 +227,7 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
           lastLine = line;
         },
       });
-      await rt.library.logout(); // best effort: logs and never throws
+      for (const t of rt.targets) await t.library.logout(); // best effort: logs and never throws
       if (opts.json) {
         out(JSON.stringify(result));
       } else if (result.skipped) {
@@ -237,6 +242,19 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
     });
 
   return program;
+}
+
+/** The target a one-shot command works on: `--site`, or the config's only one. */
+function pickSite(config: AgentConfig, site: string | undefined): string {
+  const sites = config.targets.map((t) => t.site);
+  if (site === undefined) {
+    if (sites.length === 1) return sites[0]!;
+    throw new AgentUsageError(`${config.file} serves several sites (${sites.join(', ')}): give --site <site>`);
+  }
+  if (!sites.includes(site)) {
+    throw new AgentUsageError(`--site ${site} is not a target of ${config.file} (its sites: ${sites.join(', ')})`);
+  }
+  return site;
 }
 
 /** `import --manifest FILE`: one line naming the file and what is wrong with it. */
