@@ -2,6 +2,7 @@
  * Issue 16: one agent per network zone, several vCenters (vcsims) as its targets, on a real
  * nats-server and s3rver. Store bytes are counted by a TCP proxy in front of s3rver.
  */
+import { setSiteSuspended } from '@ferry/coordinator';
 import { type Manifest, parseHeartbeat, siteKey } from '@ferry/shared';
 import { runAgentCli, type SiteAgent } from '@ferry/site-agent';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -176,13 +177,15 @@ describe('zone agent: one agent, several vCenters', () => {
       await metric(agent, /^ferry_bandwidth_limit_bytes_per_second\{scope="za",direction="vcenter"\} (\d+)$/m),
     ).toBe(50 * MiB);
 
-    // Suspending zb holds its job `pending`; za imports.
-    agent.target('zb').setSuspended(true);
+    // `ferry suspend --site zb` holds zb's job `pending`; za imports.
+    await setSiteSuspended(world.statusKv, 'zb', true);
+    await waitFor(() => agent?.target('zb').suspended, { what: 'zb to obey the suspend' });
+    expect(agent.target('za').suspended).toBe(false);
     const [, m] = await publish('zone-suspend', ['za', 'zb']);
     await expectItemBytes(agent, 'za', m);
     expect((await world.status('zb', m.name, m.version))?.state).toBe('pending');
     expect(await metric(agent, /^ferry_site_suspended\{site="zb"\} (\d+)$/m)).toBe(1);
-    agent.target('zb').setSuspended(false);
+    await setSiteSuspended(world.statusKv, 'zb', false);
     await expectItemBytes(agent, 'zb', m);
   });
 
