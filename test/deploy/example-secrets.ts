@@ -10,6 +10,8 @@ import { DEPLOY_DIR } from './nats-deploy.js';
 
 export const EXAMPLES_DIR = join(DEPLOY_DIR, 'examples');
 export const EXAMPLE_AGENT_CONFIGS = ['dc1-corp', 'dc2-pci'] as const;
+/** A zone agent with three targets (push, pull, subscribe). */
+export const EXAMPLE_ZONE_CONFIG = 'dc3-corp-zone';
 
 /** Copies `deploy/examples/<name>.yaml` with its secret files faked; returns the copy's path. */
 export async function exampleWithSecrets(dir: string, name: string): Promise<string> {

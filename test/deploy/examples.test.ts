@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAgentConfig, loadCoordinatorConfig } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_AGENT_CONFIGS, EXAMPLES_DIR, exampleWithSecrets } from './example-secrets.js';
+import { EXAMPLE_AGENT_CONFIGS, EXAMPLE_ZONE_CONFIG, EXAMPLES_DIR, exampleWithSecrets } from './example-secrets.js';
 import { NATS_DEPLOY_DIR } from './nats-deploy.js';
 
 let dir: string;
@@ -33,6 +33,27 @@ describe('deploy/examples', () => {
     });
   }
 
+  it(`${EXAMPLE_ZONE_CONFIG}.yaml: one agent, three targets (push, pull, subscribe), secrets from files`, async () => {
+    const config = await loadAgentConfig(await exampleWithSecrets(dir, EXAMPLE_ZONE_CONFIG), {});
+    expect(config.agent).toBe('dc3-corp');
+    expect(config.targets.map((t) => [t.site, t.transfer, t.subscribe])).toEqual([
+      ['dc3-vc1', 'push', undefined],
+      ['dc3-vc2', 'pull', undefined],
+      ['dc3-vc3', 'push', 'dc3-vc1'],
+    ]);
+    for (const [i, t] of config.targets.entries()) {
+      expect(t.vsphere.password.reveal()).toBe(`fake secret for dc3-corp/vcenter${i + 1}.pass`);
+      expect(t.vsphere.insecure).toBe(false);
+      expect(t.labels.region).toBe('eu-central');
+    }
+    expect(config.targets[0]!.labels.canary).toBe('true');
+    expect(config.targets[0]!.imports).toBe(1);
+    expect(config.pull?.url).toBe('https://ferry-dc3.example.com:9465');
+    expect(config.bandwidth).toEqual({ store: 400 * 2 ** 20, vcenter: 200 * 2 ** 20 });
+    expect(config.targets[1]!.bandwidth).toEqual({ vcenter: 100 * 2 ** 20 });
+    if (config.store.type === 'artifactory') expect(config.store.token?.reveal()).toMatch(/^fake/);
+  });
+
   it('coordinator.yaml is a valid coordinator config', async () => {
     const config = await loadCoordinatorConfig(await exampleWithSecrets(dir, 'coordinator'), {});
     expect(config.nats.user).toBe('ferry-coordinator');
@@ -45,6 +66,8 @@ describe('deploy/examples', () => {
 
   it('every example config in deploy/examples is one of those loaded above', async () => {
     const yamls = (await readdir(EXAMPLES_DIR)).filter((n) => /\.ya?ml$/.test(n)).sort();
-    expect(yamls).toEqual([...EXAMPLE_AGENT_CONFIGS, 'coordinator'].map((n) => `${n}.yaml`).sort());
+    expect(yamls).toEqual(
+      [...EXAMPLE_AGENT_CONFIGS, EXAMPLE_ZONE_CONFIG, 'coordinator'].map((n) => `${n}.yaml`).sort(),
+    );
   });
 });
