@@ -1,7 +1,9 @@
 /**
  * ferry's main job in one command, on loopback: a NATS hub with one leaf node per
- * site (three sites in two zones), s3rver as the image store, one vcsim (vCenter
- * simulator) per site, the coordinator and three agents as real processes. It builds
+ * agent, s3rver as the image store, one vcsim (vCenter simulator) per site, the
+ * coordinator and the agents as real processes: three single-site agents (dc1-corp,
+ * dc2-corp, dc2-pci in two zones) and one zone agent (dc3-corp) serving two vCenters
+ * (dc3-vc1, dc3-vc2) from one verified download. It builds
  * a sample OVA, publishes it with `ferry publish`, shows live progress per site, and
  * ends with `ferry status` and the item in each site's Content Library.
  *
@@ -34,12 +36,17 @@ import { freePort } from '../test/world/ports.js';
 import { startS3 } from '../test/world/s3.js';
 import { startVcsim, type VcsimHandle } from '../test/world/vcsim.js';
 import { parseDemoArgs } from './demo-args.js';
+import { type DemoAgent, type DemoSite, demoAgents, writeDemoAgentConfig } from './demo-configs.js';
 
-const SITES = [
-  { site: 'dc1-corp', zone: 'corporate', labels: { region: 'eu-west' } },
-  { site: 'dc2-corp', zone: 'corporate', labels: { region: 'us-east' } },
-  { site: 'dc2-pci', zone: 'pci', labels: { region: 'us-east' } },
-] as const;
+const SITES: readonly DemoSite[] = [
+  { site: 'dc1-corp', zone: 'corporate', labels: { region: 'eu-west' }, agent: 'dc1-corp' },
+  { site: 'dc2-corp', zone: 'corporate', labels: { region: 'us-east' }, agent: 'dc2-corp' },
+  { site: 'dc2-pci', zone: 'pci', labels: { region: 'us-east' }, agent: 'dc2-pci' },
+  // One zone agent, two vCenters: the image is downloaded once and imported into both.
+  { site: 'dc3-vc1', zone: 'corporate', labels: { region: 'eu-central' }, agent: 'dc3-corp' },
+  { site: 'dc3-vc2', zone: 'corporate', labels: { region: 'eu-central' }, agent: 'dc3-corp' },
+];
+const AGENTS = demoAgents(SITES);
 const IMAGE = { name: 'ubuntu-2204', version: '2026.11.21' };
 const TIMEOUT_MS = 170_000;
 
@@ -141,14 +148,14 @@ function bar(done: number, total: number, width = 24): string {
   return `${'█'.repeat(full)}${'░'.repeat(width - full)}`;
 }
 
-function progressLine(site: string, zone: string, r: StatusRecord | undefined): string {
+function progressLine(site: string, agent: string, r: StatusRecord | undefined): string {
   const state = r?.state ?? 'waiting';
   const pct = r && r.bytesTotal > 0 ? Math.floor((r.bytesDone / r.bytesTotal) * 100) : 0;
   const coloured =
     state === 'ready' ? green(state.padEnd(11)) : state === 'failed' ? red(state.padEnd(11)) : state.padEnd(11);
   const bytes = r && r.bytesTotal > 0 ? `${formatBytes(r.bytesDone)} / ${formatBytes(r.bytesTotal)}` : '';
   const err = r?.state === 'failed' && r.error ? `  ${red(r.error.message)}` : '';
-  return `  ${site.padEnd(10)} ${dim(zone.padEnd(10))} ${coloured} ${bar(r?.bytesDone ?? 0, r?.bytesTotal ?? 0)} ${String(pct).padStart(3)}%  ${bytes}${err}`;
+  return `  ${site.padEnd(10)} ${dim(agent.padEnd(10))} ${coloured} ${bar(r?.bytesDone ?? 0, r?.bytesTotal ?? 0)} ${String(pct).padStart(3)}%  ${bytes}${err}`;
 }
 
 async function main(): Promise<void> {
@@ -159,7 +166,7 @@ async function main(): Promise<void> {
   // Removed last (cleanups run in reverse), on every way out, unless --keep-files.
   if (!keepFiles) cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
-  say(bold('ferry demo: one OVA, three sites in two zones, everything on loopback'));
+  say(bold('ferry demo: one OVA, five sites in two zones (one zone agent serves two vCenters), all on loopback'));
   say(
     dim(
       `  work dir ${dir} (process logs in ${logDir}; ${keepFiles ? 'kept' : 'removed at the end, --keep-files keeps it'})`,
@@ -167,8 +174,8 @@ async function main(): Promise<void> {
   );
   say();
 
-  step('starting NATS (a hub with JetStream and one leaf node per site), s3rver and one vcsim per site');
-  const nats = await startHubWithLeaves(SITES.map((s) => s.site));
+  step('starting NATS (a hub with JetStream and one leaf node per agent), s3rver and one vcsim per site');
+  const nats = await startHubWithLeaves(AGENTS.map((a) => a.agent));
   cleanups.push(() => nats.stop());
   const s3 = await startS3();
   cleanups.push(() => s3.destroy());
@@ -177,7 +184,9 @@ async function main(): Promise<void> {
     vcsims[s.site] = await startVcsim();
     cleanups.push(() => vcsims[s.site]!.stop());
   }
-  say(`    NATS hub ${nats.hub.url}; leaves ${SITES.map((s) => `${s.site} ${nats.leaves[s.site]!.url}`).join(', ')}`);
+  say(
+    `    NATS hub ${nats.hub.url}; leaves ${AGENTS.map((a) => `${a.agent} ${nats.leaves[a.agent]!.url}`).join(', ')}`,
+  );
   say(`    S3 ${s3.endpoint} bucket ${s3.bucket}; vCenters ${SITES.map((s) => vcsims[s.site]!.url).join(', ')}`);
 
   step('creating a signing key (ferry keygen)');
@@ -208,48 +217,19 @@ async function main(): Promise<void> {
       http: { listen: `127.0.0.1:${coordPort}` },
     }),
   );
-  const agentUrls: Record<string, string> = {};
-  const agentConfigs: Record<string, string> = {};
-  for (const s of SITES) {
-    const vc = vcsims[s.site]!;
-    const port = await freePort();
-    agentUrls[s.site] = `http://127.0.0.1:${port}`;
-    await writeFile(join(dir, `${s.site}.vcenter.pass`), vc.password, { mode: 0o600 });
-    const file = join(dir, `${s.site}.yaml`);
-    agentConfigs[s.site] = file;
-    await writeFile(
-      file,
-      stringify({
-        site: s.site,
-        zone: s.zone,
-        labels: s.labels,
-        nats: { servers: [nats.leaves[s.site]!.url] },
-        store,
-        vsphere: {
-          url: vc.url,
-          username: vc.username,
-          passwordFile: `${s.site}.vcenter.pass`,
-          caFile: vc.caFile,
-          library: 'golden-images',
-          datastore: vc.datastoreId,
-        },
-        cache: { dir: join(dir, 'cache', s.site), maxBytes: '10GiB' },
-        concurrency: { downloads: 2, imports: 1 },
-        reconcile: { schedule: '*/15 * * * *', jitter: '30s' },
-        trust: { publicKeys: ['keys/release.pub'] },
-        http: { listen: `127.0.0.1:${port}` },
-      }),
-    );
+  const agents: DemoAgent[] = [];
+  for (const a of AGENTS) {
+    agents.push(await writeDemoAgentConfig(dir, a, { natsUrl: nats.leaves[a.agent]!.url, store, vcsims }));
   }
 
-  step('starting the coordinator and three site agents');
+  step('starting the coordinator, three site agents and one zone agent');
   startProcess('coordinator', FERRY_BIN, ['coordinator', '--config', coordConfig], logDir);
   await waitHttp(`http://127.0.0.1:${coordPort}/healthz`, 'the coordinator');
-  for (const s of SITES) startProcess(`agent-${s.site}`, FERRY_AGENT_BIN, ['--config', agentConfigs[s.site]!], logDir);
-  for (const s of SITES) await waitHttp(`${agentUrls[s.site]}/readyz`, `agent ${s.site}`);
-  say(
-    `    coordinator http://127.0.0.1:${coordPort}/ ; agents ${SITES.map((s) => `${s.site} ${agentUrls[s.site]}`).join(', ')}`,
-  );
+  for (const a of agents) startProcess(`agent-${a.agent}`, FERRY_AGENT_BIN, ['--config', a.config], logDir);
+  for (const a of agents) await waitHttp(`${a.url}/readyz`, `agent ${a.agent}`);
+  say(`    coordinator http://127.0.0.1:${coordPort}/ ; agents ${agents.map((a) => `${a.agent} ${a.url}`).join(', ')}`);
+  const zone = agents.find((a) => a.sites.length > 1)!;
+  say(`    zone agent ${zone.agent} serves ${zone.sites.map((s) => s.site).join(' and ')}: one download, two imports`);
 
   step(`building a sample OVA (OVF descriptor, .mf with SHA256 lines, one ${formatBytes(diskSize)} disk)`);
   const ovaDir = join(dir, 'ova');
@@ -271,7 +251,7 @@ async function main(): Promise<void> {
   ]);
   if (pub.code !== 0) throw new Error('ferry publish failed');
 
-  step('each agent downloads from its zone store, verifies SHA-256, imports into its Content Library');
+  step('each agent downloads from its zone store, verifies SHA-256, imports into its Content Libraries');
   const nc = await connect({ servers: nats.hub.url });
   cleanups.push(() => nc.close());
   const { status } = await openTopology(nc);
@@ -285,7 +265,7 @@ async function main(): Promise<void> {
         return e && e.operation === 'PUT' && e.length > 0 ? parseStatusRecord(e.json()) : undefined;
       }),
     );
-    const lines = SITES.map((s, i) => progressLine(s.site, s.zone, records[i]));
+    const lines = SITES.map((s, i) => progressLine(s.site, s.agent, records[i]));
     if (tty) {
       if (drawn) process.stdout.write(`\x1b[${drawn}A`);
       for (const l of lines) process.stdout.write(`\x1b[2K${l}\n`);
@@ -359,10 +339,10 @@ async function main(): Promise<void> {
     const agent = children.find((c) => c.name === 'agent-dc2-pci')!;
     say(`  stop an agent     kill ${agent.child.pid}   (dc2-pci turns stale in ferry sites / status after 60 s)`);
     say(
-      `  restart it        pnpm exec ferry-agent --config ${agentConfigs['dc2-pci']} 2>>${join(logDir, 'agent-dc2-pci.log')} &`,
+      `  restart it        pnpm exec ferry-agent --config ${agents.find((a) => a.agent === 'dc2-pci')!.config} 2>>${join(logDir, 'agent-dc2-pci.log')} &`,
     );
     say(dim('                    (an agent you restart yourself is not stopped by Ctrl-C: kill it when done)'));
-    say(`  agent metrics     ${agentUrls['dc1-corp']}/metrics`);
+    say(`  agent metrics     ${agents[0]!.url}/metrics   (zone agent: ${zone.url}/metrics)`);
     say(`  logs              ${logDir}`);
     say(`Press Ctrl-C to stop everything${keepFiles ? '' : ' and remove the work dir'}.`);
     await new Promise<void>((resolve) => {

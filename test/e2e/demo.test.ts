@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/processes.js';
 
 describe('the demo (npm run demo)', () => {
-  it('publishes one OVA to three sites in two zones, all ready, and exits 0', async () => {
+  it('publishes one OVA to five sites in two zones (one zone agent, two vCenters), all ready, and exits 0', async () => {
     const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/demo.ts', '--size', '16MiB'], {
         cwd: REPO_ROOT,
@@ -16,7 +16,8 @@ describe('the demo (npm run demo)', () => {
       child.on('close', (c) => resolve({ code: c, out }));
     });
     expect(code, out).toBe(0);
-    for (const site of ['dc1-corp', 'dc2-corp', 'dc2-pci']) {
+    expect(out).toMatch(/zone agent dc3-corp serves dc3-vc1 and dc3-vc2/);
+    for (const site of ['dc1-corp', 'dc2-corp', 'dc2-pci', 'dc3-vc1', 'dc3-vc2']) {
       expect(out).toMatch(new RegExp(`${site}\\s+golden-images / ubuntu-2204-2026\\.11\\.21\\s+3 files`));
     }
     expect(out).toMatch(/ready everywhere/);
