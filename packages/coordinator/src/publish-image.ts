@@ -34,6 +34,14 @@ export interface PublishDeps {
   bus: EventBus;
   signingKey(): Promise<SigningKey>;
   logger?: Logger;
+  /** Rolls the image out in waves or holds it for approval instead of announcing it to every site. */
+  rollout?: RolloutHook;
+}
+
+/** See rollout/rollout-start.ts. */
+export interface RolloutHook {
+  /** Called before the catalog entry is written; a rollout's `start` then announces instead of the `all` event. */
+  begin(manifest: Manifest): Promise<{ start(): Promise<PublishedEvent | undefined> } | undefined>;
 }
 
 export interface PublishOptions {
@@ -171,10 +179,16 @@ async function buildManifest(
   return parseManifest(signed);
 }
 
-/** Sidecar, then catalog, then event: a crash in between is finished by the daemon's discovery. */
-export async function announce(deps: PublishDeps, manifest: Manifest): Promise<PublishedEvent> {
+/**
+ * Sidecar, then catalog, then event: a crash in between is finished by the daemon's discovery.
+ * A rollout's state is written before the catalog entry, so no agent's reconcile sees the image
+ * without it; a rollout announces its first wave (or nothing while held) instead of `all`.
+ */
+export async function announce(deps: PublishDeps, manifest: Manifest): Promise<PublishedEvent | undefined> {
   await writeSidecar(deps.store, manifest);
+  const rollout = await deps.rollout?.begin(manifest);
   await deps.catalog.put(manifest);
+  if (rollout) return rollout.start();
   return deps.bus.publish('all', { kind: 'published', manifest }, publishedMsgId(manifest));
 }
 

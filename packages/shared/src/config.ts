@@ -3,7 +3,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { targetSchema } from './manifest.js';
 import { isImageName } from './names.js';
+import { ROLLOUT_GATES, type RolloutGate, type WaveSpec, waveNameSchema } from './rollout.js';
 import { formatIssues } from './schema-error.js';
 import { Secret } from './secret.js';
 import { parseDuration, parseSize } from './units.js';
@@ -198,6 +200,18 @@ const coordinatorSchema = z.strictObject({
       webhookSecretFile: z.string().optional(),
     })
     .default({ listen: '127.0.0.1:9470' }),
+  /** Default rollout of every publish (flags on `ferry publish` override it); no waves: all sites at once. */
+  rollout: z
+    .strictObject({
+      gate: z.enum(ROLLOUT_GATES).default('none'),
+      waves: z
+        .array(
+          z.strictObject({ name: waveNameSchema, targets: z.array(targetSchema).min(1), soak: duration.default(0) }),
+        )
+        .default([])
+        .refine((w) => new Set(w.map((x) => x.name)).size === w.length, 'wave names must be unique'),
+    })
+    .default({ gate: 'none', waves: [] }),
   log: logSchema.default({ level: 'info' }),
 });
 
@@ -288,6 +302,7 @@ export interface CoordinatorConfig {
   jetstream: { replicas: number };
   discovery: { schedule: string; prefix: string; enabled: boolean; targets: string[] };
   http: { listen: string; token?: Secret; webhookSecret?: Secret };
+  rollout: { gate: RolloutGate; waves: WaveSpec[] };
   log: { level: string };
 }
 
@@ -483,6 +498,10 @@ export async function resolveCoordinatorConfig(
       listen: raw.http.listen,
       token: await r.secret('http.tokenFile', raw.http.tokenFile, 'FERRY_API_TOKEN'),
       webhookSecret: await r.secret('http.webhookSecretFile', raw.http.webhookSecretFile, 'FERRY_WEBHOOK_SECRET'),
+    },
+    rollout: {
+      gate: raw.rollout.gate,
+      waves: raw.rollout.waves.map((w) => ({ name: w.name, targets: w.targets, soakMs: w.soak })),
     },
     log: raw.log,
   };

@@ -91,6 +91,25 @@ export {
   type OvaSummary,
 } from './ova/ova-reader.js';
 export { MAX_OVF_BYTES, type MfLine, type OvfReference, parseMf, parseOvfReferences } from './ova/ovf-references.js';
+export {
+  parseRolloutRecord,
+  ROLLOUT_GATES,
+  ROLLOUT_SCHEMA,
+  ROLLOUTS_BUCKET,
+  type RolloutGate,
+  type RolloutPhase,
+  RolloutReader,
+  type RolloutRecord,
+  type RolloutView,
+  type RolloutWave,
+  rolloutKey,
+  rolloutRecordSchema,
+  siteReleased,
+  viewRollout,
+  type WaveSpec,
+  waveOfSite,
+  waveSpecSchema,
+} from './rollout.js';
 export { formatIssues, parseWith } from './schema-error.js';
 export { Secret } from './secret.js';
 export {
