@@ -10,12 +10,16 @@ import { Command, CommanderError, Option } from 'commander';
 import { formatPublish, formatReconcile, formatRepublish, formatRetire, formatSiteControl } from './cli-output.js';
 import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from './coordinator-context.js';
 import { runCoordinator } from './coordinator-daemon.js';
-import { exitCodeOf, UsageError } from './errors.js';
+import { exitCodeOf, ResignIncompleteError, UsageError } from './errors.js';
 import { createProgress, noProgress } from './progress.js';
 import { parseLabels, publishFile, publishFromStore, validatePublishOptions } from './publish-image.js';
 import { republishImage } from './republish-image.js';
 import { requestReconcile } from './request-reconcile.js';
+import { formatResign, resignImages } from './resign-images.js';
 import { retireImage } from './retire-image.js';
+import { addRolloutCommands, resumeRolloutCommand } from './rollout/rollout-cli.js';
+import { rolloutDeps } from './rollout/rollout-deps.js';
+import { parseRolloutFlags, resolveRollout, rolloutHook } from './rollout/rollout-start.js';
 import { setSiteSuspended } from './site-control.js';
 import { buildStatusMatrix, type StatusFilter } from './status-matrix.js';
 import { readStatusInput } from './status-snapshot.js';
@@ -91,6 +95,9 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .option('--label <k=v>', 'label recorded in the manifest (repeatable)', collect)
     .option('--replace', 'replace the bytes of an already published name@version')
     .option('--from-store <path>', 'register an OVA that is already in the store at this path')
+    .option('--wave <name=selectors>', 'roll out in waves: NAME=SELECTOR[,SELECTOR…] (repeatable, in order)', collect)
+    .option('--soak <duration>', 'with --wave: wait this long after every site of a wave is ready (e.g. 30m)')
+    .option('--hold', 'store and catalog the image, release no wave until ferry approve')
     .option('--json', 'print the manifest as JSON')
     .addOption(configOption())
     .action(
@@ -103,6 +110,9 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
           label?: string[];
           replace?: boolean;
           fromStore?: string;
+          wave?: string[];
+          soak?: string;
+          hold?: boolean;
           json?: boolean;
           config: string;
         },
@@ -118,7 +128,10 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
         };
         // Checks that need no config, NATS or store come first: nothing is written when they fail.
         validatePublishOptions(base);
-        const result = await withContext(opts.config, async (ctx) => {
+        const flags = parseRolloutFlags({ waves: opts.wave, soak: opts.soak, hold: opts.hold });
+        const result = await withContext(opts.config, async (context) => {
+          const rollout = rolloutHook(rolloutDeps(context), resolveRollout(context.config.rollout, flags));
+          const ctx = rollout ? { ...context, rollout } : context;
           if (opts.fromStore) return publishFromStore(ctx, { ...base, path: opts.fromStore });
           let progress = noProgress;
           try {
@@ -219,30 +232,59 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
       else out(formatReconcile(events));
     });
 
+  const rolloutHelpers = { withContext, out, json, configOption };
   for (const [name, suspended] of [
     ['suspend', true],
     ['resume', false],
   ] as const) {
-    program
+    const command = program
       .command(name)
       .description(
         suspended
           ? "stop a site's agent from starting new downloads and imports"
-          : "let a suspended site's agent work again",
-      )
-      .requiredOption('--site <site>', 'site id')
+          : "let a suspended site's agent work again (--site), or a halted rollout go on (NAME@VERSION)",
+      );
+    if (!suspended) command.argument('[image]', 'NAME@VERSION of a halted rollout');
+    command
+      .option('--site <site>', 'site id')
       .option('--reason <text>', 'why (shown to other operators)')
       .option('--json', 'print the control record as JSON')
       .addOption(configOption())
-      .action(async (opts: { site: string; reason?: string; json?: boolean; config: string }) => {
+      .action(async (...args: unknown[]) => {
+        // Commander passes the [image] argument first when the command declares it.
+        const ref = suspended ? undefined : (args[0] as string | undefined);
+        const opts = args[suspended ? 0 : 1] as { site?: string; reason?: string; json?: boolean; config: string };
+        if (ref && opts.site) throw new UsageError('give either NAME@VERSION or --site, not both');
+        if (ref) return resumeRolloutCommand(rolloutHelpers, ref, opts);
+        if (!opts.site)
+          throw new UsageError(`missing --site${suspended ? '' : ' (or NAME@VERSION of a halted rollout)'}`);
+        const site = opts.site;
         await withContext(opts.config, async (ctx) => {
-          const known = (await ctx.topology.sites.get(opts.site).catch(() => null)) != null;
-          const control = await setSiteSuspended(ctx.topology.status, opts.site, suspended, opts.reason);
+          const known = (await ctx.topology.sites.get(site).catch(() => null)) != null;
+          const control = await setSiteSuspended(ctx.topology.status, site, suspended, opts.reason);
           if (opts.json) json(control);
           else out(formatSiteControl(control, known));
         });
       });
   }
+
+  addRolloutCommands(program, rolloutHelpers);
+
+  program
+    .command('resign')
+    .description('sign published manifests again with a new key (same bytes: sites re-import nothing)')
+    .argument('[image]', 'NAME@VERSION (or --all)')
+    .requiredOption('--key <file>', 'the new private key (from ferry keygen)')
+    .option('--all', 'every manifest in the catalog, retired ones included')
+    .option('--json', 'print the result as JSON')
+    .addOption(configOption())
+    .action(async (ref: string | undefined, opts: { key: string; all?: boolean; json?: boolean; config: string }) => {
+      if (!ref === !opts.all) throw new UsageError('give either NAME@VERSION or --all');
+      const r = await withContext(opts.config, (ctx) => resignImages(ctx, { keyFile: opts.key, ref, all: opts.all }));
+      if (opts.json) json(r);
+      else out(formatResign(r));
+      if (r.errors.length > 0) throw new ResignIncompleteError(r.errors.length);
+    });
 
   program
     .command('coordinator')

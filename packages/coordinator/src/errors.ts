@@ -35,6 +35,13 @@ export class InputFileError extends FerryError {
   }
 }
 
+/** `ferry resign` could not re-sign some manifests (each is listed in its output). */
+export class ResignIncompleteError extends FerryError {
+  constructor(readonly failed: number) {
+    super('RESIGN_INCOMPLETE', `${failed} manifest(s) were not re-signed (see above); run ferry resign again`);
+  }
+}
+
 /** Exit code for an error: 2 for usage errors, 1 for everything else. */
 export function exitCodeOf(err: unknown): number {
   return err instanceof UsageError ? 2 : 1;
