@@ -114,6 +114,8 @@ export async function startCoordinator(
     http = await startHttpApi({
       listen: config.http.listen,
       token: config.http.token,
+      tokenName: config.http.tokenName,
+      rollouts,
       status: async () => buildStatusMatrix(await readStatusInput(context), new Date()),
       live: context,
       webhook: {

@@ -8,6 +8,7 @@
  *   GET  /api/images         { schema, generatedAt, images } (the same rows)
  *   GET  /api/sites          { schema, generatedAt, sites }  (the `ferry sites --json` document)
  *   POST /api/republish      { name, version, site?, force? }: `ferry republish` (web/republish-endpoint.ts)
+ *   POST /api/approve        { name, version, note? }: `ferry approve` (web/approve-endpoint.ts)
  *   POST /hooks/artifactory  Artifactory "deployed" webhook (X-JFrog-Event-Auth = webhook secret)
  *
  * Tokens. With `http.tokenFile` / FERRY_API_TOKEN set, the data endpoints (/api/*) require
@@ -25,8 +26,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type Catalog, describeError, type EventBus, type Logger, type Secret, type Topology } from '@ferry/shared';
 import { handleArtifactoryWebhook, secretMatches, type WebhookDeps } from './artifactory-webhook.js';
+import type { RolloutDriverDeps } from './rollout/rollout-driver.js';
 import type { StatusMatrix } from './status-matrix.js';
 import { renderStatus } from './status-table.js';
+import { handleApprove } from './web/approve-endpoint.js';
 import { type Asset, loadAssets, PAGE_CSP } from './web/assets.js';
 import { createEventStreamHub, type EventStreamHub } from './web/event-stream.js';
 import { LiveStatus } from './web/live-status.js';
@@ -36,6 +39,10 @@ export interface HttpApiOptions {
   /** `host:port` (`[::1]:port` for IPv6); port 0 picks a free one. */
   listen: string;
   token?: Secret;
+  /** Who approvals through /api/approve are recorded as (`api:<tokenName>`). */
+  tokenName?: string;
+  /** Rollouts for /api/approve; without them it answers 503. */
+  rollouts?: RolloutDriverDeps;
   /** Builds the status matrix on demand (reads NATS). */
   status: () => Promise<StatusMatrix>;
   webhook: WebhookDeps;
@@ -134,6 +141,17 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, undefined, { allow: 'POST' });
       if (!options.live) return send(res, 503, { error: 'republish is not available in this process' });
       const out = await handleRepublish(req, { ...options.live, token: options.token, logger: log });
+      return send(res, out.status, out.body, undefined, out.headers);
+    }
+    if (path === '/api/approve') {
+      if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, undefined, { allow: 'POST' });
+      if (!options.rollouts) return send(res, 503, { error: 'approve is not available in this process' });
+      const out = await handleApprove(req, {
+        token: options.token,
+        tokenName: options.tokenName ?? 'api',
+        rollouts: options.rollouts,
+        logger: log,
+      });
       return send(res, out.status, out.body, undefined, out.headers);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });

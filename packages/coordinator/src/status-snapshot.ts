@@ -9,11 +9,14 @@ import {
   parseStatusKey,
   parseStatusRecord,
   type ReconcileReport,
+  RolloutReader,
+  type RolloutRecord,
   type StatusRecord,
   type Topology,
 } from '@ferry/shared';
+import { readCheck } from './rollout/site-status.js';
 import { parseSiteControl, type SiteControl } from './site-control.js';
-import type { StatusInput } from './status-matrix.js';
+import type { DeployCheckResult, StatusInput } from './status-matrix.js';
 
 type Kv = Topology['status'];
 
@@ -51,12 +54,16 @@ export async function readStatusInput(deps: {
   logger?: Logger;
 }): Promise<StatusInput> {
   const log = deps.logger;
-  const [manifests, statusEntries, siteEntries] = await Promise.all([
+  const rolloutKv = deps.topology.rollouts;
+  const [manifests, statusEntries, siteEntries, rollouts] = await Promise.all([
     deps.catalog.list((key, err) => log?.warn({ key, err: err.message }, 'invalid catalog entry skipped')),
     readAll(deps.topology.status, 'ferry_status', log),
     readAll(deps.topology.sites, 'ferry_sites', log),
+    rolloutKv
+      ? new RolloutReader(rolloutKv).list((key, err) => log?.warn({ key, err: err.message }, 'invalid rollout skipped'))
+      : Promise.resolve([] as RolloutRecord[]),
   ]);
-  const records: StatusRecord[] = [];
+  const records: Array<StatusRecord & { check?: DeployCheckResult }> = [];
   const reports: ReconcileReport[] = [];
   const controls: SiteControl[] = [];
   for (const { key, value } of statusEntries) {
@@ -65,7 +72,11 @@ export async function readStatusInput(deps: {
       else if (key.endsWith('._control')) {
         const c = parseSiteControl(value);
         if (c) controls.push(c);
-      } else if (parseStatusKey(key)) records.push(parseStatusRecord(value));
+      } else if (parseStatusKey(key)) {
+        // The deploy check result is read on its own: the status schema does not need to know its details.
+        const check = readCheck(value);
+        records.push({ ...parseStatusRecord(value), ...(check ? { check: check as DeployCheckResult } : {}) });
+      }
     } catch (err) {
       log?.warn({ key, err: (err as Error).message }, 'invalid status entry skipped');
     }
@@ -78,5 +89,5 @@ export async function readStatusInput(deps: {
       log?.warn({ key, err: (err as Error).message }, 'invalid heartbeat skipped');
     }
   }
-  return { manifests, records, heartbeats, reports, controls };
+  return { manifests, records, heartbeats, reports, controls, rollouts };
 }

@@ -197,9 +197,14 @@ const coordinatorSchema = z.strictObject({
     .strictObject({
       listen: listen.default('127.0.0.1:9470'),
       tokenFile: z.string().optional(),
+      /** Who `POST /api/approve` records as the approver (`api:<tokenName>`). */
+      tokenName: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 of A-Z a-z 0-9 _ . -')
+        .default('api'),
       webhookSecretFile: z.string().optional(),
     })
-    .default({ listen: '127.0.0.1:9470' }),
+    .default({ listen: '127.0.0.1:9470', tokenName: 'api' }),
   /** Default rollout of every publish (flags on `ferry publish` override it); no waves: all sites at once. */
   rollout: z
     .strictObject({
@@ -301,7 +306,7 @@ export interface CoordinatorConfig {
   signing: { privateKeyFile: string };
   jetstream: { replicas: number };
   discovery: { schedule: string; prefix: string; enabled: boolean; targets: string[] };
-  http: { listen: string; token?: Secret; webhookSecret?: Secret };
+  http: { listen: string; token?: Secret; tokenName: string; webhookSecret?: Secret };
   rollout: { gate: RolloutGate; waves: WaveSpec[] };
   log: { level: string };
 }
@@ -496,6 +501,7 @@ export async function resolveCoordinatorConfig(
     discovery: raw.discovery,
     http: {
       listen: raw.http.listen,
+      tokenName: raw.http.tokenName,
       token: await r.secret('http.tokenFile', raw.http.tokenFile, 'FERRY_API_TOKEN'),
       webhookSecret: await r.secret('http.webhookSecretFile', raw.http.webhookSecretFile, 'FERRY_WEBHOOK_SECRET'),
     },

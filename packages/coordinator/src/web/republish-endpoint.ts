@@ -79,26 +79,45 @@ export function sameOrigin(req: IncomingMessage): boolean {
   return hosts.includes(host);
 }
 
-export async function handleRepublish(req: IncomingMessage, deps: RepublishDeps): Promise<ApiResponse> {
-  if (!deps.token) {
-    return { status: 403, body: { error: 'read-only: set http.tokenFile or FERRY_API_TOKEN to allow republish' } };
+/**
+ * The checks every state-changing API call passes (see the top of this file), then its JSON body
+ * parsed with `schema`: the body, or the refusal to send.
+ */
+export async function readWriteRequest<T>(
+  req: IncomingMessage,
+  token: Secret | undefined,
+  what: string,
+  schema: z.ZodType<T>,
+  shape: string,
+): Promise<{ body: T } | { refusal: ApiResponse }> {
+  if (!token) {
+    return {
+      refusal: { status: 403, body: { error: `read-only: set http.tokenFile or FERRY_API_TOKEN to allow ${what}` } },
+    };
   }
-  if (!sameOrigin(req)) return { status: 403, body: { error: 'cross-origin request refused' } };
+  if (!sameOrigin(req)) return { refusal: { status: 403, body: { error: 'cross-origin request refused' } } };
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') return { status: 415, body: { error: 'expected Content-Type: application/json' } };
-  if (!secretMatches(bearer(req), deps.token)) {
-    return { status: 401, body: { error: 'unauthorized' }, headers: { 'www-authenticate': 'Bearer' } };
+  if (type !== 'application/json') {
+    return { refusal: { status: 415, body: { error: 'expected Content-Type: application/json' } } };
+  }
+  if (!secretMatches(bearer(req), token)) {
+    return { refusal: { status: 401, body: { error: 'unauthorized' }, headers: { 'www-authenticate': 'Bearer' } } };
   }
   const raw = await readBody(req, MAX_BODY_BYTES);
-  if (!raw) return { status: 413, body: { error: `body larger than ${MAX_BODY_BYTES} bytes` } };
-  let parsed: z.infer<typeof bodySchema>;
+  if (!raw) return { refusal: { status: 413, body: { error: `body larger than ${MAX_BODY_BYTES} bytes` } } };
   try {
-    const r = bodySchema.safeParse(JSON.parse(raw.toString('utf8')));
-    if (!r.success) return { status: 400, body: { error: 'expected { name, version, site?, force? }' } };
-    parsed = r.data;
+    const r = schema.safeParse(JSON.parse(raw.toString('utf8')));
+    if (!r.success) return { refusal: { status: 400, body: { error: `expected ${shape}` } } };
+    return { body: r.data };
   } catch {
-    return { status: 400, body: { error: 'body is not JSON' } };
+    return { refusal: { status: 400, body: { error: 'body is not JSON' } } };
   }
+}
+
+export async function handleRepublish(req: IncomingMessage, deps: RepublishDeps): Promise<ApiResponse> {
+  const request = await readWriteRequest(req, deps.token, 'republish', bodySchema, '{ name, version, site?, force? }');
+  if ('refusal' in request) return request.refusal;
+  const parsed = request.body;
   try {
     const name = assertImageName(parsed.name);
     const version = assertVersion(parsed.version);
