@@ -1,0 +1,246 @@
+/**
+ * Rollouts in waves, the approval gate and key rotation, end to end: real nats-server, s3rver and
+ * one vcsim per site; the `ferry` CLI in-process; the coordinator daemon in-process (restarted in
+ * one test); three agents in this process. Sites: dc1 is the canary (label canary=true).
+ */
+import { join } from 'node:path';
+import { type CoordinatorDaemon, startCoordinator } from '@ferry/coordinator';
+import {
+  loadCoordinatorConfig,
+  parseManifest,
+  parseRolloutRecord,
+  type RolloutRecord,
+  rolloutKey,
+  silentLogger,
+} from '@ferry/shared';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferry, writeCoordinatorConfig } from '../support/coordinator-config.js';
+import { SiteWorld } from '../support/site-world.js';
+
+const SITES = ['dc1', 'dc2', 'dc3'];
+const WAVES = ['--wave', 'canary=label:canary=true', '--wave', 'rest=*'];
+
+let world: SiteWorld;
+let config: string;
+let daemon: CoordinatorDaemon | undefined;
+
+async function startDaemon(): Promise<CoordinatorDaemon> {
+  daemon = await startCoordinator(await loadCoordinatorConfig(config), {
+    logger: silentLogger(),
+    discoverAtStart: false,
+    rollouts: { intervalMs: 2_000 },
+  });
+  return daemon;
+}
+
+async function cli(...args: string[]): Promise<string> {
+  const r = await ferry([...args, '--config', config]);
+  expect(r.code, `ferry ${args.join(' ')}: ${r.err}`).toBe(0);
+  return r.out;
+}
+
+async function rollout(name: string, version: string): Promise<RolloutRecord | undefined> {
+  const kv = await new Kvm(world.nc).open('ferry_rollouts');
+  const e = await kv.get(rolloutKey(name, version));
+  return e?.operation === 'PUT' ? parseRolloutRecord(e.json()) : undefined;
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Subjects and payloads of every FERRY_EVENTS message about name@version. */
+async function eventsFor(name: string, version: string): Promise<Array<{ subject: string; sentAt: string }>> {
+  const jsm = await jetstreamManager(world.nc);
+  const info = await jsm.streams.info('FERRY_EVENTS');
+  const out: Array<{ subject: string; sentAt: string }> = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage('FERRY_EVENTS', { seq }).catch(() => undefined);
+    if (!m) continue;
+    const e = m.json<{ sentAt: string; manifest?: { name: string; version: string } }>();
+    if (e.manifest?.name === name && e.manifest.version === version) out.push({ subject: m.subject, sentAt: e.sentAt });
+  }
+  return out;
+}
+
+interface StatusJson {
+  images: Array<{
+    name: string;
+    version: string;
+    rollout: { state: string; wave: string; of: number; approvedBy: string | null; note: string | null } | null;
+    sites: Record<string, { state: string; wave: string | null } | undefined>;
+  }>;
+}
+
+async function statusRow(name: string, version: string) {
+  const s = JSON.parse(await cli('status', '--json')) as StatusJson;
+  return s.images.find((i) => i.name === name && i.version === version);
+}
+
+beforeAll(async () => {
+  world = await SiteWorld.start([
+    { site: 'dc1', zone: 'corp', labels: { canary: 'true' } },
+    { site: 'dc2', zone: 'corp' },
+    { site: 'dc3', zone: 'corp' },
+  ]);
+  config = await writeCoordinatorConfig(world, { discovery: { enabled: false } });
+  for (const site of SITES) await world.startAgent(site);
+  await startDaemon();
+}, 120_000);
+
+afterAll(async () => {
+  await daemon?.stop();
+  await world?.stop();
+});
+
+describe('rollouts in waves', () => {
+  it('the canary is ready and soaked before the other sites get the image; then they finish', async () => {
+    const ova = await world.buildOva({ name: 'waves' });
+    await cli('publish', ova.path, '--name', 'waves', '--version', '1', ...WAVES, '--soak', '5s');
+
+    // While the rollout runs: whenever dc2 or dc3 has any status for the image, the canary is ready.
+    let sawOthersBeforeCanary = false;
+    await waitFor('all sites ready', async () => {
+      const [c, ...others] = await Promise.all(SITES.map((s) => world.status(s, 'waves', '1')));
+      if (others.some((o) => o !== undefined) && c?.state !== 'ready') sawOthersBeforeCanary = true;
+      return others.every((o) => o?.state === 'ready') && c?.state === 'ready' ? true : undefined;
+    });
+    expect(sawOthersBeforeCanary).toBe(false);
+
+    const record = await waitFor('rollout done', async () => {
+      const r = await rollout('waves', '1');
+      return r?.doneAt ? r : undefined;
+    });
+    const [canary, rest] = record.waves;
+    expect(canary!.sites).toEqual(['dc1']);
+    expect(rest!.sites).toEqual(['dc2', 'dc3']);
+    const canaryReady = Date.parse((await world.status('dc1', 'waves', '1'))!.updatedAt);
+    // The second wave was released only after the canary's ready record and its 5 s soak.
+    expect(Date.parse(canary!.readyAt!)).toBeGreaterThanOrEqual(canaryReady);
+    expect(Date.parse(rest!.releasedAt!)).toBeGreaterThanOrEqual(Date.parse(canary!.readyAt!) + 5_000);
+
+    // Events went to the wave's sites, never to `all`, and the others' only after the soak.
+    const events = await eventsFor('waves', '1');
+    expect(events.map((e) => e.subject).sort()).toEqual([
+      'ferry.events.dc1.published',
+      'ferry.events.dc2.published',
+      'ferry.events.dc3.published',
+    ]);
+    for (const e of events.filter((x) => !x.subject.includes('.dc1.'))) {
+      expect(Date.parse(e.sentAt)).toBeGreaterThanOrEqual(canaryReady + 5_000);
+    }
+
+    const row = await statusRow('waves', '1');
+    expect(row?.rollout).toMatchObject({ state: 'done', of: 2 });
+    expect(row?.sites.dc1?.wave).toBe('canary');
+    expect(row?.sites.dc3?.wave).toBe('rest');
+    expect(await cli('rollout', 'status', 'waves@1')).toMatch(/state\s+done/);
+  });
+
+  it('--hold: nothing downloads (events or reconcile) until ferry approve; the approval is shown', async () => {
+    const ova = await world.buildOva({ name: 'held', seed: 'held' });
+    await cli('publish', ova.path, '--name', 'held', '--version', '1', '--hold');
+    expect((await rollout('held', '1'))?.gate).toBe('approval');
+    // Every agent reconciles against the catalog, which now holds the image: each must leave it.
+    for (const site of SITES) {
+      const report = await world.agents.get(site)!.reconciler.run('event');
+      expect(report.counts.import, site).toBe(0);
+    }
+    expect(await eventsFor('held', '1')).toEqual([]);
+    for (const site of SITES) expect(await world.status(site, 'held', '1'), site).toBeUndefined();
+    expect((await statusRow('held', '1'))?.rollout?.state).toBe('held');
+
+    await cli('approve', 'held@1', '--note', 'scan 4711 passed');
+    for (const site of SITES) await world.waitForStatus(site, 'held', '1');
+    const row = await statusRow('held', '1');
+    expect(row?.rollout?.approvedBy).toEqual(expect.any(String));
+    expect(row?.rollout?.note).toBe('scan 4711 passed');
+    expect(await cli('status')).toMatch(/held@1\s+.*by \S+ at .*\(scan 4711 passed\)/);
+  });
+
+  it('a coordinator restart during the soak continues the rollout', async () => {
+    const ova = await world.buildOva({ name: 'restart', seed: 'restart' });
+    await cli('publish', ova.path, '--name', 'restart', '--version', '1', ...WAVES, '--soak', '5s');
+    await waitFor('the canary soaking', async () =>
+      (await rollout('restart', '1'))?.waves[0]?.readyAt ? true : undefined,
+    );
+    await daemon!.stop();
+    daemon = undefined;
+    expect((await rollout('restart', '1'))?.waves[1]?.releasedAt).toBeUndefined();
+    await startDaemon();
+    for (const site of SITES) await world.waitForStatus(site, 'restart', '1');
+    await waitFor('rollout done', async () => ((await rollout('restart', '1'))?.doneAt ? true : undefined));
+  });
+
+  it('an agent offline during its wave imports the image when it returns', async () => {
+    await world.stopAgent('dc3');
+    const ova = await world.buildOva({ name: 'offline', seed: 'offline' });
+    await cli('publish', ova.path, '--name', 'offline', '--version', '1', ...WAVES, '--soak', '1s');
+    await world.waitForStatus('dc2', 'offline', '1');
+    const r = await waitFor('wave 2 released', async () => {
+      const x = await rollout('offline', '1');
+      return x?.waves[1]?.announcedAt ? x : undefined;
+    });
+    expect(r.waves[1]!.sites).toContain('dc3');
+    expect(r.doneAt).toBeUndefined();
+    expect(await world.status('dc3', 'offline', '1')).toBeUndefined();
+    await world.startAgent('dc3');
+    await world.waitForStatus('dc3', 'offline', '1');
+    await waitFor('rollout done', async () => ((await rollout('offline', '1'))?.doneAt ? true : undefined));
+  });
+});
+
+describe('key rotation', () => {
+  it('resign, then the old key removed from agents: reconcile keeps everything and a new publish verifies', async () => {
+    const keyOut = join(world.dir, 'keys', 'next');
+    const keygen = await ferry(['keygen', '--out', keyOut]);
+    expect(keygen.code, keygen.err).toBe(0);
+    const resigned = JSON.parse(await cli('resign', '--key', `${keyOut}.key`, '--all', '--json')) as {
+      keyId: string;
+      resigned: unknown[];
+    };
+    expect(resigned.resigned.length).toBeGreaterThanOrEqual(4);
+    const manifests = await world.catalog.list();
+    expect(manifests.every((m) => m.keyId === resigned.keyId)).toBe(true);
+    // The store's sidecar (the source of truth) carries the new signature too.
+    const sidecar = await world.store.get(`${manifests[0]!.artifact}.manifest.json`);
+    let text = '';
+    for await (const chunk of sidecar) text += chunk;
+    expect(parseManifest(JSON.parse(text)).keyId).toBe(resigned.keyId);
+
+    const before = new Map<string, string>();
+    for (const site of SITES) {
+      for (const m of manifests)
+        before.set(`${site} ${m.name}`, (await world.status(site, m.name, m.version))!.updatedAt);
+      await world.stopAgent(site);
+      await world.writeConfig(site, { publicKeyFile: `${keyOut}.pub` });
+      await world.startAgent(site);
+    }
+    for (const site of SITES) {
+      const report = await world.agents.get(site)!.reconciler.run('event');
+      expect(report.errors, site).toEqual([]);
+      expect(report.counts, site).toMatchObject({ import: 0, reimport: 0, delete: 0, keep: manifests.length });
+      for (const m of manifests) {
+        const s = await world.status(site, m.name, m.version);
+        expect(s?.state).toBe('ready');
+        expect(s?.updatedAt, `${site} ${m.name} re-imported`).toBe(before.get(`${site} ${m.name}`));
+      }
+    }
+
+    config = await writeCoordinatorConfig(world, {
+      discovery: { enabled: false },
+      signing: { privateKeyFile: `${keyOut}.key` },
+    });
+    const ova = await world.buildOva({ name: 'after', seed: 'after' });
+    await cli('publish', ova.path, '--name', 'after', '--version', '1');
+    for (const site of SITES) await world.waitForStatus(site, 'after', '1');
+  });
+});
