@@ -74,7 +74,8 @@ export function planRollout(input: PlannerInput): RolloutAction {
   const { record, manifest, now } = input;
   if (record.halt) return { kind: 'idle', reason: `halted: ${record.halt.reason}` };
   if (record.doneAt) return { kind: 'idle', reason: 'done' };
-  if (!manifest) return { kind: 'halt', reason: 'the image is no longer in the catalog' };
+  // A publish writes the rollout before the catalog entry: until it lands there is nothing to release.
+  if (!manifest) return { kind: 'wait', reason: 'the image is not in the catalog (yet)' };
   if (manifest.retiredAt) return { kind: 'halt', reason: `the image was retired at ${manifest.retiredAt}` };
   if (manifest.sha256 !== record.sha256) {
     // A `publish --replace` writes a new record before the catalog: this one is about to be replaced.
