@@ -7,14 +7,13 @@ import {
   parseHeartbeat,
   parseReconcileReport,
   parseStatusKey,
-  parseStatusRecord,
   type ReconcileReport,
   RolloutReader,
   type RolloutRecord,
   type StatusRecord,
   type Topology,
 } from '@ferry/shared';
-import { readCheck } from './rollout/site-status.js';
+import { parseStatusRecordWithCheck } from './rollout/site-status.js';
 import { parseSiteControl, type SiteControl } from './site-control.js';
 import type { DeployCheckResult, StatusInput } from './status-matrix.js';
 
@@ -72,11 +71,7 @@ export async function readStatusInput(deps: {
       else if (key.endsWith('._control')) {
         const c = parseSiteControl(value);
         if (c) controls.push(c);
-      } else if (parseStatusKey(key)) {
-        // The deploy check result is read on its own: the status schema does not need to know its details.
-        const check = readCheck(value);
-        records.push({ ...parseStatusRecord(value), ...(check ? { check: check as DeployCheckResult } : {}) });
-      }
+      } else if (parseStatusKey(key)) records.push(parseStatusRecordWithCheck(value));
     } catch (err) {
       log?.warn({ key, err: (err as Error).message }, 'invalid status entry skipped');
     }

@@ -9,11 +9,14 @@ import {
   type Logger,
   MessagingError,
   parseHeartbeat,
+  parseStatusRecord,
   type SiteIdentity,
+  type StatusRecord,
   statusKey,
   type Topology,
 } from '@ferry/shared';
 import { z } from 'zod';
+import type { DeployCheckResult } from '../status-matrix.js';
 import type { SiteImageStatus } from './rollout-planner.js';
 
 const siteImageStatusSchema = z.looseObject({
@@ -25,9 +28,15 @@ const siteImageStatusSchema = z.looseObject({
 });
 
 /** The deploy check part of a raw status record, when it carries one. */
-export function readCheck(value: unknown): { passed: boolean } | undefined {
+export function readCheck(value: unknown): DeployCheckResult | undefined {
   const r = siteImageStatusSchema.shape.check.safeParse((value as { check?: unknown } | null)?.check);
   return r.success ? r.data : undefined;
+}
+
+/** A status record with its deploy check result (read on its own: see the top of this file). */
+export function parseStatusRecordWithCheck(value: unknown): StatusRecord & { check?: DeployCheckResult } {
+  const check = readCheck(value);
+  return { ...parseStatusRecord(value), ...(check ? { check } : {}) };
 }
 
 export function readSiteImageStatus(value: unknown): SiteImageStatus | undefined {
