@@ -157,11 +157,28 @@ function renderCell(row, site) {
   }
   const bytes = TRANSFERRING.has(cell.state) ? ` ${fmtBytes(cell.bytesDone)} of ${fmtBytes(cell.bytesTotal)}` : '';
   const err = cell.error ? `\n${cell.error.code}: ${cell.error.message}` : '';
-  td.title = `${site.site}: ${cell.state}${bytes}${cell.outdated ? ' (older bytes)' : ''}, updated ${fmtTime(cell.updatedAt)}${err}`;
+  if (cell.check && !cell.check.passed) td.append(el('span', 'sub', 'check failed'));
+  const wave = cell.wave ? `, wave ${cell.wave}` : '';
+  const check = cell.check ? `, deploy check ${cell.check.passed ? 'passed' : 'failed'}` : '';
+  td.title = `${site.site}: ${cell.state}${bytes}${cell.outdated ? ' (older bytes)' : ''}${wave}${check}, updated ${fmtTime(cell.updatedAt)}${err}`;
   if (view.selected && view.selected.key === `${row.name}@${row.version}` && view.selected.site === site.site) {
     td.classList.add('selected');
   }
   return td;
+}
+
+/** held, wave 1/2, soaking, halted, done: the rollout at a glance; the full summary on hover. */
+function rolloutBadge(r) {
+  const short =
+    r.state === 'rolling' || r.state === 'soaking' || r.state === 'pending'
+      ? `${r.state === 'soaking' ? 'soak ' : ''}wave ${r.waveNumber}/${r.of}`
+      : r.state;
+  const badge = el('span', `badge rollout r-${r.state}`, short);
+  const approved = r.approvedBy
+    ? `\napproved by ${r.approvedBy} at ${fmtTime(r.approvedAt)}${r.note ? ` (${r.note})` : ''}`
+    : '';
+  badge.title = `rollout: ${r.summary}${approved}`;
+  return badge;
 }
 
 function renderRow(row, first) {
@@ -184,6 +201,7 @@ function renderRow(row, first) {
     .filter(Boolean)
     .join('\n');
   if (!row.inCatalog) version.append(el('span', 'badge', 'not in catalog'));
+  if (row.rollout) version.append(rolloutBadge(row.rollout));
   tr.append(version);
   for (const site of view.columns) tr.append(renderCell(row, site));
   return tr;
@@ -413,6 +431,17 @@ function renderDetail() {
     add('attempts', cell.attempts);
     if (cell.retryAt) add('retry at', fmtTime(cell.retryAt));
     if (cell.outdated) add('note', 'this record is for older bytes than the catalog holds now');
+    if (cell.wave) add('wave', cell.wave);
+    if (cell.check) add('deploy check', cell.check.passed ? 'passed' : 'failed');
+  }
+  if (row.rollout) {
+    add('rollout', row.rollout.summary);
+    if (row.rollout.approvedBy) {
+      add(
+        'approved',
+        `by ${row.rollout.approvedBy} at ${fmtTime(row.rollout.approvedAt)}${row.rollout.note ? ` (${row.rollout.note})` : ''}`,
+      );
+    }
   }
   const flags = `${site.stale ? ', stale' : ''}${site.suspended ? ', suspended' : ''}`;
   add('site', `${site.site} (zone ${site.zone ?? '?'})${flags}`);
