@@ -3,6 +3,7 @@
  * one vcsim per site; the `ferry` CLI in-process; the coordinator daemon in-process (restarted in
  * one test); three agents in this process. Sites: dc1 is the canary (label canary=true).
  */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CoordinatorDaemon, startCoordinator } from '@ferry/coordinator';
 import {
@@ -20,6 +21,8 @@ import { ferry, writeCoordinatorConfig } from '../support/coordinator-config.js'
 import { SiteWorld } from '../support/site-world.js';
 
 const SITES = ['dc1', 'dc2', 'dc3'];
+const API_TOKEN = 'rollout-api-token-5e1d';
+const HTTP = { listen: '127.0.0.1:0', tokenFile: 'api.token', tokenName: 'scanner' };
 const WAVES = ['--wave', 'canary=label:canary=true', '--wave', 'rest=*'];
 
 let world: SiteWorld;
@@ -97,7 +100,8 @@ beforeAll(async () => {
     { site: 'dc2', zone: 'corp' },
     { site: 'dc3', zone: 'corp' },
   ]);
-  config = await writeCoordinatorConfig(world, { discovery: { enabled: false } });
+  await writeFile(join(world.dir, 'api.token'), API_TOKEN);
+  config = await writeCoordinatorConfig(world, { discovery: { enabled: false }, http: HTTP });
   for (const site of SITES) await world.startAgent(site);
   await startDaemon();
 }, 120_000);
@@ -170,6 +174,53 @@ describe('rollouts in waves', () => {
     expect(row?.rollout?.approvedBy).toEqual(expect.any(String));
     expect(row?.rollout?.note).toBe('scan 4711 passed');
     expect(await cli('status')).toMatch(/held@1\s+.*by \S+ at .*\(scan 4711 passed\)/);
+  });
+
+  it('POST /api/approve (a scanner with the API token) approves, recorded as the token name', async () => {
+    const ova = await world.buildOva({ name: 'scanned', seed: 'scanned' });
+    await cli('publish', ova.path, '--name', 'scanned', '--version', '1', '--hold');
+    const post = (headers: Record<string, string>) =>
+      fetch(`${daemon!.url}/api/approve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ name: 'scanned', version: '1', note: 'scan 4712 passed' }),
+      });
+    expect((await post({})).status).toBe(401);
+    expect((await rollout('scanned', '1'))?.approval).toBeUndefined();
+    const ok = await post({ authorization: `Bearer ${API_TOKEN}` });
+    expect(ok.status).toBe(200);
+    for (const site of SITES) await world.waitForStatus(site, 'scanned', '1');
+    expect((await statusRow('scanned', '1'))?.rollout).toMatchObject({
+      approvedBy: 'api:scanner',
+      note: 'scan 4712 passed',
+    });
+  });
+
+  it('halt stops a soaking rollout, promote is refused until resume, then promote releases the next wave', async () => {
+    const ova = await world.buildOva({ name: 'manual', seed: 'manual' });
+    await cli('publish', ova.path, '--name', 'manual', '--version', '1', ...WAVES, '--soak', '1h');
+    await waitFor('the canary soaking', async () =>
+      (await rollout('manual', '1'))?.waves[0]?.readyAt ? true : undefined,
+    );
+    expect(await cli('rollout', 'status', 'manual@1')).toMatch(/soaking until/);
+
+    expect(await cli('halt', 'manual@1', '--reason', 'ticket 123')).toMatch(/halted: by \S+: ticket 123/);
+    const refused = await ferry(['promote', 'manual@1', '--config', config]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/halted .*ferry resume manual@1 first/);
+    expect((await statusRow('manual', '1'))?.rollout?.state).toBe('halted');
+
+    await cli('resume', 'manual@1');
+    expect((await rollout('manual', '1'))?.halt).toBeUndefined();
+    await cli('promote', 'manual@1');
+    for (const site of SITES) await world.waitForStatus(site, 'manual', '1');
+    // The last wave soaks too (--soak applies to every wave) before the rollout is done.
+    const r = await waitFor('the last wave ready', async () => {
+      const x = await rollout('manual', '1');
+      return x?.waves[1]?.readyAt ? x : undefined;
+    });
+    expect(r.waves[1]!.promotedBy).toEqual(expect.any(String));
+    expect(r.doneAt).toBeUndefined();
   });
 
   it('a coordinator restart during the soak continues the rollout', async () => {
@@ -247,6 +298,7 @@ describe('key rotation', () => {
 
     config = await writeCoordinatorConfig(world, {
       discovery: { enabled: false },
+      http: HTTP,
       signing: { privateKeyFile: `${keyOut}.key` },
     });
     const ova = await world.buildOva({ name: 'after', seed: 'after' });
