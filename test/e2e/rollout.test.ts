@@ -16,6 +16,7 @@ import {
 } from '@ferry/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, writeCoordinatorConfig } from '../support/coordinator-config.js';
 import { SiteWorld } from '../support/site-world.js';
@@ -252,6 +253,30 @@ describe('rollouts in waves', () => {
     await world.startAgent('dc3');
     await world.waitForStatus('dc3', 'offline', '1');
     await waitFor('rollout done', async () => ((await rollout('offline', '1'))?.doneAt ? true : undefined));
+  });
+});
+
+describe('the web page', () => {
+  it('shows the rollout state of each image (with the approval) and the wave of each cell', async () => {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.addInitScript(`sessionStorage.setItem('ferry-api-token', ${JSON.stringify(API_TOKEN)})`);
+      await page.goto(daemon!.url);
+      const badge = page.locator('#matrix-body [data-image="scanned@1"] .badge.rollout');
+      await badge.waitFor({ timeout: 30_000 });
+      expect(await badge.getAttribute('title')).toMatch(/approved by api:scanner .*\(scan 4712 passed\)/);
+      const held = page.locator('#matrix-body [data-image="waves@1"] .badge.rollout');
+      expect(await held.textContent()).toBe('done');
+      const cell = page.locator('#matrix-body [data-image="waves@1"] [data-site="dc1"]');
+      expect(await cell.getAttribute('title')).toContain('wave canary');
+    } finally {
+      await browser.close();
+    }
   });
 });
 
