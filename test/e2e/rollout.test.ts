@@ -115,7 +115,8 @@ afterAll(async () => {
 describe('rollouts in waves', () => {
   it('the canary is ready and soaked before the other sites get the image; then they finish', async () => {
     const ova = await world.buildOva({ name: 'waves' });
-    await cli('publish', ova.path, '--name', 'waves', '--version', '1', ...WAVES, '--soak', '5s');
+    const published = await cli('publish', ova.path, '--name', 'waves', '--version', '1', ...WAVES, '--soak', '5s');
+    expect(published).toMatch(/rollout waves@1 .*\n\s+state\s+wave 1 of 2 \(canary\)/);
 
     // While the rollout runs: whenever dc2 or dc3 has any status for the image, the canary is ready.
     let sawOthersBeforeCanary = false;

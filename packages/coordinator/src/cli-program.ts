@@ -17,7 +17,8 @@ import { republishImage } from './republish-image.js';
 import { requestReconcile } from './request-reconcile.js';
 import { formatResign, resignImages } from './resign-images.js';
 import { retireImage } from './retire-image.js';
-import { addRolloutCommands, resumeRolloutCommand } from './rollout/rollout-cli.js';
+import { addRolloutCommands, formatRollout, resumeRolloutCommand } from './rollout/rollout-cli.js';
+import { rolloutStatus } from './rollout/rollout-commands.js';
 import { rolloutDeps } from './rollout/rollout-deps.js';
 import { parseRolloutFlags, resolveRollout, rolloutHook } from './rollout/rollout-start.js';
 import { setSiteSuspended } from './site-control.js';
@@ -129,26 +130,37 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
         // Checks that need no config, NATS or store come first: nothing is written when they fail.
         validatePublishOptions(base);
         const flags = parseRolloutFlags({ waves: opts.wave, soak: opts.soak, hold: opts.hold });
-        const result = await withContext(opts.config, async (context) => {
-          const rollout = rolloutHook(rolloutDeps(context), resolveRollout(context.config.rollout, flags));
-          const ctx = rollout ? { ...context, rollout } : context;
-          if (opts.fromStore) return publishFromStore(ctx, { ...base, path: opts.fromStore });
-          let progress = noProgress;
-          try {
-            return await publishFile(ctx, {
-              ...base,
-              file: file!,
-              onProgress: (done, total) => {
-                if (progress === noProgress && !opts.json) progress = createProgress(io.stdout, basename(file!), total);
-                progress.update(done);
-              },
-            });
-          } finally {
-            progress.stop();
-          }
+        const { result, rollout } = await withContext(opts.config, async (context) => {
+          const deps = rolloutDeps(context);
+          const hook = rolloutHook(deps, resolveRollout(context.config.rollout, flags));
+          const ctx = hook ? { ...context, rollout: hook } : context;
+          const publish = async () => {
+            if (opts.fromStore) return publishFromStore(ctx, { ...base, path: opts.fromStore });
+            let progress = noProgress;
+            try {
+              return await publishFile(ctx, {
+                ...base,
+                file: file!,
+                onProgress: (done, total) => {
+                  if (progress === noProgress && !opts.json)
+                    progress = createProgress(io.stdout, basename(file!), total);
+                  progress.update(done);
+                },
+              });
+            } finally {
+              progress.stop();
+            }
+          };
+          const r = await publish();
+          // A rollout announces instead of the `all` event: say where it stands.
+          const started = hook && r.status === 'published';
+          return {
+            result: r,
+            rollout: started ? await rolloutStatus(deps, `${r.manifest.name}@${r.manifest.version}`) : undefined,
+          };
         });
         if (opts.json) json(result.manifest);
-        else out(formatPublish(result));
+        else out(`${formatPublish(result)}${rollout ? formatRollout(rollout) : ''}`);
       },
     );
 
