@@ -210,7 +210,12 @@ export function buildStatusMatrix(input: StatusInput, now: Date, filter: StatusF
     });
   }
   const manifests = new Map(input.manifests.map((m) => [key(m.name, m.version), m]));
-  const rollouts = new Map((input.rollouts ?? []).map((r) => [key(r.name, r.version), r]));
+  // A rollout of bytes the catalog no longer holds (replaced without one) is not shown.
+  const rollouts = new Map(
+    (input.rollouts ?? [])
+      .filter((r) => manifests.get(key(r.name, r.version))?.sha256 === r.sha256)
+      .map((r) => [key(r.name, r.version), r]),
+  );
   for (const r of input.records) {
     if (!wanted(r.name, r.version) || !shownSites.has(r.site)) continue;
     let row = rows.get(key(r.name, r.version));
