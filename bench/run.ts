@@ -4,38 +4,40 @@
  *
  *   pnpm bench                  # full sizes (1 GiB, 4 GiB memory case); writes docs/benchmarks.md,
  *                               # bench/results/<date>.json and bench/results/latest.json
- *   pnpm bench:quick            # small sizes; writes bench/results/quick-<date>.json only, and
- *   pnpm bench --quick          # exits 1 when ferry is below 0.5× any baseline (regression guard)
- *   … --only download,import    # some scenarios only (download import e2e memory fanout reconcile)
+ *   pnpm bench:quick            # small sizes; writes bench/results/quick-<date>.json only and
+ *                               # reports (never fails on) ratios below 0.5× of a baseline
+ *   … --only download,import    # some scenarios only (download import e2e publish memory fanout reconcile bandwidth)
  *   … --size 512MiB             # another size for the transfer scenarios (1–3)
  *   … --note 'text'             # a paragraph for docs/benchmarks.md (e.g. how quiet the machine was)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
-import { extras } from './analysis.js';
+import { extras, WHAT_IS_LEFT } from './analysis.js';
+import { beforeAfterRows, loadBefore } from './before-after.js';
 import {
   type BenchOptions,
   GiB,
   log,
   MiB,
   machineInfo,
-  median,
   REPO_ROOT,
   round,
   type ScenarioResult,
   toolVersions,
 } from './common.js';
 import { renderMarkdown } from './report.js';
+import { benchBandwidth } from './scenarios/bandwidth.js';
 import { benchDownload } from './scenarios/download.js';
 import { benchE2e } from './scenarios/e2e.js';
 import { benchFanout } from './scenarios/fanout.js';
 import { benchImport, type ImportTimes } from './scenarios/import.js';
 import { benchMemory } from './scenarios/memory.js';
+import { benchPublish } from './scenarios/publish.js';
 import { benchReconcile } from './scenarios/reconcile.js';
 import { BenchWorld } from './world.js';
 
-const ALL = ['download', 'import', 'e2e', 'memory', 'fanout', 'reconcile'] as const;
+const ALL = ['download', 'import', 'e2e', 'publish', 'memory', 'fanout', 'reconcile', 'bandwidth'] as const;
 type ScenarioId = (typeof ALL)[number];
 
 const GUARD_RATIO = 0.5;
@@ -87,57 +89,23 @@ async function main(): Promise<number> {
     const want = (id: ScenarioId) => args.only.includes(id);
     let download: ScenarioResult | undefined;
     let imported: (ScenarioResult & { times: ImportTimes }) | undefined;
-    if (want('download') || want('import') || want('e2e') || want('memory')) {
+    if (want('download') || want('import') || want('e2e') || want('publish') || want('memory')) {
       const staged = await world.ova(sizes.transfer);
-      if (want('download') || want('e2e')) {
+      if (want('download')) {
         download = await benchDownload(world, staged, opts);
         scenarios.push(download);
       }
-      if (want('import') || want('e2e')) {
+      if (want('import')) {
         imported = await benchImport(world, staged, opts);
         scenarios.push(imported);
       }
-      if (want('e2e') && download && imported) {
-        scenarios.push(
-          await benchE2e(world, staged, opts, {
-            downloadMs: median(download.data['curlMs'] as number[]),
-            importMs: imported.times.curlMs,
-          }),
-        );
-      }
+      if (want('e2e')) scenarios.push(await benchE2e(world, staged, opts));
+      if (want('publish')) scenarios.push(await benchPublish(world, staged, opts));
       if (want('memory')) scenarios.push(await benchMemory(world, [sizes.memorySmall, sizes.memoryLarge], opts));
     }
     if (want('fanout')) scenarios.push(await benchFanout(world, opts));
     if (want('reconcile')) scenarios.push(await benchReconcile(world, opts));
-
-    // The quick guard must catch regressions, not noise: a ratio under the line on a shared
-    // 2-core machine is measured once more, and only a second miss fails the run.
-    if (args.quick && download && imported && guardMisses(scenarios).length > 0) {
-      log(
-        `below ${GUARD_RATIO}× once (${guardMisses(scenarios)
-          .map((g) => g.name)
-          .join(', ')}); measuring again`,
-      );
-      const staged = await world.ova(sizes.transfer);
-      const dl = await benchDownload(world, staged, opts);
-      const im = await benchImport(world, staged, opts);
-      const again = [dl, im];
-      if (want('e2e')) {
-        again.push(
-          await benchE2e(
-            world,
-            staged,
-            opts,
-            { downloadMs: median(dl.data['curlMs'] as number[]), importMs: im.times.curlMs },
-            '-again',
-          ),
-        );
-      }
-      for (const next of again) {
-        const i = scenarios.findIndex((x) => x.id === next.id);
-        if (i >= 0 && guardMisses([scenarios[i]!]).length > 0) scenarios[i] = next;
-      }
-    }
+    if (want('bandwidth')) scenarios.push(await benchBandwidth(world, opts));
   } finally {
     await world.stop();
   }
@@ -168,7 +136,12 @@ async function main(): Promise<number> {
   if (!args.quick && !partial) {
     const noteIdx = process.argv.indexOf('--note');
     const note = noteIdx >= 0 ? process.argv[noteIdx + 1] : undefined;
-    await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), renderMarkdown(results, extras(note)));
+    const before = await loadBefore();
+    const page = renderMarkdown(results, {
+      ...extras(note),
+      beforeAfter: { beforeDate: before?.date, rows: beforeAfterRows(before, results), left: WHAT_IS_LEFT },
+    });
+    await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), page);
     log('wrote docs/benchmarks.md');
   }
 
@@ -179,11 +152,9 @@ async function main(): Promise<number> {
       process.stdout.write(`  ${t.met ? 'MET ' : 'MISS'} ${t.name}: ${t.value} (target ${t.target})\n`);
   }
   process.stdout.write(`\nbench: done in ${results.durationSec} s\n`);
-  if (args.quick && below.length > 0) {
-    for (const b of below)
-      process.stderr.write(`bench: REGRESSION ${b.name}: ferry at ${b.ratio.toFixed(2)}× (< ${GUARD_RATIO}×)\n`);
-    return 1;
-  }
+  // Reported, never a failure: speed on a shared machine is a measurement, not a test (issue 19).
+  for (const b of below)
+    process.stdout.write(`bench: below the line ${b.name}: ferry at ${b.ratio.toFixed(2)}× (< ${GUARD_RATIO}×)\n`);
   return 0;
 }
 

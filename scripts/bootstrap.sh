@@ -21,6 +21,9 @@ command -v tmux >/dev/null || DEB_MISSING+=" tmux"
 command -v curl >/dev/null || DEB_MISSING+=" curl"
 command -v rclone >/dev/null || DEB_MISSING+=" rclone"
 command -v chromium >/dev/null || DEB_MISSING+=" chromium"
+# systemd-analyze for test/deploy/systemd.test.ts. Safe in a container: Debian's `systemd` package
+# does not replace /sbin/init (that is systemd-sysv) and starts nothing when systemd is not PID 1.
+command -v systemd-analyze >/dev/null || DEB_MISSING+=" systemd"
 if [ -n "$DEB_MISSING" ]; then
   say "installing Debian packages:$DEB_MISSING"
   as_root apt-get update -qq

@@ -1,5 +1,5 @@
 /** deploy/examples/: the zone configs and the coordinator config load with ferry's own loaders. */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAgentConfig, loadCoordinatorConfig } from '@ferry/shared';
@@ -38,9 +38,13 @@ describe('deploy/examples', () => {
     expect(config.nats.user).toBe('ferry-coordinator');
     expect(config.nats.password?.reveal()).toMatch(/^fake/);
     expect(config.http.token?.reveal()).toMatch(/^fake/);
-    expect(config.signing.privateKeyFile).toMatch(/keys\/release\.key$/);
+    expect(config.signing?.privateKeyFile).toMatch(/keys\/release\.key$/);
     const hub = await readFile(join(NATS_DEPLOY_DIR, 'hub.conf'), 'utf8');
     expect(hub).toContain(`user: ${config.nats.user}`);
-    expect(EXAMPLES_DIR).toBeTruthy();
+  });
+
+  it('every example config in deploy/examples is one of those loaded above', async () => {
+    const yamls = (await readdir(EXAMPLES_DIR)).filter((n) => /\.ya?ml$/.test(n)).sort();
+    expect(yamls).toEqual([...EXAMPLE_AGENT_CONFIGS, 'coordinator'].map((n) => `${n}.yaml`).sort());
   });
 });

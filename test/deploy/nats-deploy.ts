@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../support/wait.js';
 import { NATS_SERVER_BIN } from '../world/nats.js';
 import { freePort, LOOPBACK } from '../world/ports.js';
 
@@ -102,13 +103,9 @@ async function monitor(server: DeployedServer, path: string): Promise<Record<str
   return (await res.json()) as Record<string, unknown>;
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** The checks of cluster and leaf readiness: polled with the tests' one helper, errors tolerated while starting. */
+function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<true> {
+  return waitFor(() => check(), { what, timeoutMs, ignoreErrors: true }) as Promise<true>;
 }
 
 const secret = () => randomBytes(12).toString('base64url');

@@ -21,6 +21,7 @@ import {
   SITE_CONTROL_SCHEMA,
   silentLogger,
   siteControlKey,
+  statusKey,
   type Topology,
 } from '@ferry/shared';
 import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
@@ -30,6 +31,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAgentConfig } from '../support/agent-config.js';
 import { makeTestKey, stageImage, type TestKey } from '../support/images.js';
+import { waitFor } from '../support/wait.js';
 import { buildOva } from '../world/ova.js';
 import { type S3Handle, s3Store, startS3 } from '../world/s3.js';
 import { startVcsim, type VcsimHandle } from '../world/vcsim.js';
@@ -85,23 +87,20 @@ beforeAll(async () => {
     pass: nats.passwords.coordinator,
   });
   // A freshly elected 3-node cluster can time out its first stream creations on a busy machine.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      topology = await ensureTopology(coord);
-      break;
-    } catch (err) {
-      if (attempt >= 6) throw err;
-      await new Promise((r) => setTimeout(r, 2_000));
-    }
-  }
+  topology = await waitFor(() => ensureTopology(coord), {
+    what: 'the topology on a freshly elected cluster',
+    timeoutMs: 60_000,
+    intervalMs: 2_000,
+    ignoreErrors: true,
+  });
   agent = await connectAgent();
   agentErrors = [];
   collectErrors(agent, agentErrors);
 });
 
 afterAll(async () => {
-  await agent?.close().catch(() => {});
-  await coord?.close().catch(() => {});
+  await agent?.close().catch((err: unknown) => console.warn('cleanup failed:', err));
+  await coord?.close().catch((err: unknown) => console.warn('cleanup failed:', err));
   await nats?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -193,11 +192,15 @@ describe('deploy/nats: what an agent may not do', () => {
       nc.subscribe(subject);
     }
     await nc.flush();
-    await new Promise((r) => setTimeout(r, 200));
-    const log = nats.leaves[SITE]!.output();
-    for (const subject of ['ferry.events.>', '$KV.ferry_status.>', '_INBOX.>', '_INBOX.ferry-agent-dc2-corp.>']) {
-      expect(log).toContain(`Subscription Violation - User "agent-${SITE}", Subject "${subject}"`);
-    }
+    // The server logs each refusal as it handles it: wait for all four lines, not for a while.
+    const violation = (subject: string) => `Subscription Violation - User "agent-${SITE}", Subject "${subject}"`;
+    await waitFor(
+      () =>
+        ['ferry.events.>', '$KV.ferry_status.>', '_INBOX.>', '_INBOX.ferry-agent-dc2-corp.>'].every((subject) =>
+          nats.leaves[SITE]!.output().includes(violation(subject)),
+        ),
+      { what: `four subscription violations in the leaf log:\n${nats.leaves[SITE]!.output().slice(-2000)}` },
+    );
     await nc.close();
   });
 
@@ -299,7 +302,7 @@ describe('deploy/nats: a real agent with least-privilege credentials', () => {
     store = s3Store(s3);
   });
   afterAll(async () => {
-    await siteAgent?.stop(1_000).catch(() => {});
+    await siteAgent?.stop(1_000).catch((err: unknown) => console.warn('cleanup failed:', err));
     await Promise.allSettled([s3?.destroy(), vcsim?.stop()]);
   });
 
@@ -346,14 +349,15 @@ describe('deploy/nats: a real agent with least-privilege credentials', () => {
     await new Catalog(topology.catalog).put(manifest);
     await new EventBus(coord).publish('all', { kind: 'published', manifest });
 
-    const deadline = Date.now() + 60_000;
     let state = '';
-    while (Date.now() < deadline && state !== 'ready') {
-      const e = await topology.status.get(`${SITE}.ubuntu.2026.11.21`);
-      state = e?.operation === 'PUT' ? parseStatusRecord(e.json()).state : '';
-      if (state !== 'ready') await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(state).toBe('ready');
+    await waitFor(
+      async () => {
+        const e = await topology.status.get(statusKey(SITE, 'ubuntu', '2026.11.21'));
+        state = e?.operation === 'PUT' ? parseStatusRecord(e.json()).state : '';
+        return state === 'ready';
+      },
+      { what: () => `ubuntu@2026.11.21 ready at ${SITE} (state: ${state})`, timeoutMs: 60_000, intervalMs: 200 },
+    );
     const hb = await topology.sites.get(SITE);
     expect(parseHeartbeat(hb!.json()).site).toBe(SITE);
 
@@ -368,9 +372,7 @@ describe('deploy/nats: a real agent with least-privilege credentials', () => {
         by: 'test',
       }),
     );
-    const until = Date.now() + 10_000;
-    while (Date.now() < until && !siteAgent.suspended) await new Promise((r) => setTimeout(r, 100));
-    expect(siteAgent.suspended).toBe(true);
+    await waitFor(() => siteAgent!.suspended, { what: `${SITE} suspended` });
 
     await siteAgent.stop(2_000);
     siteAgent = undefined;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, writeCoordinatorConfig } from '../support/coordinator-config.js';
 import { SiteWorld } from '../support/site-world.js';
+import { waitFor } from '../support/wait.js';
 
 let world: SiteWorld;
 let config: string;
@@ -45,18 +46,18 @@ describe('ferry publish → agents → ferry status', () => {
     ]);
     expect(published.code, published.err).toBe(0);
     const seen: Record<string, string[]> = Object.fromEntries(SITES.map((s) => [s, []]));
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const s = await status();
-      const row = s.images.find((i) => i.name === 'ubuntu' && i.version === '2026.11.21');
-      for (const site of SITES) {
-        const state = row?.sites[site]?.state ?? 'none';
-        if (seen[site]!.at(-1) !== state) seen[site]!.push(state);
-      }
-      if (SITES.every((site) => seen[site]!.at(-1) === 'ready')) break;
-      if (Date.now() > deadline) throw new Error(`not ready: ${JSON.stringify(seen)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      async () => {
+        const s = await status();
+        const row = s.images.find((i) => i.name === 'ubuntu' && i.version === '2026.11.21');
+        for (const site of SITES) {
+          const state = row?.sites[site]?.state ?? 'none';
+          if (seen[site]!.at(-1) !== state) seen[site]!.push(state);
+        }
+        return SITES.every((site) => seen[site]!.at(-1) === 'ready');
+      },
+      { what: () => `ubuntu ready at every site; seen ${JSON.stringify(seen)}`, timeoutMs: 60_000, intervalMs: 50 },
+    );
     for (const site of SITES) {
       const states = seen[site]!;
       expect(states.at(-1)).toBe('ready');
@@ -72,7 +73,9 @@ describe('ferry publish → agents → ferry status', () => {
   it('a suspended site takes no new jobs until resumed, and says so', async () => {
     const suspend = await ferry(['suspend', '--site', 'dc2-corp', '--config', config]);
     expect(suspend.code, suspend.err).toBe(0);
-    await waitFor(async () => (await status()).sites.find((s) => s.site === 'dc2-corp')?.suspended === true);
+    await waitFor(async () => (await status()).sites.find((s) => s.site === 'dc2-corp')?.suspended === true, {
+      what: 'dc2-corp shown as suspended',
+    });
 
     const ova = await world.buildOva({ name: 'held' });
     expect((await ferry(['publish', ova.path, '--name', 'held', '--version', '1', '--config', config])).code).toBe(0);
@@ -88,11 +91,3 @@ describe('ferry publish → agents → ferry status', () => {
     expect((await status()).sites.find((s) => s.site === 'dc2-corp')?.suspended).toBe(false);
   });
 });
-
-async function waitFor(pred: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CoordinatorDaemon, startCoordinator } from '@ferry/coordinator';
 import {
+  imageSidecarPath,
   loadCoordinatorConfig,
   parseManifest,
   parseRolloutRecord,
@@ -25,6 +26,9 @@ const SITES = ['dc1', 'dc2', 'dc3'];
 const API_TOKEN = 'rollout-api-token-5e1d';
 const HTTP = { listen: '127.0.0.1:0', tokenFile: 'api.token', tokenName: 'scanner' };
 const WAVES = ['--wave', 'canary=label:canary=true', '--wave', 'rest=*'];
+/** The first rollout uses a dotted name and version (KV keys escape `.`). */
+const NAME = 'ubuntu-22.04';
+const VERSION = '2026.12.01';
 
 let world: SiteWorld;
 let config: string;
@@ -115,32 +119,37 @@ afterAll(async () => {
 describe('rollouts in waves', () => {
   it('the canary is ready and soaked before the other sites get the image; then they finish', async () => {
     const ova = await world.buildOva({ name: 'waves' });
-    const published = await cli('publish', ova.path, '--name', 'waves', '--version', '1', ...WAVES, '--soak', '5s');
-    expect(published).toMatch(/rollout waves@1 .*\n\s+state\s+wave 1 of 2 \(canary\)/);
+    const published = await cli('publish', ova.path, '--name', NAME, '--version', VERSION, ...WAVES, '--soak', '5s');
+    expect(published).toMatch(/rollout ubuntu-22\.04@2026\.12\.01 .*\n\s+state\s+wave 1 of 2 \(canary\)/);
+    // Dotted names: the rollout's KV key escapes the dots, as the catalog's does.
+    const kv = await new Kvm(world.nc).open('ferry_rollouts');
+    const keys: string[] = [];
+    for await (const k of await kv.keys()) keys.push(k);
+    expect(keys).toContain('ubuntu-22=2E04.2026=2E12=2E01');
 
     // While the rollout runs: whenever dc2 or dc3 has any status for the image, the canary is ready.
     let sawOthersBeforeCanary = false;
     await waitFor('all sites ready', async () => {
-      const [c, ...others] = await Promise.all(SITES.map((s) => world.status(s, 'waves', '1')));
+      const [c, ...others] = await Promise.all(SITES.map((s) => world.status(s, NAME, VERSION)));
       if (others.some((o) => o !== undefined) && c?.state !== 'ready') sawOthersBeforeCanary = true;
       return others.every((o) => o?.state === 'ready') && c?.state === 'ready' ? true : undefined;
     });
     expect(sawOthersBeforeCanary).toBe(false);
 
     const record = await waitFor('rollout done', async () => {
-      const r = await rollout('waves', '1');
+      const r = await rollout(NAME, VERSION);
       return r?.doneAt ? r : undefined;
     });
     const [canary, rest] = record.waves;
     expect(canary!.sites).toEqual(['dc1']);
     expect(rest!.sites).toEqual(['dc2', 'dc3']);
-    const canaryReady = Date.parse((await world.status('dc1', 'waves', '1'))!.updatedAt);
+    const canaryReady = Date.parse((await world.status('dc1', NAME, VERSION))!.updatedAt);
     // The second wave was released only after the canary's ready record and its 5 s soak.
     expect(Date.parse(canary!.readyAt!)).toBeGreaterThanOrEqual(canaryReady);
     expect(Date.parse(rest!.releasedAt!)).toBeGreaterThanOrEqual(Date.parse(canary!.readyAt!) + 5_000);
 
     // Events went to the wave's sites, never to `all`, and the others' only after the soak.
-    const events = await eventsFor('waves', '1');
+    const events = await eventsFor(NAME, VERSION);
     expect(events.map((e) => e.subject).sort()).toEqual([
       'ferry.events.dc1.published',
       'ferry.events.dc2.published',
@@ -150,11 +159,11 @@ describe('rollouts in waves', () => {
       expect(Date.parse(e.sentAt)).toBeGreaterThanOrEqual(canaryReady + 5_000);
     }
 
-    const row = await statusRow('waves', '1');
+    const row = await statusRow(NAME, VERSION);
     expect(row?.rollout).toMatchObject({ state: 'done', of: 2 });
     expect(row?.sites.dc1?.wave).toBe('canary');
     expect(row?.sites.dc3?.wave).toBe('rest');
-    expect(await cli('rollout', 'status', 'waves@1')).toMatch(/state\s+done/);
+    expect(await cli('rollout', 'status', `${NAME}@${VERSION}`)).toMatch(/state\s+done/);
   });
 
   it('--hold: nothing downloads (events or reconcile) until ferry approve; the approval is shown', async () => {
@@ -271,9 +280,9 @@ describe('the web page', () => {
       const badge = page.locator('#matrix-body [data-image="scanned@1"] .badge.rollout');
       await badge.waitFor({ timeout: 30_000 });
       expect(await badge.getAttribute('title')).toMatch(/approved by api:scanner .*\(scan 4712 passed\)/);
-      const held = page.locator('#matrix-body [data-image="waves@1"] .badge.rollout');
-      expect(await held.textContent()).toBe('done');
-      const cell = page.locator('#matrix-body [data-image="waves@1"] [data-site="dc1"]');
+      const done = page.locator(`#matrix-body [data-image="${NAME}@${VERSION}"] .badge.rollout`);
+      expect(await done.textContent()).toBe('done');
+      const cell = page.locator(`#matrix-body [data-image="${NAME}@${VERSION}"] [data-site="dc1"]`);
       expect(await cell.getAttribute('title')).toContain('wave canary');
     } finally {
       await browser.close();
@@ -297,11 +306,13 @@ describe('key rotation', () => {
     expect(resigned.resigned).toHaveLength(manifestCount);
     const manifests = await world.catalog.list();
     expect(manifests.every((m) => m.keyId === resigned.keyId)).toBe(true);
-    // The store's sidecar (the source of truth) carries the new signature too.
-    const sidecar = await world.store.get(`${manifests[0]!.artifact}.manifest.json`);
-    let text = '';
-    for await (const chunk of sidecar) text += chunk;
-    expect(parseManifest(JSON.parse(text)).keyId).toBe(resigned.keyId);
+    // Each version's sidecar in the store (the source of truth) carries the new signature too.
+    for (const m of manifests) {
+      const sidecar = await world.store.get(imageSidecarPath(m.artifact, m.name, m.version));
+      let text = '';
+      for await (const chunk of sidecar) text += chunk;
+      expect(parseManifest(JSON.parse(text)).keyId, `${m.name}@${m.version}`).toBe(resigned.keyId);
+    }
 
     const before = new Map<string, string>();
     for (const site of SITES) {

@@ -19,10 +19,12 @@ afterAll(async () => {
   await world?.stop();
 });
 
+let injected = 0;
 async function inject(manifest: Manifest): Promise<void> {
+  injected += 1;
   const event = {
     schema: EVENT_SCHEMA,
-    id: `inject-${Math.random()}`,
+    id: `inject-${injected}`,
     sentAt: new Date().toISOString(),
     kind: 'published',
     manifest,

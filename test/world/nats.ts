@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../support/wait.js';
 import { freePort, LOOPBACK } from './ports.js';
 
 export const NATS_SERVER_BIN = process.env.FERRY_NATS_SERVER ?? '/usr/sbin/nats-server';
@@ -218,19 +219,9 @@ async function monitorJson(server: NatsHandle, path: string): Promise<Record<str
   return (await res.json()) as Record<string, unknown>;
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const detail = lastError instanceof Error ? `: ${lastError.message}` : '';
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+/** The checks of cluster and leaf readiness: polled with the tests' one helper, errors tolerated while starting. */
+function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<true> {
+  return waitFor(() => check(), { what, timeoutMs, ignoreErrors: true }) as Promise<true>;
 }
 
 /** JetStream cluster of `size` servers (routes on loopback); resolves once every server sees a meta leader. */

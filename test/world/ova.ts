@@ -94,6 +94,8 @@ export interface OvaSpec {
   /** Seed for disk contents: same seed, same bytes. */
   seed?: string;
   mfAlgorithm?: 'SHA256' | 'SHA1';
+  /** The .ovf text (default ovfDescriptor: references only, not deployable). */
+  ovf?: (name: string, disks: { href: string; size: number }[]) => string;
   /** Change the entries before they are written (hostile variants). */
   mutate?: (entries: TarEntrySpec[]) => TarEntrySpec[];
 }
@@ -125,6 +127,62 @@ ${diskSection}
 `;
 }
 
+/**
+ * An OVF that vCenter (and vcsim) can deploy: one SCSI controller and one disk per file.
+ * `diskParent` overrides the controller the disks hang off (a missing one is a broken OVF:
+ * vcsim then silently leaves the disks out).
+ */
+export function deployableOvfDescriptor(
+  name: string,
+  disks: { href: string; size: number }[],
+  opts: { diskParent?: string } = {},
+): string {
+  const base = ovfDescriptor(name, disks);
+  const diskItems = disks
+    .map(
+      (_d, i) => `      <Item>
+        <rasd:AddressOnParent>${i}</rasd:AddressOnParent>
+        <rasd:ElementName>disk${i + 1}</rasd:ElementName>
+        <rasd:HostResource>ovf:/disk/vmdisk${i + 1}</rasd:HostResource>
+        <rasd:InstanceID>${10 + i}</rasd:InstanceID>
+        <rasd:Parent>${opts.diskParent ?? '3'}</rasd:Parent>
+        <rasd:ResourceType>17</rasd:ResourceType>
+      </Item>`,
+    )
+    .join('\n');
+  const hardware = `    <VirtualHardwareSection>
+      <Info>Virtual hardware requirements</Info>
+      <System>
+        <vssd:ElementName>Virtual Hardware Family</vssd:ElementName>
+        <vssd:InstanceID>0</vssd:InstanceID>
+        <vssd:VirtualSystemType>vmx-13</vssd:VirtualSystemType>
+      </System>
+      <Item>
+        <rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits>
+        <rasd:ElementName>1 virtual CPU</rasd:ElementName>
+        <rasd:InstanceID>1</rasd:InstanceID>
+        <rasd:ResourceType>3</rasd:ResourceType>
+        <rasd:VirtualQuantity>1</rasd:VirtualQuantity>
+      </Item>
+      <Item>
+        <rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits>
+        <rasd:ElementName>256MB of memory</rasd:ElementName>
+        <rasd:InstanceID>2</rasd:InstanceID>
+        <rasd:ResourceType>4</rasd:ResourceType>
+        <rasd:VirtualQuantity>256</rasd:VirtualQuantity>
+      </Item>
+      <Item>
+        <rasd:ElementName>SCSI controller 0</rasd:ElementName>
+        <rasd:InstanceID>3</rasd:InstanceID>
+        <rasd:ResourceSubType>lsilogic</rasd:ResourceSubType>
+        <rasd:ResourceType>6</rasd:ResourceType>
+      </Item>
+${diskItems}
+    </VirtualHardwareSection>
+`;
+  return base.replace('  </VirtualSystem>', `${hardware}  </VirtualSystem>`);
+}
+
 async function digestOf(body: TarEntrySpec['body'], algorithm: 'sha256' | 'sha1'): Promise<string> {
   if (!body) return createHash(algorithm).digest('hex');
   if (Buffer.isBuffer(body)) return createHash(algorithm).update(body).digest('hex');
@@ -145,7 +203,7 @@ export async function buildOva(dir: string, spec: OvaSpec = {}): Promise<BuiltOv
     size: diskSize,
     seed: `${spec.seed ?? name}-${i}`,
   }));
-  const ovf = Buffer.from(ovfDescriptor(name, disks));
+  const ovf = Buffer.from((spec.ovf ?? ovfDescriptor)(name, disks));
   const algorithm = spec.mfAlgorithm ?? 'SHA256';
   const diskEntries: TarEntrySpec[] = disks.map((d) => ({ name: d.href, body: { size: d.size, seed: d.seed } }));
   const mfLines = [`${algorithm}(${name}.ovf)= ${await digestOf(ovf, algorithm === 'SHA1' ? 'sha1' : 'sha256')}`];
@@ -198,6 +256,31 @@ export async function patchDeclaredSize(path: string, entryName: string, declare
       offset += 512 + Math.ceil(entrySize / 512) * 512;
     }
     throw new Error(`no tar entry named ${entryName} in ${path}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Where each file entry's bytes sit in a tar (OVA): what a PULL listener serves as a byte range. */
+export async function tarEntryOffsets(path: string): Promise<Array<{ name: string; offset: number; size: number }>> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const out: Array<{ name: string; offset: number; size: number }> = [];
+    const header = Buffer.alloc(512);
+    let offset = 0;
+    while (offset + 512 <= size) {
+      await fh.read(header, 0, 512, offset);
+      const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
+      if (!name) break;
+      const entrySize = Number.parseInt(
+        header.subarray(124, 136).toString('ascii').replace(/\0.*$/s, '').trim() || '0',
+        8,
+      );
+      if (header[156] === 0x30 || header[156] === 0) out.push({ name, offset: offset + 512, size: entrySize });
+      offset += 512 + Math.ceil(entrySize / 512) * 512;
+    }
+    return out;
   } finally {
     await fh.close();
   }

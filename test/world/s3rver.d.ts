@@ -18,6 +18,8 @@ declare module 's3rver' {
   class S3rver {
     constructor(options?: S3rverOptions);
     httpServer?: Server;
+    /** Koa's middleware list (S3rver extends Koa); composed when run() starts listening. */
+    middleware: Array<(ctx: never, next: () => Promise<void>) => unknown>;
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
     reset(): void;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/wait.js';
 import { startVcsim, type VcsimHandle } from './vcsim.js';
 
 /** A tiny HTTPS client that trusts vcsim's certificate through its caFile (no `insecure`). */
@@ -97,8 +98,7 @@ describe('vcsim test world', () => {
   it('kill() ends the process at once; stop() still cleans up', async () => {
     const other = await startVcsim();
     other.kill();
-    for (let i = 0; i < 100 && alive(other.pid); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(alive(other.pid)).toBe(false);
+    await waitFor(() => !alive(other.pid), { what: 'the killed vcsim to be gone', timeoutMs: 2_000, intervalMs: 20 });
     await expect(call(other, 'GET', '/rest/com/vmware/cis/session')).rejects.toThrow();
     await other.stop();
     expect(existsSync(other.dir)).toBe(false);

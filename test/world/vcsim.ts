@@ -9,8 +9,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +56,17 @@ export interface VcsimHandle {
    * vcsim's state (libraries, items, sessions) does not survive.
    */
   restart(): Promise<VcsimHandle>;
+  /**
+   * Update sessions counted by the launcher itself (the source of truth for import concurrency):
+   * open now, the most ever open at once, and created in all. `resetPeak` first sets peak to open.
+   */
+  updateSessions(opts?: { resetPeak?: boolean }): Promise<UpdateSessionCounts>;
+}
+
+export interface UpdateSessionCounts {
+  open: number;
+  peak: number;
+  created: number;
 }
 
 interface ReadyLine {
@@ -124,6 +136,26 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
       handle.pid = running.child.pid ?? -1;
       return handle;
     },
+    updateSessions: (o = {}) =>
+      new Promise<UpdateSessionCounts>((resolve, reject) => {
+        // vcsim's certificate is self-signed: trust exactly it.
+        const req = httpsRequest(
+          `${handle.url}/ferry-test/update-sessions`,
+          { method: o.resetPeak ? 'DELETE' : 'GET', ca: readFileSync(handle.caFile) },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (body += d));
+            res.on('end', () => {
+              if (res.statusCode !== 200)
+                reject(new Error(`vcsim update-session counts: HTTP ${res.statusCode} ${body}`));
+              else resolve(JSON.parse(body) as UpdateSessionCounts);
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      }),
   };
   return handle;
 }

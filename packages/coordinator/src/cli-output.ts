@@ -1,6 +1,8 @@
 /** Human-readable output of the CLI commands (the `--json` variants print the objects themselves). */
+
 import { formatBytes, type Manifest, type PublishedEvent } from '@ferry/shared';
 import type { PublishResult } from './publish-image.js';
+import type { RemoveSiteResult } from './remove-site.js';
 import type { RepublishResult } from './republish-image.js';
 import type { RetireResult } from './retire-image.js';
 import type { SiteControl } from './site-control.js';
@@ -56,4 +58,11 @@ export function formatSiteControl(c: SiteControl, known: boolean): string {
     : `resume requested for ${c.site}`;
   const warn = known ? '' : `\nwarning: no agent has reported as ${c.site} yet; the request applies when one does`;
   return `${what}${warn}\n`;
+}
+
+export function formatSiteRemoved(r: RemoveSiteResult): string {
+  const what = [r.heartbeat ? 'heartbeat' : '', r.statusKeys.length > 0 ? `${r.statusKeys.length} status key(s)` : '']
+    .filter(Boolean)
+    .join(' and ');
+  return `site ${r.site} removed (${what})\n`;
 }

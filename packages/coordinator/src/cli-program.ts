@@ -3,26 +3,24 @@
  * runs it in-process and returns the exit code: 0 ok, 1 a FerryError (one line `ferry: <message>`
  * on stderr, no stack), 2 a usage error.
  */
-import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { describeError, FerryError, loadCoordinatorConfig, parseImageRef, writeKeyPair } from '@ferry/shared';
 import { Command, CommanderError, Option } from 'commander';
-import { formatPublish, formatReconcile, formatRepublish, formatRetire, formatSiteControl } from './cli-output.js';
+import { type CommandHelpers, collect } from './cli-helpers.js';
+import { formatReconcile, formatRepublish, formatRetire, formatSiteControl, formatSiteRemoved } from './cli-output.js';
 import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from './coordinator-context.js';
 import { runCoordinator } from './coordinator-daemon.js';
-import { exitCodeOf, ResignIncompleteError, UsageError } from './errors.js';
-import { createProgress, noProgress } from './progress.js';
-import { parseLabels, publishFile, publishFromStore, validatePublishOptions } from './publish-image.js';
+import { exitCodeOf, ResignIncompleteError, StatusFilterError, UsageError } from './errors.js';
+import { checkSites, knownSites } from './known-sites.js';
+import { addPublishCommand } from './publish-cli.js';
+import { removeSite } from './remove-site.js';
 import { republishImage } from './republish-image.js';
 import { requestReconcile } from './request-reconcile.js';
 import { formatResign, resignImages } from './resign-images.js';
 import { retireImage } from './retire-image.js';
-import { addRolloutCommands, formatRollout, resumeRolloutCommand } from './rollout/rollout-cli.js';
-import { rolloutStatus } from './rollout/rollout-commands.js';
-import { rolloutDeps } from './rollout/rollout-deps.js';
-import { parseRolloutFlags, resolveRollout, rolloutHook } from './rollout/rollout-start.js';
+import { addRolloutCommands, resumeRolloutCommand } from './rollout/rollout-cli.js';
 import { setSiteSuspended } from './site-control.js';
-import { buildStatusMatrix, type StatusFilter } from './status-matrix.js';
+import { buildStatusMatrix, type StatusFilter, unknownFilterReason } from './status-matrix.js';
 import { readStatusInput } from './status-snapshot.js';
 import { renderSitesTable, renderStatus } from './status-table.js';
 
@@ -36,9 +34,16 @@ export interface CliIo {
 
 const VERSION = '0.1.0';
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+interface SiteControlOptions {
+  site?: string;
+  reason?: string;
+  force?: boolean;
+  json?: boolean;
+  config: string;
+}
 
-function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
+/** The whole `ferry` program; exported so tests can dry-parse documented command lines. */
+export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
   const out = (text: string): void => {
     io.stdout.write(text);
   };
@@ -59,6 +64,16 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
       await ctx.close();
     }
   }
+
+  const helpers: CommandHelpers = {
+    withContext,
+    out,
+    json,
+    configOption,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    signal: io.signal,
+  };
 
   const program = new Command('ferry')
     .description('Publish VM images (OVA) to vSphere Content Libraries in every site')
@@ -86,95 +101,23 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
       );
     });
 
-  program
-    .command('publish')
-    .description('upload an OVA to the store and announce it (or register one already in the store)')
-    .argument('[file]', 'the .ova file to upload')
-    .requiredOption('--name <name>', 'image name: A-Z a-z 0-9 _ -')
-    .requiredOption('--version <version>', 'image version: A-Z a-z 0-9 _ - .')
-    .option('--target <selector>', 'site id, zone:<zone>, label:<k>=<v> or * (repeatable; default *)', collect)
-    .option('--label <k=v>', 'label recorded in the manifest (repeatable)', collect)
-    .option('--replace', 'replace the bytes of an already published name@version')
-    .option('--from-store <path>', 'register an OVA that is already in the store at this path')
-    .option('--wave <name=selectors>', 'roll out in waves: NAME=SELECTOR[,SELECTOR…] (repeatable, in order)', collect)
-    .option('--soak <duration>', 'with --wave: wait this long after every site of a wave is ready (e.g. 30m)')
-    .option('--hold', 'store and catalog the image, release no wave until ferry approve')
-    .option('--json', 'print the manifest as JSON')
-    .addOption(configOption())
-    .action(
-      async (
-        file: string | undefined,
-        opts: {
-          name: string;
-          version: string;
-          target?: string[];
-          label?: string[];
-          replace?: boolean;
-          fromStore?: string;
-          wave?: string[];
-          soak?: string;
-          hold?: boolean;
-          json?: boolean;
-          config: string;
-        },
-      ) => {
-        if (file && opts.fromStore) throw new UsageError('give either FILE or --from-store PATH, not both');
-        if (!file && !opts.fromStore) throw new UsageError('missing FILE (or --from-store PATH)');
-        const base = {
-          name: opts.name,
-          version: opts.version,
-          targets: opts.target,
-          labels: parseLabels(opts.label ?? []),
-          replace: opts.replace ?? false,
-        };
-        // Checks that need no config, NATS or store come first: nothing is written when they fail.
-        validatePublishOptions(base);
-        const flags = parseRolloutFlags({ waves: opts.wave, soak: opts.soak, hold: opts.hold });
-        const { result, rollout } = await withContext(opts.config, async (context) => {
-          const deps = rolloutDeps(context);
-          const hook = rolloutHook(deps, resolveRollout(context.config.rollout, flags));
-          const ctx = hook ? { ...context, rollout: hook } : context;
-          const publish = async () => {
-            if (opts.fromStore) return publishFromStore(ctx, { ...base, path: opts.fromStore });
-            let progress = noProgress;
-            try {
-              return await publishFile(ctx, {
-                ...base,
-                file: file!,
-                onProgress: (done, total) => {
-                  if (progress === noProgress && !opts.json)
-                    progress = createProgress(io.stdout, basename(file!), total);
-                  progress.update(done);
-                },
-              });
-            } finally {
-              progress.stop();
-            }
-          };
-          const r = await publish();
-          // A rollout announces instead of the `all` event: say where it stands.
-          const started = hook && r.status === 'published';
-          return {
-            result: r,
-            rollout: started ? await rolloutStatus(deps, `${r.manifest.name}@${r.manifest.version}`) : undefined,
-          };
-        });
-        if (opts.json) json(result.manifest);
-        else out(`${formatPublish(result)}${rollout ? formatRollout(rollout) : ''}`);
-      },
-    );
+  addPublishCommand(program, helpers);
 
   program
     .command('republish')
     .description('announce a published image again, to every site or to some')
     .argument('<image>', 'NAME@VERSION')
     .option('--site <site>', 'only this site (repeatable)', collect)
-    .option('--force', 're-import even where the library already holds these bytes')
+    .option(
+      '--force',
+      're-import even where the library already holds these bytes (and address sites that have not reported yet)',
+    )
     .option('--json', 'print the events as JSON')
     .addOption(configOption())
     .action(async (ref: string, opts: { site?: string[]; force?: boolean; json?: boolean; config: string }) => {
+      const force = opts.force ?? false;
       const r = await withContext(opts.config, (ctx) =>
-        republishImage(ctx, { ref, sites: opts.site, force: opts.force ?? false }),
+        republishImage(ctx, { ref, sites: opts.site, force, allowUnknownSites: force }),
       );
       if (opts.json) json(r);
       else out(formatRepublish(r));
@@ -184,29 +127,37 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .command('status')
     .description('image × site matrix: state, progress, errors; sites and their last reconcile')
     .argument('[image]', 'NAME or NAME@VERSION')
-    .option('--site <site>', 'only this site')
-    .option('--watch', 'redraw every second until Ctrl-C')
+    .option('--site <site>', 'only this site (repeatable)', collect)
+    .option('--watch', 'redraw every second until Ctrl-C (into a pipe or file: one snapshot per second)')
     .option('--json', 'print the status document as JSON (shape documented in the README)')
     .addOption(configOption())
     .action(
-      async (ref: string | undefined, opts: { site?: string; watch?: boolean; json?: boolean; config: string }) => {
-        const filter: StatusFilter = {};
+      async (ref: string | undefined, opts: { site?: string[]; watch?: boolean; json?: boolean; config: string }) => {
+        const filter: StatusFilter = { sites: opts.site };
         if (ref) Object.assign(filter, parseImageRef(ref));
-        if (opts.site) filter.site = opts.site;
+        // Clear-screen codes only on a terminal; a pipe gets plain snapshots separated by a blank line.
+        const clearScreen = (io.stdout as { isTTY?: boolean }).isTTY === true;
         await withContext(opts.config, async (ctx) => {
-          const draw = async (clear: boolean) => {
+          let first = true;
+          const draw = async () => {
             const now = new Date();
-            const matrix = buildStatusMatrix(await readStatusInput(ctx), now, filter);
+            const input = await readStatusInput(ctx);
+            const unknown = unknownFilterReason(input, filter);
+            if (unknown) throw new StatusFilterError(unknown);
+            const matrix = buildStatusMatrix(input, now, filter);
             if (opts.json) io.stdout.write(`${JSON.stringify(matrix, null, opts.watch ? 0 : 2)}\n`);
-            else out(`${clear ? '\x1b[2J\x1b[H' : ''}${renderStatus(matrix, now)}`);
+            else if (!opts.watch) out(renderStatus(matrix, now));
+            else if (clearScreen) out(`\x1b[2J\x1b[H${renderStatus(matrix, now)}`);
+            else out(`${first ? '' : '\n'}${now.toISOString()}\n${renderStatus(matrix, now)}`);
+            first = false;
           };
-          if (!opts.watch) return draw(false);
-          await watchLoop(io.signal, () => draw(true));
+          if (!opts.watch) return draw();
+          await watchLoop(io.signal, draw);
         });
       },
     );
 
-  program
+  const sites = program
     .command('sites')
     .description('sites that run an agent: zone, last heartbeat, queue, suspended or stale')
     .option('--json', 'print { schema, generatedAt, sites } as JSON')
@@ -218,6 +169,18 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
         if (opts.json) json({ schema: matrix.schema, generatedAt: matrix.generatedAt, sites: matrix.sites });
         else out(`${renderSitesTable(matrix, now)}\n`);
       });
+    });
+  sites
+    .command('remove')
+    .description('forget a decommissioned site: its heartbeat, control and status records')
+    .argument('<site>', 'site id')
+    .option('--force', 'remove it even though its agent still sends heartbeats')
+    .option('--json', 'print what was removed as JSON')
+    .addOption(configOption())
+    .action(async (site: string, opts: { force?: boolean; json?: boolean; config: string }) => {
+      const r = await withContext(opts.config, (ctx) => removeSite(ctx.topology, site, { force: opts.force }));
+      if (opts.json) json(r);
+      else out(formatSiteRemoved(r));
     });
 
   program
@@ -236,15 +199,17 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .command('reconcile')
     .description('ask every agent (or some) to reconcile its library with the catalog now')
     .option('--site <site>', 'only this site (repeatable)', collect)
+    .option('--force', 'address sites that have not reported yet')
     .option('--json', 'print the events as JSON')
     .addOption(configOption())
-    .action(async (opts: { site?: string[]; json?: boolean; config: string }) => {
-      const events = await withContext(opts.config, (ctx) => requestReconcile(ctx.bus, opts.site ?? []));
+    .action(async (opts: { site?: string[]; force?: boolean; json?: boolean; config: string }) => {
+      const events = await withContext(opts.config, (ctx) =>
+        requestReconcile(ctx, opts.site ?? [], { force: opts.force }),
+      );
       if (opts.json) json({ events });
       else out(formatReconcile(events));
     });
 
-  const rolloutHelpers = { withContext, out, json, configOption };
   for (const [name, suspended] of [
     ['suspend', true],
     ['resume', false],
@@ -260,27 +225,29 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     command
       .option('--site <site>', 'site id')
       .option('--reason <text>', 'why (shown to other operators)')
+      .option('--force', 'address a site that has not reported yet')
       .option('--json', 'print the control record as JSON')
       .addOption(configOption())
       .action(async (...args: unknown[]) => {
         // Commander passes the [image] argument first when the command declares it.
         const ref = suspended ? undefined : (args[0] as string | undefined);
-        const opts = args[suspended ? 0 : 1] as { site?: string; reason?: string; json?: boolean; config: string };
+        const opts = args[suspended ? 0 : 1] as SiteControlOptions;
         if (ref && opts.site) throw new UsageError('give either NAME@VERSION or --site, not both');
-        if (ref) return resumeRolloutCommand(rolloutHelpers, ref, opts);
+        if (ref) return resumeRolloutCommand(helpers, ref, opts);
         if (!opts.site)
           throw new UsageError(`missing --site${suspended ? '' : ' (or NAME@VERSION of a halted rollout)'}`);
         const site = opts.site;
         await withContext(opts.config, async (ctx) => {
-          const known = (await ctx.topology.sites.get(site).catch(() => null)) != null;
+          const known = await knownSites(ctx.topology);
+          checkSites([site], known, { force: opts.force });
           const control = await setSiteSuspended(ctx.topology.status, site, suspended, opts.reason);
           if (opts.json) json(control);
-          else out(formatSiteControl(control, known));
+          else out(formatSiteControl(control, known.includes(control.site)));
         });
       });
   }
 
-  addRolloutCommands(program, rolloutHelpers);
+  addRolloutCommands(program, helpers);
 
   program
     .command('resign')

@@ -114,8 +114,7 @@ export async function startCoordinator(
     http = await startHttpApi({
       listen: config.http.listen,
       token: config.http.token,
-      tokenName: config.http.tokenName,
-      rollouts,
+      approve: { rollouts, tokenName: config.http.tokenName },
       status: async () => buildStatusMatrix(await readStatusInput(context), new Date()),
       live: context,
       webhook: {

@@ -9,6 +9,7 @@
  *   GET  /api/sites          { schema, generatedAt, sites }  (the `ferry sites --json` document)
  *   POST /api/republish      { name, version, site?, force? }: `ferry republish` (web/republish-endpoint.ts)
  *   POST /api/approve        { name, version, note? }: `ferry approve` (web/approve-endpoint.ts)
+ *   DELETE /api/sites/<site> `ferry sites remove <site>` (?force=true: `--force`) (web/site-remove-endpoint.ts)
  *   POST /hooks/artifactory  Artifactory "deployed" webhook (X-JFrog-Event-Auth = webhook secret)
  *
  * Tokens. With `http.tokenFile` / FERRY_API_TOKEN set, the data endpoints (/api/*) require
@@ -17,7 +18,7 @@
  * NOWHERE else: the browser's EventSource cannot send headers, so the page reads the stream with
  * fetch() (a ReadableStream of the same text/event-stream); a `?token=` would land in proxy and
  * access logs and in the browser history. Without a token the API is read-only: everything can
- * be read, /api/republish answers 403. The webhook always requires its own secret.
+ * be read, /api/republish and DELETE /api/sites/<site> answer 403. The webhook always requires its own secret.
  *
  * A non-browser client (its Accept header does not ask for text/html: curl, scripts) that may read
  * the data also gets the plain text matrix of `ferry status` inside the page's <noscript>.
@@ -34,15 +35,17 @@ import { type Asset, loadAssets, PAGE_CSP } from './web/assets.js';
 import { createEventStreamHub, type EventStreamHub } from './web/event-stream.js';
 import { LiveStatus } from './web/live-status.js';
 import { bearer, handleRepublish } from './web/republish-endpoint.js';
+import { handleSiteRemove, SITES_PATH_PREFIX } from './web/site-remove-endpoint.js';
 
 export interface HttpApiOptions {
   /** `host:port` (`[::1]:port` for IPv6); port 0 picks a free one. */
   listen: string;
   token?: Secret;
-  /** Who approvals through /api/approve are recorded as (`api:<tokenName>`). */
-  tokenName?: string;
-  /** Rollouts for /api/approve; without them it answers 503. */
-  rollouts?: RolloutDriverDeps;
+  /**
+   * For /api/approve (without it: 503): the rollouts, and who approvals through the API are
+   * recorded as (`api:<tokenName>`, config `http.tokenName`).
+   */
+  approve?: { rollouts: RolloutDriverDeps; tokenName: string };
   /** Builds the status matrix on demand (reads NATS). */
   status: () => Promise<StatusMatrix>;
   webhook: WebhookDeps;
@@ -145,13 +148,13 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     }
     if (path === '/api/approve') {
       if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, undefined, { allow: 'POST' });
-      if (!options.rollouts) return send(res, 503, { error: 'approve is not available in this process' });
-      const out = await handleApprove(req, {
-        token: options.token,
-        tokenName: options.tokenName ?? 'api',
-        rollouts: options.rollouts,
-        logger: log,
-      });
+      if (!options.approve) return send(res, 503, { error: 'approve is not available in this process' });
+      const out = await handleApprove(req, { ...options.approve, token: options.token, logger: log });
+      return send(res, out.status, out.body, undefined, out.headers);
+    }
+    if (path.startsWith(SITES_PATH_PREFIX) && req.method === 'DELETE') {
+      if (!options.live) return send(res, 503, { error: 'removing sites is not available in this process' });
+      const out = await handleSiteRemove(req, url, { ...options.live, token: options.token, logger: log });
       return send(res, out.status, out.body, undefined, out.headers);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });

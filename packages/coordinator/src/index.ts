@@ -6,7 +6,7 @@ export {
   type WebhookRegistration,
   type WebhookResponse,
 } from './artifactory-webhook.js';
-export { type CliIo, runCli } from './cli-program.js';
+export { buildProgram, type CliIo, runCli } from './cli-program.js';
 export {
   type CoordinatorContext,
   defaultConfigFile,
@@ -23,6 +23,7 @@ export {
 } from './coordinator-daemon.js';
 export { exitCodeOf, ImageNotFoundError, InputFileError, PublishConflictError, UsageError } from './errors.js';
 export { type HttpApi, type HttpApiOptions, parseListen, startHttpApi } from './http-api.js';
+export { checkSites, knownSites } from './known-sites.js';
 export {
   type CommitDecision,
   hashAndInspect,
@@ -31,6 +32,7 @@ export {
   type UploadPassOutcome,
   uploadAndInspect,
 } from './ova-single-pass.js';
+export { markedArtifact, publishMarkerPath } from './publish-guard.js';
 export {
   announce,
   type PublishDeps,
@@ -43,10 +45,11 @@ export {
   publishFromStore,
   validatePublishOptions,
 } from './publish-image.js';
+export { type RemoveSiteResult, removeSite } from './remove-site.js';
 export { parseExactRef, type RepublishOptions, type RepublishResult, republishImage } from './republish-image.js';
 export { requestReconcile } from './request-reconcile.js';
 export { type RetireResult, retireImage } from './retire-image.js';
-export { readSidecar, writeSidecar } from './sidecar.js';
+export { isSidecarPathOf, ovasWithSidecars, readSidecar, sidecarPathOf, writeSidecar } from './sidecar.js';
 export {
   parseSiteControl,
   SITE_CONTROL_SCHEMA,

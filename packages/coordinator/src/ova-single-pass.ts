@@ -11,8 +11,9 @@
  * committed — until the whole file was read, inspected and hashed, and `decide` (which checks the
  * catalog) said "commit". Any failure or a "discard" destroys the upload body with an error: S3
  * aborts the multipart upload, the file store deletes its temp file, Artifactory gets a broken
- * request and deploys nothing. This is why there is no temporary key and no delete-after-failure:
- * S3 has no rename, and deleting afterwards could remove a previous good object at the same path.
+ * request and deploys nothing. This is why there is no temporary key: S3 has no rename. A failure
+ * after the commit (signing, sidecar, catalog, event) is undone by the caller (publish-guard.ts),
+ * and `signal` (Ctrl-C) fails the pass like any other error, so the upload is aborted.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -42,6 +43,9 @@ export interface UploadPassOptions {
   onProgress?: (bytesRead: number) => void;
   /** Called once everything was read, hashed and inspected, before the upload completes. */
   decide: (result: PassResult) => Promise<CommitDecision>;
+  /** Aborting it fails the pass with `interrupted()` and aborts the upload. */
+  signal?: AbortSignal;
+  interrupted?: () => Error;
 }
 
 export interface UploadPassOutcome extends PassResult {
@@ -86,6 +90,11 @@ export async function uploadAndInspect(source: Readable, options: UploadPassOpti
     if (failure === undefined) failure = err;
     wake.emit('wake');
   };
+
+  // An abort after the pass only sets a failure nobody reads (the CLI's signal lives for one publish).
+  const onAbort = () => fail(options.interrupted?.() ?? new Error('interrupted'));
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
 
   const upload = options.store.put(options.path, toStore, { size: options.size });
   upload.catch((err: unknown) => {
@@ -186,15 +195,17 @@ export async function uploadAndInspect(source: Readable, options: UploadPassOpti
 
   if (failure === undefined && summary && decision === 'commit') {
     toStore.end();
+    // A failure of the upload rejects here. Anything else that failed meanwhile (an interrupt)
+    // is the caller's to see: the object is committed now, and the caller undoes it.
     await upload;
-    if (failure !== undefined) throw failure;
     return { bytesRead, sha256, summary, committed: true };
   }
 
   // Failure or discard: the body is destroyed before it ended, so the store commits nothing.
   cancelling = true;
   toStore.destroy(new UploadCancelled());
-  toInspect.destroy();
+  // With an error: a plain destroy() ends no pending read, and the inspector would wait forever.
+  toInspect.destroy(new UploadCancelled());
   await upload.catch(() => undefined);
   await inspect.catch(() => undefined);
   if (failure !== undefined) throw failure;

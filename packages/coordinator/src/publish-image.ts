@@ -20,12 +20,12 @@ import {
   parseManifest,
   publishedMsgId,
   type SigningKey,
-  sidecarPath,
   signManifest,
 } from '@ferry/shared';
-import { InputFileError, PublishConflictError, UsageError } from './errors.js';
+import { InputFileError, InterruptedError, PublishConflictError, UsageError } from './errors.js';
 import { hashAndInspect, uploadAndInspect } from './ova-single-pass.js';
-import { readSidecar, writeSidecar } from './sidecar.js';
+import { type PublishWrites, publishMarkerPath, undoPublish, writePublishMarker } from './publish-guard.js';
+import { readImageSidecar, writeSidecar } from './sidecar.js';
 
 /** What publishing needs from a coordinator context. */
 export interface PublishDeps {
@@ -41,7 +41,14 @@ export interface PublishDeps {
 /** See rollout/rollout-start.ts. */
 export interface RolloutHook {
   /** Called before the catalog entry is written; a rollout's `start` then announces instead of the `all` event. */
-  begin(manifest: Manifest): Promise<{ start(): Promise<PublishedEvent | undefined> } | undefined>;
+  begin(manifest: Manifest): Promise<RolloutBegun | undefined>;
+}
+
+export interface RolloutBegun {
+  /** Announces the first wave (nothing while held). */
+  start(): Promise<PublishedEvent | undefined>;
+  /** A failed publish: puts back the rollout state that was there before (or none). */
+  undo(): Promise<void>;
 }
 
 export interface PublishOptions {
@@ -58,6 +65,8 @@ export interface PublishFileOptions extends PublishOptions {
   file: string;
   /** Bytes read so far, and the file size. */
   onProgress?: (bytesRead: number, total: number) => void;
+  /** Ctrl-C: aborts the upload and undoes whatever was written (nothing is announced). */
+  signal?: AbortSignal;
 }
 
 export interface PublishFromStoreOptions extends PublishOptions {
@@ -135,7 +144,7 @@ function conflict(req: ValidatedRequest, existing: Manifest, why: string): Publi
   );
 }
 
-/** The catalog entry, or (catalog lost) the sidecar at the path this publish would write. */
+/** The catalog entry, or (catalog lost) this image version's sidecar next to the artifact. */
 async function findExisting(
   deps: PublishDeps,
   req: ValidatedRequest,
@@ -143,13 +152,11 @@ async function findExisting(
 ): Promise<{ manifest?: Manifest; fromSidecar: boolean }> {
   const inCatalog = await deps.catalog.get(req.name, req.version);
   if (inCatalog) return { manifest: inCatalog, fromSidecar: false };
-  const sidecar = await readSidecar(deps.store, sidecarPath(artifact)).catch((err: unknown) => {
+  const sidecar = await readImageSidecar(deps.store, artifact, req.name, req.version).catch((err: unknown) => {
     deps.logger?.warn({ err: (err as Error).message, artifact }, 'unreadable sidecar ignored');
     return undefined;
   });
-  if (sidecar && sidecar.name === req.name && sidecar.version === req.version)
-    return { manifest: sidecar, fromSidecar: true };
-  return { fromSidecar: false };
+  return sidecar ? { manifest: sidecar, fromSidecar: true } : { fromSidecar: false };
 }
 
 async function buildManifest(
@@ -158,8 +165,9 @@ async function buildManifest(
   artifact: string,
   pass: { sha256: string; bytesRead: number; summary: OvaSummary },
   replaces: string | undefined,
+  preloaded?: SigningKey,
 ): Promise<Manifest> {
-  const key = await deps.signingKey();
+  const key = preloaded ?? (await deps.signingKey());
   const signed = signManifest(
     {
       schema: MANIFEST_SCHEMA,
@@ -180,16 +188,40 @@ async function buildManifest(
 }
 
 /**
- * Sidecar, then catalog, then event: a crash in between is finished by the daemon's discovery.
- * A rollout's state is written before the catalog entry, so no agent's reconcile sees the image
- * without it; a rollout announces its first wave (or nothing while held) instead of `all`.
+/**
+ * Sidecar, then (with a rollout) its state, then catalog, then event: a crash in between is
+ * finished by the daemon's discovery (unless a publish marker says the upload's publish never
+ * finished). The rollout's state comes before the catalog entry, so no agent's reconcile sees the
+ * image without it; a rollout announces its first wave (or nothing while held) instead of `all`.
+ * `writes` records each step for an undo; `signal` is checked before each, since the event is the
+ * point of no return.
  */
-export async function announce(deps: PublishDeps, manifest: Manifest): Promise<PublishedEvent | undefined> {
+export async function announce(
+  deps: PublishDeps,
+  manifest: Manifest,
+  guard: { writes?: PublishWrites; signal?: AbortSignal; replacing?: boolean } = {},
+): Promise<PublishedEvent | undefined> {
+  throwIfInterrupted(guard.signal);
   await writeSidecar(deps.store, manifest);
+  if (guard.writes) guard.writes.sidecar = manifest;
+  throwIfInterrupted(guard.signal);
   const rollout = await deps.rollout?.begin(manifest);
+  if (guard.writes && rollout) guard.writes.rollout = rollout;
+  throwIfInterrupted(guard.signal);
   await deps.catalog.put(manifest);
+  if (guard.writes && !guard.replacing) guard.writes.newCatalogEntry = manifest;
+  throwIfInterrupted(guard.signal);
   if (rollout) return rollout.start();
   return deps.bus.publish('all', { kind: 'published', manifest }, publishedMsgId(manifest));
+}
+
+function throwIfInterrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw interrupted();
+}
+
+/** The error of a publish stopped by Ctrl-C / SIGTERM (the undo follows it). */
+export function interrupted(): InterruptedError {
+  return new InterruptedError('interrupted: the upload was aborted and nothing was published');
 }
 
 async function noOp(
@@ -235,37 +267,61 @@ export async function publishFile(deps: PublishDeps, options: PublishFileOptions
     );
   }
 
-  let verdict: Verdict = { kind: 'new' };
-  let fromSidecar = before.fromSidecar;
-  const source = createReadStream(options.file, { highWaterMark: 1 << 20 });
-  const pass = await uploadAndInspect(source, {
-    store: deps.store,
-    path: artifact,
-    size,
-    sourceName: options.file,
-    onProgress: options.onProgress && ((done) => options.onProgress?.(done, size)),
-    decide: async ({ sha256 }) => {
-      // Looked up again: someone may have published meanwhile.
-      const now = await findExisting(deps, req, artifact);
-      fromSidecar = now.fromSidecar;
-      verdict = judge(req, now.manifest, sha256, options.replace ?? false);
-      return verdict.kind === 'same' ? 'discard' : 'commit';
-    },
-  });
-  const decided = verdict as Verdict;
-  if (decided.kind === 'same') return noOp(deps, decided.existing, fromSidecar, pass.bytesRead);
-  const replaces = decided.kind === 'replace' ? decided.existing.sha256 : undefined;
-  const manifest = await buildManifest(deps, req, artifact, pass, replaces);
-  const event = await announce(deps, manifest);
-  deps.logger?.info({ image: `${req.name}@${req.version}`, sha256: manifest.sha256, artifact }, 'published');
-  return {
-    status: 'published',
-    manifest,
-    bytesRead: pass.bytesRead,
-    bytesUploaded: pass.bytesRead,
-    event,
-    ...(replaces ? { replaced: replaces } : {}),
-  };
+  // Everything checkable before the first byte goes up: the signing key (read and parsed here),
+  // NATS and its buckets (opened with the context, read by findExisting above), and the store
+  // (the marker is a small write to it).
+  const signingKey = await deps.signingKey();
+  throwIfInterrupted(options.signal);
+  await writePublishMarker(deps.store, artifact, req);
+  const writes: PublishWrites = { artifact, marker: true, object: false };
+  try {
+    let verdict: Verdict = { kind: 'new' };
+    let fromSidecar = before.fromSidecar;
+    const source = createReadStream(options.file, { highWaterMark: 1 << 20 });
+    const pass = await uploadAndInspect(source, {
+      store: deps.store,
+      path: artifact,
+      size,
+      sourceName: options.file,
+      signal: options.signal,
+      interrupted,
+      onProgress: options.onProgress && ((done) => options.onProgress?.(done, size)),
+      decide: async ({ sha256 }) => {
+        // Looked up again: someone may have published meanwhile.
+        const now = await findExisting(deps, req, artifact);
+        fromSidecar = now.fromSidecar;
+        verdict = judge(req, now.manifest, sha256, options.replace ?? false);
+        return verdict.kind === 'same' ? 'discard' : 'commit';
+      },
+    });
+    writes.object = pass.committed;
+    const decided = verdict as Verdict;
+    if (decided.kind === 'same') {
+      await undoPublish(deps, writes, deps.logger);
+      return noOp(deps, decided.existing, fromSidecar, pass.bytesRead);
+    }
+    const replaces = decided.kind === 'replace' ? decided.existing.sha256 : undefined;
+    const manifest = await buildManifest(deps, req, artifact, pass, replaces, signingKey);
+    const event = await announce(deps, manifest, { writes, signal: options.signal, replacing: !!replaces });
+    await deps.store.delete(publishMarkerPath(artifact)).catch((err: unknown) => {
+      // Published all the same; the sidecar already keeps discovery from registering the object again.
+      deps.logger?.warn({ artifact, err: (err as Error).message }, 'cannot remove the publish marker');
+    });
+    deps.logger?.info({ image: `${req.name}@${req.version}`, sha256: manifest.sha256, artifact }, 'published');
+    return {
+      status: 'published',
+      manifest,
+      bytesRead: pass.bytesRead,
+      bytesUploaded: pass.bytesRead,
+      event,
+      ...(replaces ? { replaced: replaces } : {}),
+    };
+  } catch (err) {
+    // With --replace the previous bytes at this path were overwritten when the upload completed:
+    // removing the new object leaves that version without an artifact until it is published again.
+    await undoPublish(deps, writes, deps.logger);
+    throw err;
+  }
 }
 
 /**
@@ -284,6 +340,8 @@ export async function publishFromStore(deps: PublishDeps, options: PublishFromSt
   }
   const head = await deps.store.head(artifact);
   if (!head) throw new NotFoundError(deps.store.description, artifact);
+  // Before reading gigabytes: the key must be there to sign what they prove.
+  const signingKey = await deps.signingKey();
   const before = await findExisting(deps, req, artifact);
   if (before.manifest && before.manifest.size !== head.size && !options.replace) {
     throw conflict(
@@ -315,8 +373,17 @@ export async function publishFromStore(deps: PublishDeps, options: PublishFromSt
   const verdict = judge(req, now.manifest, pass.sha256, options.replace ?? false);
   if (verdict.kind === 'same') return noOp(deps, verdict.existing, now.fromSidecar, pass.bytesRead);
   const replaces = verdict.kind === 'replace' ? verdict.existing.sha256 : undefined;
-  const manifest = await buildManifest(deps, req, artifact, pass, replaces);
-  const event = await announce(deps, manifest);
+  const manifest = await buildManifest(deps, req, artifact, pass, replaces, signingKey);
+  // The object was there before and stays; a sidecar or catalog entry written before a failure is
+  // removed, so the failed registration is not announced later by discovery.
+  const writes: PublishWrites = { artifact, marker: false, object: false };
+  let event: PublishedEvent | undefined;
+  try {
+    event = await announce(deps, manifest, { writes, replacing: !!replaces });
+  } catch (err) {
+    await undoPublish(deps, writes, deps.logger);
+    throw err;
+  }
   deps.logger?.info(
     { image: `${req.name}@${req.version}`, sha256: manifest.sha256, artifact },
     'registered from store',

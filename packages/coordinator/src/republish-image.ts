@@ -1,5 +1,6 @@
-import { assertSiteId, type Catalog, type EventBus, type PublishedEvent, parseImageRef } from '@ferry/shared';
-import { ImageNotFoundError, UsageError } from './errors.js';
+import { type Catalog, type EventBus, type PublishedEvent, parseImageRef, type Topology } from '@ferry/shared';
+import { ImageNotFoundError, ImageRetiredError, UsageError } from './errors.js';
+import { assertKnownSites } from './known-sites.js';
 
 export interface RepublishOptions {
   /** `name@version`. */
@@ -8,6 +9,10 @@ export interface RepublishOptions {
   sites?: readonly string[];
   /** Re-import even where the library already holds the sha256. */
   force?: boolean;
+  /** Address sites that have not reported yet (the CLI's --force); otherwise they are refused. */
+  allowUnknownSites?: boolean;
+  /** After the list of known sites in the refusal: what the caller can do. */
+  unknownSiteHint?: string;
 }
 
 export interface RepublishResult {
@@ -25,15 +30,20 @@ export function parseExactRef(ref: string): { name: string; version: string } {
 
 /** `ferry republish N@V`: announce a catalog entry again (to all sites or to some). */
 export async function republishImage(
-  deps: { catalog: Catalog; bus: EventBus },
+  deps: { catalog: Catalog; bus: EventBus; topology: Pick<Topology, 'sites' | 'status'> },
   options: RepublishOptions,
 ): Promise<RepublishResult> {
   const { name, version } = parseExactRef(options.ref);
-  const sites = [...new Set(options.sites ?? [])].map((s) => assertSiteId(s));
+  const sites = await assertKnownSites(deps.topology, options.sites ?? [], {
+    force: options.allowUnknownSites,
+    hint: options.unknownSiteHint,
+  });
   const manifest = await deps.catalog.get(name, version);
   if (!manifest) throw new ImageNotFoundError(name, version);
   if (manifest.retiredAt) {
-    throw new UsageError(`${name}@${version} was retired at ${manifest.retiredAt}; publish a new version instead`);
+    throw new ImageRetiredError(
+      `${name}@${version} was retired at ${manifest.retiredAt}; publish a new version instead`,
+    );
   }
   const force = options.force ?? false;
   const targets = sites.length > 0 ? sites : ['all'];

@@ -1,9 +1,18 @@
-import { assertSiteId, type EventBus, type PublishedEvent } from '@ferry/shared';
+import type { EventBus, PublishedEvent, Topology } from '@ferry/shared';
+import { assertKnownSites } from './known-sites.js';
 
-/** `ferry reconcile [--site S]…`: asks every agent (or the named ones) to reconcile now. */
-export async function requestReconcile(bus: EventBus, sites: readonly string[] = []): Promise<PublishedEvent[]> {
-  const targets = sites.length > 0 ? [...new Set(sites)].map((s) => assertSiteId(s)) : ['all'];
+/**
+ * `ferry reconcile [--site S]… [--force]`: asks every agent (or the named ones) to reconcile now.
+ * A named site must be known (known-sites.ts) unless `force`.
+ */
+export async function requestReconcile(
+  deps: { bus: EventBus; topology: Pick<Topology, 'sites' | 'status'> },
+  sites: readonly string[] = [],
+  options: { force?: boolean } = {},
+): Promise<PublishedEvent[]> {
+  const named = await assertKnownSites(deps.topology, sites, options);
+  const targets = named.length > 0 ? named : ['all'];
   const events: PublishedEvent[] = [];
-  for (const target of targets) events.push(await bus.publish(target, { kind: 'reconcile' }));
+  for (const target of targets) events.push(await deps.bus.publish(target, { kind: 'reconcile' }));
   return events;
 }

@@ -1,10 +1,15 @@
 /**
  * The coordinator's view of the store, which is the source of truth (DESIGN "Manifest v1"):
  *
- * - every `<artifact>.manifest.json` sidecar signed with the coordinator's own key is put back in
- *   the catalog when the catalog lacks it (or holds an older one) — this rebuilds a lost catalog;
+ * - every sidecar (`<artifact>.<name>@<version>.manifest.json`, and the older one-per-object
+ *   `<artifact>.manifest.json`) signed with the coordinator's own key is put back in the catalog
+ *   when the catalog lacks it (or holds an older one) — this rebuilds a lost catalog, retired
+ *   versions included;
+ * - a catalog entry whose sidecar is gone from the store gets it written back;
  * - every `<name>/<version>/<file>.ova` without a sidecar (Packer pushed it, say) is registered
- *   as `ferry publish --from-store` would, with `discovery.targets`.
+ *   as `ferry publish --from-store` would, with `discovery.targets`, and the log says so;
+ * - an OVA with a `ferry publish` marker (`<artifact>.ferry-publishing`, publish-guard.ts) is left
+ *   alone, sidecars included: that publish is running or failed, and must not reach a site.
  *
  * Events: a sidecar that is new to a non-empty catalog is the trace of a publish or retire that
  * stopped half-way (sidecar written, catalog not): its event is published (same Nats-Msg-Id as the
@@ -24,14 +29,15 @@ import {
   type Manifest,
   type ObjectInfo,
   publishedMsgId,
-  sidecarPath,
   type TrustedKey,
   verifyManifest,
 } from '@ferry/shared';
+import { markedArtifact, unfinishedPublishReason } from './publish-guard.js';
 import { type PublishDeps, publishFromStore } from './publish-image.js';
-import { readSidecar, writeSidecar } from './sidecar.js';
+import { isSidecarPathOf, ovasWithSidecars, readSidecar, SIDECAR_SUFFIX, writeSidecar } from './sidecar.js';
 
-const SIDECAR_SUFFIX = '.manifest.json';
+const REGISTER_REASON =
+  'an OVA at <name>/<version>/<file>.ova with no sidecar and no ferry publish marker (pushed by Packer or another tool)';
 
 export interface DiscoveryOptions {
   /** Store prefix to list (`discovery.prefix`). */
@@ -56,6 +62,8 @@ export interface DiscoveryReport {
   announced: number;
   /** OVAs without sidecar registered (signed, catalogued, announced). */
   registered: number;
+  /** Which OVAs were registered, as which image, and why. */
+  registrations: Array<{ path: string; image: string; reason: string }>;
   /** Sidecars rewritten from the catalog where the store had lost them. */
   repaired: number;
   skipped: Array<{ path: string; reason: string }>;
@@ -105,9 +113,19 @@ export class StoreDiscovery {
       restored: 0,
       announced: 0,
       registered: 0,
+      registrations: [],
       repaired: 0,
       skipped: [],
       errors: [],
+    };
+    const skip = (path: string, reason: string) => {
+      report.skipped.push({ path, reason });
+      this.#log?.info({ path, reason }, 'discovery skipped an object');
+    };
+    const failed = (path: string, err: unknown) => {
+      const message = describeError(err).message;
+      report.errors.push({ path, message });
+      this.#log?.warn({ path, err: message }, 'discovery failed on an object');
     };
     const trusted = [await this.#trustedKey()];
     const inCatalog = new Map<string, Manifest>();
@@ -120,9 +138,16 @@ export class StoreDiscovery {
 
     const objects = new Map<string, ObjectInfo>();
     for await (const obj of store.list(this.#options.prefix)) objects.set(obj.path, obj);
+    const unfinished = new Set<string>();
+    for (const path of objects.keys()) {
+      const artifact = markedArtifact(path);
+      if (artifact !== undefined) unfinished.add(artifact);
+    }
 
-    // 1. Sidecars → catalog. The newest sidecar per name@version wins.
-    const best = new Map<string, Manifest>();
+    // 1. Sidecars → catalog. The newest sidecar per name@version wins (a retire re-signs later).
+    const best = new Map<string, { m: Manifest; path: string }>();
+    /** name@version keys whose own (or older-style) sidecar is in the store. */
+    const covered = new Set<string>();
     for (const path of objects.keys()) {
       if (!path.endsWith(SIDECAR_SUFFIX)) continue;
       report.sidecars++;
@@ -130,22 +155,27 @@ export class StoreDiscovery {
         const m = await readSidecar(store, path);
         if (!m) continue;
         verifyManifest(m, trusted);
-        if (sidecarPath(m.artifact) !== path) {
-          report.skipped.push({ path, reason: `sidecar names another artifact (${m.artifact})` });
+        if (!isSidecarPathOf(path, m)) {
+          skip(path, `sidecar names another image or artifact (${m.name}@${m.version} at ${m.artifact})`);
           continue;
         }
         if (!objects.has(m.artifact)) {
-          report.skipped.push({ path, reason: `its artifact ${m.artifact} is not in the store` });
+          skip(path, `its artifact ${m.artifact} is not in the store`);
+          continue;
+        }
+        if (unfinished.has(m.artifact)) {
+          skip(path, unfinishedPublishReason(m.artifact));
           continue;
         }
         const k = catalogKey(m.name, m.version);
+        covered.add(k);
         const other = best.get(k);
-        if (!other || stamp(m) > stamp(other)) best.set(k, m);
+        if (!other || stamp(m) > stamp(other.m)) best.set(k, { m, path });
       } catch (err) {
-        report.errors.push({ path, message: describeError(err).message });
+        failed(path, err);
       }
     }
-    for (const [k, m] of best) {
+    for (const [k, { m, path }] of best) {
       const existing = inCatalog.get(k);
       if (existing && (existing.signature === m.signature || stamp(existing) >= stamp(m))) continue;
       try {
@@ -160,43 +190,56 @@ export class StoreDiscovery {
           report.announced++;
         }
         this.#log?.info(
-          { image: `${m.name}@${m.version}`, announced: !report.rebuild && changed },
+          {
+            image: `${m.name}@${m.version}`,
+            sidecar: path,
+            retired: !!m.retiredAt,
+            announced: !report.rebuild && changed,
+          },
           'catalog entry restored from sidecar',
         );
       } catch (err) {
-        report.errors.push({ path: sidecarPath(m.artifact), message: describeError(err).message });
+        failed(path, err);
       }
     }
 
-    // 2. OVAs without a sidecar → registered like `ferry publish --from-store`.
+    // 2. Catalog entries whose artifact is here but whose sidecar is gone: put the sidecar back.
+    for (const [k, m] of inCatalog) {
+      if (covered.has(k) || !objects.has(m.artifact) || unfinished.has(m.artifact)) continue;
+      try {
+        const path = await writeSidecar(store, m);
+        report.repaired++;
+        this.#log?.info({ image: `${m.name}@${m.version}`, sidecar: path }, 'sidecar rewritten from the catalog');
+      } catch (err) {
+        failed(m.artifact, err);
+      }
+    }
+
+    // 3. OVAs without any sidecar → registered like `ferry publish --from-store`.
     const settleMs = this.#options.settleMs ?? 60_000;
+    const withSidecars = ovasWithSidecars(objects.keys());
+    const catalogued = new Set([...inCatalog.values()].map((m) => m.artifact));
     for (const [path, info] of objects) {
-      if (!path.toLowerCase().endsWith('.ova') || objects.has(sidecarPath(path))) continue;
+      if (!path.toLowerCase().endsWith('.ova') || withSidecars.has(path) || catalogued.has(path)) continue;
+      if (unfinished.has(path)) {
+        skip(path, unfinishedPublishReason(path));
+        continue;
+      }
       const image = imageFromPath(path, this.#options.prefix);
       if ('reason' in image) {
-        report.skipped.push({ path, reason: image.reason });
-        this.#log?.info({ path, reason: image.reason }, 'OVA skipped by discovery');
+        skip(path, image.reason);
         continue;
       }
       if (info.lastModified && Date.now() - info.lastModified.getTime() < settleMs) {
-        report.skipped.push({ path, reason: 'modified moments ago; next pass' });
+        skip(path, 'modified moments ago; next pass');
         continue;
       }
       const existing = inCatalog.get(catalogKey(image.name, image.version));
+      if (existing) {
+        skip(path, `${image.name}@${image.version} is already published from ${existing.artifact}`);
+        continue;
+      }
       try {
-        if (existing) {
-          if (existing.artifact === path) {
-            // Catalogued, but its sidecar is gone from the store: put it back.
-            await writeSidecar(store, existing);
-            report.repaired++;
-          } else {
-            report.skipped.push({
-              path,
-              reason: `${image.name}@${image.version} is already published from ${existing.artifact}`,
-            });
-          }
-          continue;
-        }
         const result = await publishFromStore(this.#deps, {
           path,
           name: image.name,
@@ -204,10 +247,17 @@ export class StoreDiscovery {
           targets: this.#options.targets,
         });
         inCatalog.set(catalogKey(image.name, image.version), result.manifest);
-        if (result.status === 'published') report.registered++;
+        if (result.status === 'published') {
+          const reason = REGISTER_REASON;
+          report.registered++;
+          report.registrations.push({ path, image: `${image.name}@${image.version}`, reason });
+          this.#log?.info(
+            { path, image: `${image.name}@${image.version}`, sha256: result.manifest.sha256, reason },
+            'discovery registered and announced an OVA',
+          );
+        }
       } catch (err) {
-        report.errors.push({ path, message: describeError(err).message });
-        this.#log?.warn({ path, err: describeError(err).message }, 'cannot register OVA found in the store');
+        failed(path, err);
       }
     }
     this.#log?.info(
@@ -220,8 +270,12 @@ export class StoreDiscovery {
         repaired: report.repaired,
         skipped: report.skipped.length,
         errors: report.errors.length,
+        // Which objects failed and why (the first 20; the count above is complete).
+        ...(report.errors.length > 0
+          ? { failures: report.errors.slice(0, 20).map((e) => `${e.path}: ${e.message}`) }
+          : {}),
       },
-      'discovery pass finished',
+      report.errors.length > 0 ? 'discovery pass finished with errors' : 'discovery pass finished',
     );
     return report;
   }

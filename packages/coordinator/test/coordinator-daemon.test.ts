@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Catalog, type Manifest, silentLogger } from '@ferry/shared';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,8 @@ async function putOva(key: string, file: string): Promise<void> {
 
 describe('store discovery', () => {
   it('rebuilds every catalog entry from the sidecars after ferry_catalog is destroyed, without new events', async () => {
+    // Four image versions: two registered from the same object (one of them retired), and one
+    // whose only sidecar has the one-per-object name older releases wrote.
     const dir = join(world.dir, 'ovas');
     await mkdir(dir, { recursive: true });
     for (const [name, version, seed] of [
@@ -53,8 +55,25 @@ describe('store discovery', () => {
       expect(r.code, r.stderr).toBe(0);
     }
     expect((await world.ferry('retire', 'ubuntu@1.0')).code).toBe(0);
+    const shared = 'ubuntu/1.1/ubuntu-1.1.ova';
+    const golden = await world.ferry('publish', '--from-store', shared, '--name', 'golden', '--version', '7');
+    expect(golden.code, golden.stderr).toBe(0);
+    expect((await world.ferry('retire', 'golden@7')).code).toBe(0);
+    expect(await world.listBucket()).toEqual(
+      expect.arrayContaining([`${shared}.ubuntu@1.1.manifest.json`, `${shared}.golden@7.manifest.json`]),
+    );
+    const almaSidecar = 'alma/9/alma-9.ova.alma@9.manifest.json';
+    const legacy = await world.s3client.send(new GetObjectCommand({ Bucket: world.s3.bucket, Key: almaSidecar }));
+    await world.s3client.send(
+      new PutObjectCommand({
+        Bucket: world.s3.bucket,
+        Key: 'alma/9/alma-9.ova.manifest.json',
+        Body: await legacy.Body!.transformToString(),
+      }),
+    );
+    await world.s3client.send(new DeleteObjectCommand({ Bucket: world.s3.bucket, Key: almaSidecar }));
     const original = await catalogManifests();
-    expect(original).toHaveLength(3);
+    expect(original).toHaveLength(4);
     const events = await world.streamMessages();
 
     await (await new Kvm(world.nc).open('ferry_catalog')).destroy();
@@ -65,13 +84,27 @@ describe('store discovery', () => {
     });
     const report = await daemon.runDiscovery();
 
-    expect(report).toMatchObject({ rebuild: true, sidecars: 3, restored: 3, announced: 0, registered: 0, errors: [] });
-    expect(await catalogManifests()).toEqual(original);
-    expect((await catalogManifests()).find((m) => m.name === 'ubuntu' && m.version === '1.0')?.retiredAt).toBeDefined();
+    expect(report).toMatchObject({ rebuild: true, sidecars: 4, restored: 4, announced: 0, registered: 0, errors: [] });
+    const restored = await catalogManifests();
+    expect(restored).toEqual(original);
+    const retired = (name: string, version: string) =>
+      restored.find((m) => m.name === name && m.version === version)?.retiredAt !== undefined;
+    expect([retired('ubuntu', '1.0'), retired('ubuntu', '1.1'), retired('golden', '7'), retired('alma', '9')]).toEqual([
+      true,
+      false,
+      true,
+      false,
+    ]);
     expect(await world.streamMessages()).toBe(events);
 
     // A second pass finds everything in place.
-    expect(await daemon.runDiscovery()).toMatchObject({ rebuild: false, restored: 0, announced: 0, registered: 0 });
+    expect(await daemon.runDiscovery()).toMatchObject({
+      rebuild: false,
+      restored: 0,
+      announced: 0,
+      registered: 0,
+      repaired: 0,
+    });
   });
 
   it('announces a sidecar that a non-empty catalog lacks (a publish that stopped half-way)', async () => {
@@ -107,7 +140,7 @@ describe('store discovery', () => {
       files: ova.files,
       targets: ['zone:corp'],
     });
-    expect(await world.listBucket()).toContain('rocky/9.4/rocky.ova.manifest.json');
+    expect(await world.listBucket()).toContain('rocky/9.4/rocky.ova.rocky@9.4.manifest.json');
     expect(await world.streamMessages()).toBe(events + 1);
   });
 });

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Heartbeat, StatusRecord, Topology } from '@ferry/shared';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { buildStatusMatrix } from '../src/status-matrix.js';
 import { createEventStreamHub } from '../src/web/event-stream.js';
 import { LiveStatus, type StatusPatch } from '../src/web/live-status.js';
@@ -105,6 +105,11 @@ const put = (key: string, value: unknown): FakeEntry => ({ key, operation: 'PUT'
 
 describe('LiveStatus', () => {
   it('serves the same document as buildStatusMatrix, then throttled row-level patches', async () => {
+    // Fake clock: the throttle is checked by time moved on purpose, not by sleeping and hoping.
+    vi.useFakeTimers();
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const r1 = record('dc1', 'ubuntu', '1');
     const r2 = record('dc1', 'alma', '9');
     const { kv, live } = world([put('dc1.ubuntu.1', r1), put('dc1.alma.9', r2)], [put('dc1', heartbeat('dc1'))]);
@@ -121,10 +126,12 @@ describe('LiveStatus', () => {
     // Three quick changes to one row: one patch with only that row, order unchanged.
     for (const done of [2, 5, 8]) {
       kv.status.put('dc1.ubuntu.1', { ...r1, state: 'downloading', bytesDone: done });
-      await new Promise((r) => setTimeout(r, 5));
+      await vi.advanceTimersByTimeAsync(5);
     }
-    await expect.poll(() => patches.length).toBe(1);
-    await new Promise((r) => setTimeout(r, 250));
+    expect(patches).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(100); // throttleMs
+    expect(patches).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_000);
     expect(patches).toHaveLength(1);
     expect(patches[0]).toMatchObject({ schema: 'ferry/status-patch/v1', order: null });
     expect(patches[0]!.images).toEqual([expect.objectContaining({ name: 'ubuntu', version: '1' })]);
@@ -132,12 +139,13 @@ describe('LiveStatus', () => {
 
     // A row that goes away changes the order.
     kv.status.del('dc1.alma.9');
-    await expect.poll(() => patches.length).toBe(2);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(patches).toHaveLength(2);
     expect(patches[1]).toMatchObject({ images: [], order: ['ubuntu@1'] });
 
     // An unchanged rewrite publishes nothing.
     kv.sites.put('dc1', heartbeat('dc1'));
-    await new Promise((r) => setTimeout(r, 250));
+    await vi.advanceTimersByTimeAsync(1_000);
     expect(patches).toHaveLength(2);
 
     sub.unsubscribe();

@@ -1,21 +1,75 @@
 /**
+ * Every stable error code ferry writes (status records, metrics, exit messages), as one object so
+ * that a code is named once and the retry policy (retry-policy.ts) has a rule for each.
+ */
+export const ErrorCodes = {
+  ConfigInvalid: 'CONFIG_INVALID',
+  SchemaInvalid: 'SCHEMA_INVALID',
+  InvalidName: 'INVALID_NAME',
+  SignatureInvalid: 'SIGNATURE_INVALID',
+  ChecksumMismatch: 'CHECKSUM_MISMATCH',
+  NotFound: 'NOT_FOUND',
+  StoreError: 'STORE_ERROR',
+  NatsError: 'NATS_ERROR',
+  OvaInvalid: 'OVA_INVALID',
+  CacheError: 'CACHE_ERROR',
+  Internal: 'INTERNAL',
+  // site agent
+  VsphereError: 'VSPHERE_ERROR',
+  VsphereAuth: 'VSPHERE_AUTH',
+  VsphereUpdateSession: 'VSPHERE_UPDATE_SESSION',
+  VsphereAlreadyExists: 'VSPHERE_ALREADY_EXISTS',
+  VsphereNotFound: 'VSPHERE_NOT_FOUND',
+  VsphereUnauthenticated: 'VSPHERE_UNAUTHENTICATED',
+  VsphereTimeout: 'VSPHERE_TIMEOUT',
+  ItemConflict: 'ITEM_CONFLICT',
+  RollbackRefused: 'ROLLBACK_REFUSED',
+  ManifestMissing: 'MANIFEST_MISSING',
+  EventTooLarge: 'EVENT_TOO_LARGE',
+  EventNotJson: 'EVENT_NOT_JSON',
+  DeployCheckFailed: 'DEPLOY_CHECK_FAILED',
+  PullThumbprintMismatch: 'PULL_THUMBPRINT_MISMATCH',
+  PullIncomplete: 'PULL_INCOMPLETE',
+  SubscriptionSourceMissing: 'SUBSCRIPTION_SOURCE_MISSING',
+  SubscriptionNotPublished: 'SUBSCRIPTION_NOT_PUBLISHED',
+  SubscriptionTargetConflict: 'SUBSCRIPTION_TARGET_CONFLICT',
+  SubscriptionItemMissing: 'SUBSCRIPTION_ITEM_MISSING',
+  SubscriptionSyncTimeout: 'SUBSCRIPTION_SYNC_TIMEOUT',
+  SubscriptionBadRequest: 'SUBSCRIPTION_BAD_REQUEST',
+  // coordinator
+  Usage: 'USAGE',
+  ImageNotFound: 'IMAGE_NOT_FOUND',
+  ImageRetired: 'IMAGE_RETIRED',
+  PublishConflict: 'PUBLISH_CONFLICT',
+  InputFile: 'INPUT_FILE',
+  Interrupted: 'INTERRUPTED',
+  UnknownSite: 'UNKNOWN_SITE',
+  SiteActive: 'SITE_ACTIVE',
+  ResignIncomplete: 'RESIGN_INCOMPLETE',
+  RolloutNotFound: 'ROLLOUT_NOT_FOUND',
+  RolloutState: 'ROLLOUT_STATE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
  * One class per failure. Every error carries a stable `code` (for status records,
  * metrics and scripts) and, where it wraps a library error, the original as `cause`.
  * Messages say what was wrong and what to do; they never contain secrets.
  */
 export class FerryError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Whether retrying the same operation later may succeed (network, 5xx, timeouts). */
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.retryable = options.retryable ?? false;
   }
 
-  toJSON(): { code: string; message: string } {
+  toJSON(): { code: ErrorCode; message: string } {
     return { code: this.code, message: this.message };
   }
 }
@@ -110,10 +164,35 @@ export class MessagingError extends FerryError {
 }
 
 /** Error text safe to show anywhere: message of a FerryError, or a generic one for the rest. */
-export function describeError(err: unknown): { code: string; message: string } {
+export function describeError(err: unknown): { code: ErrorCode; message: string } {
   if (err instanceof FerryError) return { code: err.code, message: err.message };
   if (err instanceof Error) return { code: 'INTERNAL', message: err.message };
   return { code: 'INTERNAL', message: String(err) };
+}
+
+/**
+ * What a file-system error means, in words: `does not exist`, `is a directory`, … (the raw code
+ * last, for searching). For messages of the form `<setting>: <path> <reason>: <what to do>`.
+ */
+export function fsReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'does not exist';
+    case 'EISDIR':
+      return 'is a directory, not a file';
+    case 'ENOTDIR':
+      return 'has a file where a directory is expected in its path';
+    case 'EEXIST':
+      return 'already exists';
+    case 'EACCES':
+    case 'EPERM':
+      return 'is not accessible (permission denied)';
+    case 'ENOSPC':
+      return 'cannot be written: no space left on the device';
+    default:
+      return `cannot be used: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 /** An OVA that is not what it claims: bad entry, OVF/manifest mismatch, unsafe tar content. */

@@ -1,9 +1,21 @@
-export { type BackoffPolicy, backoffDelay, isRetryable, sleep } from './backoff.js';
+export { sleep } from './backoff.js';
 export { canonicalJson } from './canonical-json.js';
 export { Catalog } from './catalog.js';
+export { exitQuietlyOnClosedPipe } from './closed-pipe.js';
 export {
   type AgentConfig,
+  type AgentOptions,
+  type AgentOptionsWithDefaults,
+  agentOptionsWithDefaults,
   type CoordinatorConfig,
+  type CoordinatorOptions,
+  type CoordinatorOptionsWithDefaults,
+  compileAgentConfig,
+  compileCoordinatorConfig,
+  coordinatorOptionsWithDefaults,
+  DEFAULT_JETSTREAM_REPLICAS,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_VSPHERE_KEEP_ALIVE_MS,
   type Env,
   loadAgentConfig,
   loadCoordinatorConfig,
@@ -20,7 +32,10 @@ export {
   ChecksumMismatchError,
   ConfigError,
   describeError,
+  type ErrorCode,
+  ErrorCodes,
   FerryError,
+  fsReason,
   InvalidNameError,
   MessagingError,
   NotFoundError,
@@ -31,6 +46,7 @@ export {
 } from './errors.js';
 export { type EventBody, EventBus, type PublishedEvent, publishedMsgId } from './event-bus.js';
 export { EVENT_SCHEMA, eventSchema, type FerryEvent, MAX_EVENT_BYTES, parseEvent } from './events.js';
+export { formatAge, formatAgeAt } from './format-age.js';
 export {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_STALE_MS,
@@ -41,8 +57,10 @@ export {
   type ReconcileReport,
   reconcileReportSchema,
 } from './heartbeat.js';
+export { privateKeyModeProblem, restrictPrivateKeyFile } from './key-file-mode.js';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './logger.js';
 export {
+  imageSidecarPath,
   MANIFEST_SCHEMA,
   type Manifest,
   type ManifestFile,
@@ -57,20 +75,25 @@ export {
   assertImageName,
   assertSiteId,
   assertVersion,
+  IMAGE_NAME_RULE,
   imageRef,
   isImageName,
+  isSiteId,
   isVersion,
   parseImageRef,
+  SITE_ID_RULE,
 } from './names.js';
 export { type ConnectNatsOptions, connectNats } from './nats-connect.js';
 export {
   CATALOG_BUCKET,
   catalogKey,
   consumerNames,
+  decodeKeyPart,
   EVENT_KINDS,
   EVENTS_STREAM,
   EVENTS_SUBJECT_PREFIX,
   type EventKind,
+  encodeKeyPart,
   eventSubject,
   parseCatalogKey,
   parseStatusKey,
@@ -92,6 +115,22 @@ export {
 } from './ova/ova-reader.js';
 export { MAX_OVF_BYTES, type MfLine, type OvfReference, parseMf, parseOvfReferences } from './ova/ovf-references.js';
 export {
+  type BackoffPolicy,
+  backoffDelay,
+  ERROR_CODE_RULES,
+  isPermanentFailure,
+  isRetryable,
+  isRetryableCode,
+  isRetryableServiceName,
+  isRetryableStatus,
+  LOW_LEVEL_CODES,
+  lowLevelKind,
+  type RetryDecision,
+  type RetryOptions,
+  type RetryRule,
+  retryDecision,
+} from './retry-policy.js';
+export {
   parseRolloutRecord,
   ROLLOUT_GATES,
   ROLLOUT_SCHEMA,
@@ -110,7 +149,7 @@ export {
   waveOfSite,
   waveSpecSchema,
 } from './rollout.js';
-export { formatIssues, parseWith } from './schema-error.js';
+export { formatIssues, isSecretKeyName, parseWith, redactSecrets } from './schema-error.js';
 export { Secret } from './secret.js';
 export {
   generateSigningKeyPair,
@@ -143,8 +182,19 @@ export { isSafeStorePath } from './store-path-check.js';
 export { ArtifactoryStore, type ArtifactoryStoreOptions } from './stores/artifactory-store.js';
 export { createStore } from './stores/create-store.js';
 export { FileStore, type FileStoreOptions } from './stores/file-store.js';
-export { S3Store, type S3StoreOptions } from './stores/s3-store.js';
+export { partSizeFor, S3Store, type S3StoreOptions } from './stores/s3-store.js';
 export { normalizeStorePath, normalizeStorePrefix } from './stores/store-path.js';
 export { type SiteIdentity, selectorMatches, targetsSite } from './targets.js';
 export { ensureTopology, openTopology, type Topology, type TopologyOptions } from './topology.js';
-export { formatBytes, formatDuration, parseDuration, parseSize } from './units.js';
+export { formatBytes, formatDuration, parseDuration, parseRate, parseSize } from './units.js';
+export { withTimeout } from './with-timeout.js';
+export {
+  type BandwidthConfig,
+  bandwidthConfigSchema,
+  DEFAULT_DEPLOY_CHECK_TIMEOUT_MS,
+  DEFAULT_PULL_TTL_MS,
+  type DeployCheckConfig,
+  deployCheckConfigSchema,
+  type PullConfig,
+  pullConfigSchema,
+} from './zone-parts-config.js';

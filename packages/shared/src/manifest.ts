@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isImageName, isVersion } from './names.js';
+import { IMAGE_NAME_RULE, isImageName, isVersion } from './names.js';
 import { parseWith } from './schema-error.js';
 import { isSafeStorePath } from './store-path-check.js';
 
@@ -23,8 +23,8 @@ export const targetSchema = z
 
 const manifestFields = {
   schema: z.literal(MANIFEST_SCHEMA),
-  name: z.string().refine(isImageName, 'expected 1-128 of A-Z a-z 0-9 _ -'),
-  version: z.string().refine(isVersion, 'expected 1-128 of A-Z a-z 0-9 _ - .'),
+  name: z.string().refine(isImageName, IMAGE_NAME_RULE),
+  version: z.string().refine(isVersion, IMAGE_NAME_RULE),
   artifact: z.string().refine(isSafeStorePath, 'expected a relative store path without "..", "\\" or NUL'),
   sha256: sha256Hex,
   size: z.number().int().nonnegative(),
@@ -58,7 +58,21 @@ export function parseUnsignedManifest(input: unknown): UnsignedManifest {
   return parseWith(unsignedManifestSchema, input, 'manifest');
 }
 
-/** Store path of the signed sidecar written next to the OVA. */
+/**
+ * The one sidecar name used before sidecars were per image version: `<artifact>.manifest.json`.
+ * Two images registered from the same object shared (and overwrote) it; it is still read, so
+ * stores written by older releases keep their catalog source.
+ */
 export function sidecarPath(artifact: string): string {
   return `${artifact}.manifest.json`;
+}
+
+/**
+ * Store path of the signed sidecar of one image version, next to its OVA:
+ * `<artifact>.<name>@<version>.manifest.json`. Keyed by name and version so that two image
+ * versions registered from the same object never share (or overwrite) one; `@` never appears in
+ * a name or version, so the name stays unambiguous.
+ */
+export function imageSidecarPath(artifact: string, name: string, version: string): string {
+  return `${artifact}.${name}@${version}.manifest.json`;
 }

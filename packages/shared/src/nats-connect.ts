@@ -58,7 +58,7 @@ export async function connectNats(config: NatsConfig, options: ConnectNatsOption
         else if (s.type === 'reconnect') log.info({ server: s.server }, 'NATS reconnected');
         else if (s.type === 'error') log.warn({ err: s.error?.message }, 'NATS error');
       }
-    })().catch(() => {});
+    })().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'NATS status events ended'));
   }
   return nc;
 }

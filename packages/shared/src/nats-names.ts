@@ -1,4 +1,4 @@
-import { assertImageName, assertSiteId, assertVersion } from './names.js';
+import { assertImageName, assertSiteId, assertVersion, isImageName, isSiteId } from './names.js';
 
 export const EVENTS_STREAM = 'FERRY_EVENTS';
 export const EVENTS_SUBJECT_PREFIX = 'ferry.events';
@@ -23,33 +23,57 @@ export function siteFilterSubjects(site: string): [string, string] {
   return [`${EVENTS_SUBJECT_PREFIX}.all.>`, `${EVENTS_SUBJECT_PREFIX}.${site}.>`];
 }
 
-export function catalogKey(name: string, version: string): string {
-  return `${assertImageName(name)}.${assertVersion(version)}`;
+/**
+ * NATS key tokens are separated by `.` and may not hold `+`, so each image name or version part
+ * of a KV key is spelled with those two escaped (`.` → `=2E`, `+` → `=2B`). `=` never appears in a
+ * name, so the spelling reverses exactly; a part never contains a raw `.`, so `<site>.<name>.>`
+ * watches and the token count of every key still hold.
+ */
+const KEY_ESCAPES: Record<string, string> = { '.': '=2E', '+': '=2B' };
+const KEY_UNESCAPES: Record<string, string> = { '=2E': '.', '=2B': '+' };
+
+export function encodeKeyPart(part: string): string {
+  return part.replace(/[.+]/g, (c) => KEY_ESCAPES[c] as string);
 }
 
-/** Splits a catalog key: the name has no dots, so the first dot separates it from the version. */
+/** The plain name or version of an encoded key part, or undefined when it is not one ferry wrote. */
+export function decodeKeyPart(token: string): string | undefined {
+  if (token.includes('.')) return undefined;
+  const plain = token.replace(/=2E|=2B/g, (e) => KEY_UNESCAPES[e] as string);
+  return plain.includes('=') || !isImageName(plain) ? undefined : plain;
+}
+
+export function catalogKey(name: string, version: string): string {
+  return `${encodeKeyPart(assertImageName(name))}.${encodeKeyPart(assertVersion(version))}`;
+}
+
+/** `<name>.<version>` (both encoded) → the plain parts; anything else → undefined. */
 export function parseCatalogKey(key: string): { name: string; version: string } | undefined {
-  const dot = key.indexOf('.');
-  if (dot <= 0) return undefined;
-  return { name: key.slice(0, dot), version: key.slice(dot + 1) };
+  const tokens = key.split('.');
+  if (tokens.length !== 2) return undefined;
+  const name = decodeKeyPart(tokens[0] as string);
+  const version = decodeKeyPart(tokens[1] as string);
+  return name !== undefined && version !== undefined ? { name, version } : undefined;
 }
 
 export function statusKey(site: string, name: string, version: string): string {
-  return `${assertSiteId(site)}.${assertImageName(name)}.${assertVersion(version)}`;
+  return `${assertSiteId(site)}.${encodeKeyPart(assertImageName(name))}.${encodeKeyPart(assertVersion(version))}`;
 }
 
-/** Key of a site's last reconcile report in the status bucket (`_` cannot start an image name's key part otherwise used). */
+/** Key of a site's last reconcile report in the status bucket (an image name never starts with `_`). */
 export function reconcileReportKey(site: string): string {
   return `${assertSiteId(site)}._reconcile`;
 }
 
+/** `<site>.<name>.<version>` (name and version encoded) → the plain parts; `<site>._reconcile` etc. → undefined. */
 export function parseStatusKey(key: string): { site: string; name: string; version: string } | undefined {
-  const first = key.indexOf('.');
-  if (first <= 0) return undefined;
-  const rest = key.slice(first + 1);
-  const second = rest.indexOf('.');
-  if (second <= 0) return undefined;
-  return { site: key.slice(0, first), name: rest.slice(0, second), version: rest.slice(second + 1) };
+  const tokens = key.split('.');
+  if (tokens.length !== 3) return undefined;
+  const site = tokens[0] as string;
+  const name = decodeKeyPart(tokens[1] as string);
+  const version = decodeKeyPart(tokens[2] as string);
+  if (!isSiteId(site) || name === undefined || version === undefined) return undefined;
+  return { site, name, version };
 }
 
 export function siteKey(site: string): string {

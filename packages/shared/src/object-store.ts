@@ -36,4 +36,9 @@ export interface ObjectStore {
   put(path: string, body: Readable, options?: PutOptions): Promise<void>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
   delete(path: string): Promise<void>;
+  /**
+   * Throws a `StoreError` unless the bucket, repository or root directory exists and can be
+   * listed (one request, at most one object): `check` must tell a typo from a reachable store.
+   */
+  probe(): Promise<void>;
 }

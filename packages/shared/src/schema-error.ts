@@ -1,16 +1,43 @@
 import type { z } from 'zod';
 import { SchemaError } from './errors.js';
 
-/** Values under keys like these are never echoed back, even when they are wrong. */
-const SECRET_KEY = /pass|token|secret|apikey|credential|signature/i;
+/**
+ * Key names whose values are never echoed back, even when they are wrong or misspelled
+ * (`passwd`, `pasword`, `pwd`, `tokn`, `apiKey`, `secretAccessKeyFile`…). Deliberately broad: hiding a
+ * harmless value costs a look at the file, printing a secret costs a rotation.
+ */
+const SECRET_KEY = /pas|pw|secr|scret|secert|tok|tkn|key|cred|auth|cookie|bearer|sign|priv|cert|sess/i;
+
+const HIDDEN = '[hidden]';
+
+/** True for a key name that may hold a secret (see SECRET_KEY). */
+export function isSecretKeyName(key: PropertyKey): boolean {
+  return SECRET_KEY.test(String(key));
+}
+
+/**
+ * A copy of `value` safe to print: the value under every secret-like key, at any depth, is
+ * replaced by `[hidden]`. Used on anything an error shows of its input (an unknown key's path is
+ * its parent object, so the object itself is printed).
+ */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  // `scheme://user:password@host`: the user info of a URL is a credential too.
+  if (typeof value === 'string') return value.replace(/\/\/[^/@\s]*@/g, `//${HIDDEN}@`);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 20) return HIDDEN;
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, isSecretKeyName(k) ? HIDDEN : redactSecrets(v, depth + 1)]),
+  );
+}
 
 /** Turns zod issues into lines that name the field and the offending value. */
 export function formatIssues(error: z.ZodError, input: unknown): string[] {
   return error.issues.map((issue) => {
     const field = issue.path.length ? issue.path.map(String).join('.') : '(root)';
     const value = valueAt(input, issue.path);
-    const last = String(issue.path[issue.path.length - 1] ?? '');
-    const shown = value === undefined ? 'missing' : SECRET_KEY.test(last) ? 'value hidden' : `got ${preview(value)}`;
+    const shown =
+      value === undefined ? 'missing' : issue.path.some(isSecretKeyName) ? 'value hidden' : `got ${preview(value)}`;
     return `${field}: ${issue.message} (${shown})`;
   });
 }
@@ -31,6 +58,6 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = JSON.stringify(redactSecrets(value)) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -7,10 +7,11 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { canonicalJson } from './canonical-json.js';
-import { ConfigError, SignatureError } from './errors.js';
+import { ConfigError, fsReason, SignatureError } from './errors.js';
+import { restrictPrivateKeyFile } from './key-file-mode.js';
 import type { Manifest, UnsignedManifest } from './manifest.js';
 
 export interface SigningKey {
@@ -48,7 +49,13 @@ export async function writeKeyPair(
   const pair = generateSigningKeyPair();
   const privateKeyFile = `${out}.key`;
   const publicKeyFile = `${out}.pub`;
-  await mkdir(dirname(out), { recursive: true });
+  try {
+    await mkdir(dirname(out), { recursive: true });
+  } catch (err) {
+    // EEXIST here: a file sits where a directory of --out should be (`--out agent.yaml/k`).
+    const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'is a file, not a directory' : fsReason(err);
+    throw new ConfigError(`--out ${out}: ${dirname(out)} ${why}: choose another --out`, out);
+  }
   try {
     await writeFile(privateKeyFile, pair.privateKeyPem, { mode: 0o600, flag: 'wx' });
   } catch (err) {
@@ -58,9 +65,20 @@ export async function writeKeyPair(
         privateKeyFile,
       );
     }
+    throw new ConfigError(`--out ${out}: ${privateKeyFile} ${fsReason(err)}: choose another --out`, out);
+  }
+  try {
+    await restrictPrivateKeyFile(privateKeyFile);
+  } catch (err) {
+    // Never leave a private key behind that others can read.
+    await rm(privateKeyFile, { force: true });
     throw err;
   }
-  await writeFile(publicKeyFile, pair.publicKeyPem, { mode: 0o644 });
+  try {
+    await writeFile(publicKeyFile, pair.publicKeyPem, { mode: 0o644 });
+  } catch (err) {
+    throw new ConfigError(`--out ${out}: ${publicKeyFile} ${fsReason(err)}: choose another --out`, out);
+  }
   return { keyId: pair.keyId, privateKeyFile, publicKeyFile };
 }
 
@@ -106,6 +124,15 @@ export async function loadTrustedKeys(files: readonly string[]): Promise<Trusted
         {
           cause: err,
         },
+      );
+    }
+    // createPublicKey also accepts a private key (it derives the public half): a private key
+    // copied to an agent would be used silently, so it is refused instead.
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+      throw new ConfigError(
+        `${file} is a PRIVATE key: an agent trusts public keys only (the .pub from ferry keygen); remove ${file} from this host and list the .pub in trust.publicKeys`,
+        file,
+        'trust.publicKeys',
       );
     }
     try {

@@ -27,6 +27,13 @@ export function parseSize(input: string | number): number | undefined {
   return Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!);
 }
 
+/** `'200MiB/s'`, `'1.5GB/s'` or a number of bytes per second → bytes per second; undefined if malformed. */
+export function parseRate(input: string | number): number | undefined {
+  if (typeof input === 'number') return parseSize(input);
+  const m = /^\s*(.+?)\s*\/\s*s\s*$/i.exec(input);
+  return m ? parseSize(m[1]!) : undefined;
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;

@@ -29,8 +29,10 @@ async function write(name: string, text: string): Promise<string> {
   return file;
 }
 
+let configFiles = 0;
 async function loadError(text: string, env: Record<string, string> = {}): Promise<ConfigError> {
-  const file = await write(`c${Math.random().toString(36).slice(2)}.yaml`, text);
+  configFiles += 1;
+  const file = await write(`c${configFiles}.yaml`, text);
   const err = await loadAgentConfig(file, env).then(
     () => undefined,
     (e: unknown) => e,
@@ -75,6 +77,25 @@ describe('agent config', () => {
     });
     const cfg = await loadAgentConfig(await write('env.yaml', yaml), { FERRY_VSPHERE_PASSWORD: 'from-env' });
     expect(cfg.vsphere.password.reveal()).toBe('from-env');
+    // Named when vCenter rejects it: the operator looks at the variable, not at a file.
+    expect(cfg.vsphere.password.source).toBe('FERRY_VSPHERE_PASSWORD');
+    const fromFile = await loadAgentConfig(await write('ok3.yaml', agentYaml()), {});
+    expect(fromFile.vsphere.password.source).toBe(`vsphere.passwordFile ${join(dir, 'vc.pass')}`);
+  });
+
+  it('names a CA file that is missing or a directory, by its key, at load time', async () => {
+    const missing = await loadError(
+      agentYaml({
+        vsphere:
+          'vsphere: { url: https://127.0.0.1:8989, username: u, passwordFile: vc.pass, caFile: nope-ca.pem, library: golden, datastore: ds }',
+      }),
+    );
+    expect(missing.message).toMatch(/: vsphere\.caFile: .*nope-ca\.pem does not exist: fix the path$/);
+    expect(missing.key).toBe('vsphere.caFile');
+    const directory = await loadError(
+      agentYaml({ nats: `nats: { servers: [nats://127.0.0.1:4222], tls: { caFile: ${dir} } }` }),
+    );
+    expect(directory.message).toMatch(/: nats\.tls\.caFile: .* is a directory, not a file: fix the path$/);
   });
 
   it('names a missing site', async () => {
@@ -122,6 +143,70 @@ describe('agent config', () => {
     expect(err.message).not.toContain('s3cr3t-inline');
   });
 
+  it.each([
+    [
+      'vsphere passwd',
+      {
+        vsphere: `vsphere: { passwd: "${SECRET}", url: https://vc.example, username: u, passwordFile: vc.pass, library: golden, datastore: ds }`,
+      },
+    ],
+    [
+      'vsphere pasword',
+      {
+        vsphere: `vsphere: { pasword: "${SECRET}", url: https://vc.example, username: u, passwordFile: vc.pass, library: golden, datastore: ds }`,
+      },
+    ],
+    ['nats.pass', { nats: `nats: { servers: [nats://127.0.0.1:4222], pass: "${SECRET}" }` }],
+    ['store.secret_access_key', { store: `store: { type: s3, bucket: images, secret_access_key: "${SECRET}" }` }],
+    [
+      'nested under an unknown key',
+      { cache: `cache: { dir: c, maxBytes: 2GiB, vcenter: { login: { pwd: "${SECRET}" } } }` },
+    ],
+    ['in a list under an unknown key', { trust: `trust: { publicKeys: [k.pub], extra: [{ apiToken: "${SECRET}" }] }` }],
+    ['URL user info', { nats: `nats: { servers: ["nats://ferry:${SECRET}@127.0.0.1:4222"], bogus: 1 }` }],
+  ])('a misspelled or unknown secret key never prints its value (%s)', async (_what, override) => {
+    const err = await loadError(agentYaml(override));
+    expect(err.message).toMatch(/Unrecognized key/);
+    expect(err.message).not.toContain(SECRET);
+    expect(inspect(err)).not.toContain(SECRET);
+  });
+
+  it('a YAML syntax error does not quote the source line (it may hold a secret)', async () => {
+    const err = await loadError(`${agentYaml()}\nnats_password: ${SECRET}: x\n`);
+    expect(err.message).toMatch(/not valid YAML: .*line \d+, column \d+/);
+    expect(err.message).not.toContain(SECRET);
+    expect(inspect(err)).not.toContain(SECRET);
+  });
+
+  it.each([
+    ['reconcile: { schedule: "every 15 minutes" }', /reconcile\.schedule: expected a cron expression/],
+    ['reconcile: { schedule: "*/15 * * *" }', /reconcile\.schedule: expected a cron expression/],
+    ['reconcile: { timezone: Mars/Olympus }', /reconcile\.timezone: expected an IANA time zone/],
+  ])('refuses %s at load (so check and the daemon fail)', async (line, message) => {
+    const err = await loadError(`${agentYaml()}\n${line}`);
+    expect(err.message).toMatch(message);
+  });
+
+  it('reports every missing secret file at once', async () => {
+    const err = await loadError(
+      agentYaml({
+        nats: 'nats: { servers: [nats://127.0.0.1:4222], user: u, passwordFile: nats.missing }',
+        store: 'store: { type: s3, bucket: images, accessKeyIdFile: id.missing, secretAccessKeyFile: secret.missing }',
+        vsphere:
+          'vsphere: { url: https://vc.example, username: u, passwordFile: vc.missing, library: golden, datastore: ds }',
+      }),
+    );
+    for (const key of [
+      'nats.passwordFile',
+      'store.accessKeyIdFile',
+      'store.secretAccessKeyFile',
+      'vsphere.passwordFile',
+    ]) {
+      expect(err.message).toContain(`${key}: secret file`);
+    }
+    expect(err.message.match(/does not exist/g)).toHaveLength(4);
+  });
+
   it('rejects a bad duration and a bad size with the expected form', async () => {
     const err = await loadError(`${agentYaml({ cache: 'cache: { dir: c, maxBytes: lots }' })}`);
     expect(err.message).toMatch(/cache\.maxBytes: expected a size/);
@@ -132,7 +217,9 @@ describe('agent config', () => {
   it('says when the file itself is missing or not YAML', async () => {
     const err = await loadAgentConfig(join(dir, 'absent.yaml'), {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(/absent\.yaml does not exist/);
+    expect((err as Error).message).toMatch(/absent\.yaml does not exist: give an existing file with --config$/);
+    const isDir = await loadAgentConfig(dir, {}).catch((e: unknown) => e);
+    expect((isDir as Error).message).toMatch(/ is a directory, not a file: give an existing file with --config$/);
     const bad = await loadError('site: [unclosed');
     expect(bad.message).toMatch(/not valid YAML/);
   });
@@ -145,7 +232,7 @@ describe('coordinator config', () => {
       'nats: { servers: [nats://127.0.0.1:4222] }\nstore: { type: file, root: store }\nsigning: { privateKeyFile: keys/release.key }\n',
     );
     const cfg = await loadCoordinatorConfig(file, {});
-    expect(cfg.signing.privateKeyFile).toBe(join(dir, 'keys/release.key'));
+    expect(cfg.signing?.privateKeyFile).toBe(join(dir, 'keys/release.key'));
     expect(cfg.store).toEqual({ type: 'file', root: join(dir, 'store') });
     expect(cfg.http.listen).toBe('127.0.0.1:9470');
     expect(cfg.discovery.targets).toEqual(['*']);
@@ -185,5 +272,13 @@ describe('coordinator config', () => {
     );
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(message);
+  });
+
+  it('refuses a discovery schedule that is not a cron expression at load', async () => {
+    const file = await write(
+      'coord-cron.yaml',
+      'nats: { servers: [nats://127.0.0.1:4222] }\nstore: { type: file, root: store }\nsigning: { privateKeyFile: k.key }\ndiscovery: { schedule: hourly }\n',
+    );
+    await expect(loadCoordinatorConfig(file, {})).rejects.toThrow(/discovery\.schedule: expected a cron expression/);
   });
 });

@@ -15,7 +15,7 @@ import { InvalidNameError, NotFoundError, StoreError } from '../src/errors.js';
 import type { ObjectStore } from '../src/object-store.js';
 import { ArtifactoryStore } from '../src/stores/artifactory-store.js';
 import { FileStore } from '../src/stores/file-store.js';
-import { S3Store } from '../src/stores/s3-store.js';
+import { partSizeFor, S3Store } from '../src/stores/s3-store.js';
 import { normalizeStorePath, normalizeStorePrefix } from '../src/stores/store-path.js';
 
 const MiB = 1024 * 1024;
@@ -48,7 +48,10 @@ interface StoreCase {
   name: string;
   /** Whether head() reports the sha256 of an object put with one. */
   sha256: boolean;
-  start(): Promise<{ store: ObjectStore; stop(): Promise<void> }>;
+  /** `missing`: the same server with a bucket, repository or root that does not exist. */
+  start(): Promise<{ store: ObjectStore; missing: ObjectStore; stop(): Promise<void> }>;
+  /** What the probe error of `missing` names. */
+  missingName: RegExp;
 }
 
 const cases: StoreCase[] = [
@@ -66,8 +69,17 @@ const cases: StoreCase[] = [
         accessKeyId: s3.accessKeyId,
         secretAccessKey: s3.secretAccessKey,
       });
-      return { store, stop: () => s3.destroy() };
+      const missing = new S3Store({
+        endpoint: s3.endpoint,
+        bucket: 'no-such-bucket',
+        region: s3.region,
+        forcePathStyle: true,
+        accessKeyId: s3.accessKeyId,
+        secretAccessKey: s3.secretAccessKey,
+      });
+      return { store, missing, stop: () => s3.destroy() };
     },
+    missingName: /bucket no-such-bucket does not exist: create it or fix store\.bucket/,
   },
   {
     name: 'ArtifactoryStore on the Artifactory stand-in',
@@ -75,29 +87,56 @@ const cases: StoreCase[] = [
     start: async () => {
       const art = await startArtifactoryStandin({ repo: 'images-generic', token: 'tok-ABCDEF-123456' });
       const store = new ArtifactoryStore({ url: art.url, repo: art.repo, token: art.token });
-      return { store, stop: () => art.stop() };
+      const missing = new ArtifactoryStore({ url: art.url, repo: 'no-such-repo', token: art.token });
+      return { store, missing, stop: () => art.stop() };
     },
+    missingName: /repository no-such-repo does not exist: create it or fix store\.repo/,
   },
   {
     name: 'FileStore on a temp dir',
     sha256: false,
     start: async () => {
       const root = await mkdtemp(join(tmpdir(), 'ferry-filestore-'));
-      return { store: new FileStore({ root }), stop: () => rm(root, { recursive: true, force: true }) };
+      return {
+        store: new FileStore({ root }),
+        missing: new FileStore({ root: join(root, 'no-such-dir') }),
+        stop: () => rm(root, { recursive: true, force: true }),
+      };
     },
+    missingName: /no-such-dir does not exist: create it or fix store\.root/,
   },
 ];
 
 describe.each(cases)('$name', (c) => {
   let store: ObjectStore;
+  let missing: ObjectStore;
   let stop: () => Promise<void>;
   const key = 'ubuntu-22.04/2026.11.21/ubuntu-22.04.ova';
 
   beforeAll(async () => {
-    ({ store, stop } = await c.start());
+    ({ store, missing, stop } = await c.start());
   });
   afterAll(async () => {
     await stop?.();
+  });
+
+  test('probe passes on an existing store (even an empty one) and names a missing bucket, repository or root', async () => {
+    await expect(store.probe()).resolves.toBeUndefined();
+    const err = await missing.probe().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).retryable).toBe(false);
+    expect((err as Error).message).toMatch(c.missingName);
+  });
+
+  test('names with dots and + are plain path segments', async () => {
+    const p = 'win_2022/1.2.3+build.7/win.ova';
+    await store.put(p, Readable.from([Buffer.from('x')]));
+    expect((await store.head(p))?.size).toBe(1);
+    expect(await collect(store.list('win_2022/'))).toEqual([p]);
+    await store.delete(p);
   });
 
   test('put a 20 MiB stream, then head reports its size (and sha256 where the store keeps it)', async () => {
@@ -163,6 +202,20 @@ describe.each(cases)('$name', (c) => {
       await expect(store.get(bad)).rejects.toBeInstanceOf(InvalidNameError);
       await expect(store.put(bad, Readable.from([Buffer.from('x')]))).rejects.toBeInstanceOf(InvalidNameError);
     }
+  });
+});
+
+describe('partSizeFor', () => {
+  const MiB = 2 ** 20;
+  test.each([
+    ['unknown size', undefined, 16 * MiB],
+    ['1 GiB', 2 ** 30, 16 * MiB],
+    ['156 GiB (10,000 parts of 16 MiB)', 156 * 2 ** 30, 16 * MiB],
+    ['1 TiB', 2 ** 40, 105 * MiB],
+  ])('%s → %d', (_label, size, want) => {
+    expect(partSizeFor(size)).toBe(want);
+    // S3 and Artifactory: parts ≥ 5 MiB, at most 10,000 of them.
+    if (size !== undefined) expect(Math.ceil(size / partSizeFor(size))).toBeLessThanOrEqual(10_000);
   });
 });
 

@@ -48,6 +48,8 @@ export class AgentMetrics {
     queueDepth: () => number;
     activeDownloads: () => number;
     activeImports: () => number;
+    /** Most transfers ever running at once since start, by kind (the queues' high-water mark). */
+    peak: () => { downloads: number; imports: number };
     suspended: () => boolean;
   }) {
     new Gauge({
@@ -66,6 +68,17 @@ export class AgentMetrics {
       collect() {
         this.set({ kind: 'download' }, gauges.activeDownloads());
         this.set({ kind: 'import' }, gauges.activeImports());
+      },
+    });
+    new Gauge({
+      name: 'ferry_transfers_peak',
+      help: 'Most transfers running at once since the agent started, by kind (checks the concurrency limits)',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      collect() {
+        const peak = gauges.peak();
+        this.set({ kind: 'download' }, peak.downloads);
+        this.set({ kind: 'import' }, peak.imports);
       },
     });
     new Gauge({

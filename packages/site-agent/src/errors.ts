@@ -2,7 +2,7 @@
  * Errors of the vSphere Content Library client. Messages name the operation and what to do;
  * they never contain passwords or session ids.
  */
-import { FerryError } from '@ferry/shared';
+import { type ErrorCode, FerryError, isRetryableStatus } from '@ferry/shared';
 
 /** A vSphere REST call failed: HTTP status (if any) and the vAPI error type/message. */
 export class VsphereError extends FerryError {
@@ -14,9 +14,9 @@ export class VsphereError extends FerryError {
   constructor(
     operation: string,
     message: string,
-    options: { cause?: unknown; status?: number; errorType?: string; retryable?: boolean; code?: string } = {},
+    options: { cause?: unknown; status?: number; errorType?: string; retryable?: boolean; code?: ErrorCode } = {},
   ) {
-    const retryable = options.retryable ?? (options.status === undefined || options.status >= 500);
+    const retryable = options.retryable ?? (options.status === undefined || isRetryableStatus(options.status));
     super(options.code ?? 'VSPHERE_ERROR', `vSphere ${operation}: ${message}`, { cause: options.cause, retryable });
     this.status = options.status;
     this.operation = operation;
@@ -26,12 +26,18 @@ export class VsphereError extends FerryError {
 
 /** vCenter refused the credentials. Not retried: the operator must fix them. */
 export class VsphereAuthError extends VsphereError {
-  constructor(url: string, username: string, options: { cause?: unknown; status?: number } = {}) {
-    super(
-      'login',
-      `vCenter ${url} rejected user ${JSON.stringify(username)}: check vsphere.username and vsphere.passwordFile`,
-      { ...options, code: 'VSPHERE_AUTH', retryable: false },
-    );
+  constructor(
+    url: string,
+    username: string,
+    options: { cause?: unknown; status?: number; passwordSource?: string } = {},
+  ) {
+    const source = options.passwordSource ?? 'vsphere.passwordFile (or FERRY_VSPHERE_PASSWORD)';
+    super('login', `vCenter ${url} rejected user ${JSON.stringify(username)}: check vsphere.username and ${source}`, {
+      cause: options.cause,
+      status: options.status,
+      code: 'VSPHERE_AUTH',
+      retryable: false,
+    });
   }
 }
 

@@ -1,5 +1,7 @@
 import {
   type FerryEvent,
+  isImageName,
+  isVersion,
   MAX_EVENT_BYTES,
   type Manifest,
   parseEvent,
@@ -70,10 +72,8 @@ export function decodeEvent(data: Uint8Array): { event: FerryEvent } | Extract<E
 /** Best effort: name and version of a malformed event, so its failure can be shown in status. */
 function attribute(json: unknown): { name: string; version: string } | undefined {
   const m = (json as { manifest?: { name?: unknown; version?: unknown } } | null)?.manifest;
-  if (typeof m?.name === 'string' && typeof m.version === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(m.name)) {
-    if (/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(m.version) && !m.version.endsWith('.')) {
-      return { name: m.name, version: m.version };
-    }
+  if (typeof m?.name === 'string' && typeof m.version === 'string' && isImageName(m.name) && isVersion(m.version)) {
+    return { name: m.name, version: m.version };
   }
   return undefined;
 }

@@ -2,21 +2,39 @@ export { type CheckResult, runChecks } from './agent-check.js';
 export { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 export { AgentMetrics } from './agent-metrics.js';
 export { type AgentRuntime, createAgentRuntime, createLibraryClient } from './agent-runtime.js';
-export { runAgentCli } from './cli.js';
+export { buildAgentProgram, runAgentCli } from './cli.js';
+export type {
+  ContentLibrary,
+  LibraryFileInfo,
+  LibraryItemInfo,
+  LibraryUpdateSession,
+  UpdateSessionFileInfo,
+  UpdateSessionInfo,
+} from './content-library.js';
+export { ControlWatch, type ControlWatchOptions, type WatchEntry, type WatchIterator } from './control-watch.js';
 export {
-  ContentLibraryClient,
-  type ContentLibraryClientOptions,
-  type LibraryFileInfo,
-  type LibraryItemInfo,
-  UpdateSession,
-  type UpdateSessionInfo,
-} from './content-library-client.js';
+  cleanupLeftovers,
+  DEPLOY_CHECK_PREFIX,
+  DeployCheckError,
+  type DeployCheckOptions,
+  type DeployCheckResult,
+  runDeployCheck,
+} from './deploy-check/deploy-check.js';
+export { type OvfExpectations, ovfExpectations } from './deploy-check/ovf-expectations.js';
+export {
+  VimClient,
+  type VimClientOptions,
+  type VmInventory,
+  type VmState,
+  type VmSummary,
+} from './deploy-check/vim-client.js';
 export {
   type ArtifactRef,
   type CachedImage,
   DownloadCache,
   type DownloadCacheOptions,
   type FetchOptions,
+  type ImageCache,
 } from './download-cache.js';
 export { ItemConflictError, UpdateSessionError, VsphereAuthError, VsphereError } from './errors.js';
 export { EventConsumer, type EventConsumerOptions, type MessageOutcome } from './event-consumer.js';
@@ -27,6 +45,7 @@ export {
   type EventDecision,
   rollbackReason,
 } from './event-decision.js';
+export type { ReadableGrowingFile } from './growing-file.js';
 export {
   ImageImporter,
   type ImageImporterOptions,
@@ -35,7 +54,16 @@ export {
   type ImportResult,
 } from './image-importer.js';
 export { formatMarker, type ItemMarker, parseMarker } from './item-marker.js';
-export { JobRunner, type JobRunnerOptions } from './job-runner.js';
+export {
+  decideRequest,
+  type InFlightJob,
+  type JobPhase,
+  type JobRequest,
+  type JobSource,
+  type RequestDecision,
+} from './job-decision.js';
+export { type JobImporter, JobRunner, type JobRunnerOptions, type JobStatusStore } from './job-runner.js';
+export { POLL_INTERVALS, pollUntil } from './poll.js';
 export {
   type ActualItem,
   countActions,
@@ -46,5 +74,37 @@ export {
 export { type ReconcileExecutor, Reconciler, type ReconcilerOptions, type ReconcileTrigger } from './reconciler.js';
 export { SiteAgent, type SiteAgentOptions } from './site-agent.js';
 export { type StatusPatch, StatusWriter } from './status-writer.js';
+export { type PullFile, type PullRegistration, PullServer, type PullServerOptions } from './transfer/pull-server.js';
+export { checkThumbprint, PullTransferError, pullIntoSession } from './transfer/pull-transfer.js';
+export {
+  DEFAULT_SYNC_TIMEOUT_MS,
+  type EnsuredSubscription,
+  type EnsureSubscriptionOptions,
+  ensureSubscription,
+  expectedFilesOf,
+  type SubscribedItemRef,
+  type SubscribedItemReport,
+  SubscriptionError,
+  type SubscriptionErrorCode,
+  type SyncItemOptions,
+  subscribedItemState,
+  syncItem,
+} from './transfer/subscription.js';
+export { getLibrary, type LibraryInfo, type SubscriptionSpec } from './transfer/subscription-api.js';
+export {
+  type ExpectedFile,
+  judgeSubscribedItem,
+  planSubscription,
+  type SubscribedItemState,
+  type SubscribedItemVerdict,
+  type SubscriptionPlan,
+} from './transfer/subscription-verdict.js';
+export { TokenBucket, throttle } from './transfer/token-bucket.js';
 export { TransferQueues } from './transfer-queues.js';
+export {
+  ContentLibraryClient,
+  type ContentLibraryClientOptions,
+  MANAGED_BY_FERRY,
+  UpdateSession,
+} from './vcenter/content-library-client.js';
 export { AGENT_VERSION } from './version.js';

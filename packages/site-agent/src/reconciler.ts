@@ -14,7 +14,7 @@ import {
 } from '@ferry/shared';
 import type { KV } from '@nats-io/kv';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { ContentLibraryClient } from './content-library-client.js';
+import type { ContentLibrary } from './content-library.js';
 import { heldByRollout } from './event-decision.js';
 import { parseMarker } from './item-marker.js';
 import { type ActualItem, countActions, planReconcile, type ReconcileAction } from './reconcile-plan.js';
@@ -33,7 +33,7 @@ export interface ReconcilerOptions {
   /** `ferry_rollouts`: images whose wave is not released at this site are not imported. */
   rollouts?: RolloutReader;
   trusted: readonly TrustedKey[];
-  library: ContentLibraryClient;
+  library: Pick<ContentLibrary, 'listItems' | 'listFiles'>;
   /** The library id, looked up again each pass (a rebuilt vCenter has a new one). */
   libraryId: (refresh: boolean) => Promise<string>;
   itemName: (m: Pick<Manifest, 'name' | 'version'>) => string;

@@ -1,5 +1,3 @@
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import {
   Catalog,
   connectNats,
@@ -22,22 +20,15 @@ import { KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 import { AgentMetrics } from './agent-metrics.js';
+import { checkReadiness, ReadinessReporter } from './agent-readiness.js';
 import type { AgentRuntime } from './agent-runtime.js';
+import { ControlWatch } from './control-watch.js';
 import { EventConsumer, type MessageOutcome } from './event-consumer.js';
 import { decideEvent, decodeEvent, type EventDecision } from './event-decision.js';
 import { JobRunner } from './job-runner.js';
 import { Reconciler } from './reconciler.js';
 import { StatusWriter } from './status-writer.js';
 import { AGENT_VERSION } from './version.js';
-
-/** Failures that another download of the same bytes cannot fix. */
-const PERMANENT_FAILURES = new Set([
-  'CHECKSUM_MISMATCH',
-  'OVA_INVALID',
-  'SIGNATURE_INVALID',
-  'ROLLBACK_REFUSED',
-  'ITEM_CONFLICT',
-]);
 
 export interface SiteAgentOptions {
   /** A connection to use instead of connecting from the config (tests, embedding). */
@@ -64,21 +55,28 @@ export class SiteAgent {
   #consumer: EventConsumer | undefined;
   #http: AgentHttp | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  readonly #readiness: ReadinessReporter;
   #connected = false;
   #suspended = false;
   #startedAt = new Date().toISOString();
   #stopping = false;
   readonly #options: SiteAgentOptions;
   #reconciler: Reconciler | undefined;
-  #controlWatch: { stop(): void } | undefined;
+  #controlWatch: ControlWatch | undefined;
 
   constructor(rt: AgentRuntime, options: SiteAgentOptions = {}) {
     this.rt = rt;
     this.#options = options;
+    this.#readiness = new ReadinessReporter(
+      () => this.readiness(),
+      rt.log,
+      () => this.httpUrl,
+    );
     this.metrics = new AgentMetrics({
       queueDepth: () => rt.queues.depth,
       activeDownloads: () => rt.queues.active.downloads,
       activeImports: () => rt.queues.active.imports,
+      peak: () => rt.queues.peak,
       suspended: () => this.#suspended,
     });
   }
@@ -149,6 +147,7 @@ export class SiteAgent {
       loadManifest: (name, version) => this.#loadManifest(name, version),
       onSettled: () => void this.#beat(),
     });
+    this.#runner.setSuspended(this.#suspended);
 
     await this.#watchControl(this.#topology);
     const records = await this.#status.load();
@@ -170,18 +169,10 @@ export class SiteAgent {
       log: log.child({ component: 'reconcile' }),
       executor: {
         import: async (manifest, force) => {
-          // Bytes that were proven bad stay failed until an operator republishes: no re-download every pass.
-          const current = this.status.current(manifest.name, manifest.version);
-          if (
-            current?.state === 'failed' &&
-            current.sha256 === manifest.sha256 &&
-            PERMANENT_FAILURES.has(current.error?.code ?? '')
-          ) {
-            throw new Error(
-              `${manifest.name}@${manifest.version} left failed (${current.error?.code}); republish to retry`,
-            );
-          }
-          await this.#enqueue(manifest, force);
+          // A job already in flight for the image is the import under way: never a second one.
+          const decision = await this.runner.request(manifest, { force, source: 'reconcile' });
+          if (decision.action === 'refuse')
+            throw new Error(`${imageRef(manifest.name, manifest.version)} ${decision.reason}`);
         },
         delete: async (action, manifest) => {
           await this.rt.library.deleteItem(action.itemId);
@@ -211,7 +202,7 @@ export class SiteAgent {
     }
     await this.#beat();
     this.#heartbeat = setInterval(() => void this.#beat(), this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
-    log.info({ site: config.site, zone: config.zone, version: AGENT_VERSION }, 'agent started');
+    log.info({ zone: config.zone, version: AGENT_VERSION }, 'agent started');
     if (config.reconcile.enabled) {
       this.#reconciler.schedule(config.reconcile.schedule, config.reconcile.timezone, config.reconcile.jitterMs);
       void this.#reconciler.run('start');
@@ -226,14 +217,20 @@ export class SiteAgent {
     log.info({ graceMs }, 'stopping: no new work; waiting for running imports');
     clearInterval(this.#heartbeat);
     this.#reconciler?.stop();
-    this.#controlWatch?.stop();
+    await this.#controlWatch?.stop();
     await this.#consumer?.stop();
     await this.#runner?.drain(graceMs);
-    await this.#beat().catch(() => {});
+    await this.#beat().catch((err: unknown) =>
+      log.warn({ err: describeError(err).message }, 'last heartbeat not written'),
+    );
     this.#status?.close();
     await this.#http?.close();
-    await this.rt.library.logout().catch(() => {});
-    if (this.#ownsConnection) await this.#nc?.drain().catch(() => {});
+    await this.rt.library.logout(); // best effort: logs and never throws
+    if (this.#ownsConnection) {
+      await this.#nc
+        ?.drain()
+        .catch((err: unknown) => log.warn({ err: describeError(err).message }, 'NATS connection not drained cleanly'));
+    }
     log.info('agent stopped');
   }
 
@@ -247,35 +244,15 @@ export class SiteAgent {
     this.#suspended = suspended;
     this.rt.log.info({ suspended }, suspended ? 'site suspended: no new jobs' : 'site resumed');
     void this.#beat();
-    if (!suspended && this.#status && this.#runner) {
-      const pending = [...this.#pendingWhileSuspended.values()];
-      this.#pendingWhileSuspended.clear();
-      for (const p of pending) this.#runner.submit(p.manifest, { force: p.force });
-    }
+    this.#runner?.setSuspended(suspended);
   }
 
-  readonly #pendingWhileSuspended = new Map<string, { manifest: Manifest; force: boolean }>();
-
-  async readiness(): Promise<ReadinessCheck[]> {
-    const checks: ReadinessCheck[] = [];
-    checks.push({
-      name: 'nats',
-      ok: this.#connected && !this.#nc?.isClosed(),
-      detail: this.#connected ? undefined : 'disconnected',
+  readiness(): Promise<ReadinessCheck[]> {
+    return checkReadiness({
+      natsConnected: () => this.#connected && !this.#nc?.isClosed(),
+      checkVcenterSession: () => this.rt.library.checkSession(),
+      cacheDir: this.rt.cache.dir,
     });
-    try {
-      await withTimeout(this.rt.library.checkSession(), 5_000);
-      checks.push({ name: 'vcenter', ok: true });
-    } catch (err) {
-      checks.push({ name: 'vcenter', ok: false, detail: describeError(err).message });
-    }
-    try {
-      await access(this.rt.cache.dir, constants.W_OK);
-      checks.push({ name: 'cache', ok: true });
-    } catch (err) {
-      checks.push({ name: 'cache', ok: false, detail: `${this.rt.cache.dir} not writable: ${(err as Error).message}` });
-    }
-    return checks;
   }
 
   async #handle(msg: JsMsg): Promise<MessageOutcome> {
@@ -317,31 +294,9 @@ export class SiteAgent {
         return 'ack';
       case 'import':
         // Recorded durably, then acked; the import runs in the background (imports take hours).
-        await this.#enqueue(decision.manifest, decision.force);
+        await this.runner.request(decision.manifest, { force: decision.force, source: 'event' });
         return 'ack';
     }
-  }
-
-  /** Writes the job's `pending` record, then hands it to the runner (or holds it while suspended). */
-  async #enqueue(manifest: Manifest, force: boolean): Promise<void> {
-    if (this.runner.isActive(manifest.name, manifest.version) && !force) {
-      const current = this.status.current(manifest.name, manifest.version);
-      if (current?.sha256 === manifest.sha256) return;
-    }
-    await this.status.update(manifest.name, manifest.version, {
-      state: 'pending',
-      sha256: manifest.sha256,
-      publishedAt: manifest.publishedAt,
-      bytesDone: 0,
-      bytesTotal: manifest.size,
-      attempts: 0,
-      force: force || undefined,
-      retryAt: undefined,
-      libraryItemId: undefined,
-    });
-    if (this.#suspended)
-      this.#pendingWhileSuspended.set(imageRef(manifest.name, manifest.version), { manifest, force });
-    else setImmediate(() => this.runner.submit(manifest, { force }));
   }
 
   async #reject(decision: Extract<EventDecision, { action: 'reject' }>, seq: number): Promise<MessageOutcome> {
@@ -381,6 +336,7 @@ export class SiteAgent {
   async #beat(): Promise<void> {
     if (!this.#topology) return;
     const { config } = this.rt;
+    const notReady = this.#stopping ? this.#readiness.last : await this.#readiness.failing();
     const hb: Heartbeat = {
       site: config.site,
       zone: config.zone,
@@ -393,6 +349,8 @@ export class SiteAgent {
       activeImports: this.rt.queues.active.imports,
       cacheFreeBytes: await this.rt.cache.freeBytes(),
       suspended: this.#suspended,
+      ready: notReady.length === 0,
+      notReady,
     };
     try {
       await this.#topology.sites.put(siteKey(config.site), JSON.stringify(hb));
@@ -404,17 +362,24 @@ export class SiteAgent {
   /** Obeys `ferry suspend/resume` (`<site>._control`): the current value now, then every change. */
   async #watchControl(topology: Topology): Promise<void> {
     const key = siteControlKey(this.site);
+    const log = this.rt.log.child({ component: 'control' });
     const apply = (value: unknown) => {
       const control = parseSiteControl(value);
       if (control && control.site === this.site) this.setSuspended(control.suspended);
     };
-    const current = await topology.status.get(key).catch(() => null);
-    if (current?.operation === 'PUT' && current.length > 0) apply(current.json());
-    const watch = await topology.status.watch({ key, include: KvWatchInclude.UpdatesOnly });
-    this.#controlWatch = watch;
-    void (async () => {
-      for await (const e of watch) if (e.operation === 'PUT' && e.length > 0) apply(e.json());
-    })().catch(() => {});
+    // Read before any job is resumed, so a suspended site resumes none.
+    try {
+      const current = await topology.status.get(key);
+      if (current?.operation === 'PUT' && current.length > 0) apply(current.json());
+    } catch (err) {
+      log.warn({ err: describeError(err).message }, 'cannot read suspend/resume state now; the watch will');
+    }
+    this.#controlWatch = new ControlWatch({
+      open: () => topology.status.watch({ key, include: KvWatchInclude.LastValue }),
+      apply,
+      log,
+    });
+    this.#controlWatch.start();
   }
 
   async #watchConnection(nc: NatsConnection): Promise<void> {
@@ -423,11 +388,4 @@ export class SiteAgent {
       else if (s.type === 'reconnect') this.#connected = true;
     }
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()),
-  ]);
 }

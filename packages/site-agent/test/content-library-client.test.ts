@@ -8,9 +8,10 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/wait.js';
 import { startVcsim, type VcsimHandle } from '../../../test/world/vcsim.js';
-import { ContentLibraryClient, type UpdateSession } from '../src/content-library-client.js';
 import { UpdateSessionError, VsphereAuthError, VsphereError } from '../src/errors.js';
+import { ContentLibraryClient, type UpdateSession } from '../src/vcenter/content-library-client.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -50,7 +51,8 @@ function rawCall(vc: VcsimHandle, method: string, path: string, sessionId: strin
 }
 
 /** The client's current REST session id: only the test peeks at it, to delete it server-side. */
-const sessionOf = (c: ContentLibraryClient) => (c as unknown as { sessionId: string | undefined }).sessionId;
+const sessionOf = (c: ContentLibraryClient) =>
+  (c as unknown as { rest: { sessionId: string | undefined } }).rest.sessionId;
 
 describe('ContentLibraryClient against vcsim', () => {
   let vc: VcsimHandle;
@@ -184,10 +186,15 @@ describe('ContentLibraryClient against vcsim', () => {
       // Idle: the keep-alive timer notices the 401 and logs in again by itself.
       const before = sessionOf(c)!;
       await rawCall(vc, 'DELETE', '/rest/com/vmware/cis/session', before);
-      const deadline = Date.now() + 3000;
-      while (sessionOf(c) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      expect(sessionOf(c)).not.toBe(before);
-      expect(await rawCall(vc, 'GET', '/rest/com/vmware/cis/session', sessionOf(c)!)).toBe(200);
+      // A new session id, not the moment in between when the old one is dropped and none is set.
+      const renewed = await waitFor(
+        () => {
+          const id = sessionOf(c);
+          return id !== undefined && id !== before ? id : undefined;
+        },
+        { what: 'the keep-alive timer to log in again', intervalMs: 25 },
+      );
+      expect(await rawCall(vc, 'GET', '/rest/com/vmware/cis/session', renewed)).toBe(200);
 
       await session.validate();
       await session.complete();
@@ -268,13 +275,13 @@ describe('ContentLibraryClient against vcsim', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
-  it('streams large uploads fast (loopback)', async () => {
+  it('streams a 64 MiB upload in 1 MiB chunks to a file of exactly that size', async () => {
     const size = 64 * 1024 * 1024;
     const block = randomBytes(1024 * 1024);
     const itemId = await client.createItem(libraryId, { name: 'big-item', description: 'x' });
     const session = await client.openUpdateSession(itemId);
     const url = await session.addFile({ name: 'big.vmdk', size });
-    const started = performance.now();
+    // Upload speed is measured by the bench (bench/scenarios/import.ts), not asserted.
     await session.upload(
       url,
       Readable.from(
@@ -284,11 +291,9 @@ describe('ContentLibraryClient against vcsim', () => {
       ),
       size,
     );
-    const mibPerSec = size / 1048576 / ((performance.now() - started) / 1000);
-    console.log(`PUSH upload to vcsim: ${mibPerSec.toFixed(0)} MiB/s`);
-    expect(mibPerSec).toBeGreaterThan(50);
     await session.validate();
     await session.complete();
+    expect(await client.listFiles(itemId)).toEqual([expect.objectContaining({ name: 'big.vmdk', size })]);
     await client.deleteItem(itemId);
   });
 

@@ -158,7 +158,7 @@ describe('reconciliation (nats-server, s3rver, vcsim)', () => {
     expect(await names(agent)).not.toContain('gamma-1');
   });
 
-  it('a pass over 1000 catalog entries and 1000 in-sync items takes under 5 s and uploads nothing', async () => {
+  it('a pass over 1000 catalog entries and 1000 in-sync items keeps all 1000 and transfers nothing', async () => {
     const scale = await world.startAgent(SCALE);
     const lib = scale.rt.library;
     const libraryId = await scale.rt.libraryId();
@@ -170,14 +170,11 @@ describe('reconciliation (nats-server, s3rver, vcsim)', () => {
       library: lib,
       libraryId,
     });
-    const started = performance.now();
+    // How long the pass takes is measured by the bench (bench/scenarios/reconcile.ts), not asserted.
     const report = await scale.reconciler.run('manual');
-    const elapsed = performance.now() - started;
     expect(report.errors).toEqual([]);
     expect(report.counts).toMatchObject({ keep: 1000, import: 0, reimport: 0, delete: 0 });
-    expect(elapsed).toBeLessThan(5_000);
     expect(scale.rt.queues.peak.imports).toBe(0);
     expect(scale.rt.queues.peak.downloads).toBe(0);
-    console.log(`reconcile pass over 1000 in-sync items: ${Math.round(elapsed)} ms`);
   });
 });

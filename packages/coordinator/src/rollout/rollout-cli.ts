@@ -1,6 +1,6 @@
 /** `ferry rollout status | approve | promote | halt` (and `resume N@V`, registered with `resume --site`). */
-import type { Command, Option } from 'commander';
-import type { CoordinatorContext } from '../coordinator-context.js';
+import type { Command } from 'commander';
+import type { CommandHelpers } from '../cli-helpers.js';
 import { renderColumns } from '../status-table.js';
 import {
   approveRollout,
@@ -12,13 +12,6 @@ import {
   rolloutStatus,
 } from './rollout-commands.js';
 import { rolloutDeps } from './rollout-deps.js';
-
-export interface RolloutCliHelpers {
-  withContext<T>(configFile: string, fn: (ctx: CoordinatorContext) => Promise<T>): Promise<T>;
-  out(text: string): void;
-  json(value: unknown): void;
-  configOption(): Option;
-}
 
 export function formatRollout(r: RolloutResult): string {
   const { record, view } = r;
@@ -46,7 +39,7 @@ export function formatRollout(r: RolloutResult): string {
   return `rollout ${record.name}@${record.version} (sha256 ${record.sha256.slice(0, 12)}…)\n${renderColumns(rows)}\n`;
 }
 
-export function addRolloutCommands(program: Command, h: RolloutCliHelpers): void {
+export function addRolloutCommands(program: Command, h: CommandHelpers): void {
   const print = (r: RolloutResult, asJson?: boolean) => (asJson ? h.json(r) : h.out(formatRollout(r)));
 
   program
@@ -102,7 +95,7 @@ export function addRolloutCommands(program: Command, h: RolloutCliHelpers): void
 
 /** `ferry resume N@V` (the `resume` command also takes `--site` for suspended sites). */
 export async function resumeRolloutCommand(
-  h: RolloutCliHelpers,
+  h: CommandHelpers,
   ref: string,
   opts: { json?: boolean; config: string },
 ): Promise<void> {

@@ -99,12 +99,14 @@ export function rolloutHook(deps: RolloutDriverDeps, rollout: RolloutPolicy | un
   if (!rollout) return undefined;
   return {
     begin: async (manifest) => {
+      const previous = await deps.rollouts.get(manifest.name, manifest.version);
       await deps.rollouts.create(newRolloutRecord(manifest, rollout));
       return {
         start: async () => {
           await driveRollout(deps, manifest.name, manifest.version);
           return undefined;
         },
+        undo: () => (previous ? deps.rollouts.create(previous) : deps.rollouts.remove(manifest.name, manifest.version)),
       };
     },
   };

@@ -19,6 +19,15 @@ export class RolloutStore extends RolloutReader {
     }
   }
 
+  /** Removes a rollout (the undo of a failed publish that created it). */
+  async remove(name: string, version: string): Promise<void> {
+    try {
+      await this.kv.delete(rolloutKey(name, version));
+    } catch (err) {
+      throw new MessagingError(`cannot remove rollout ${name}@${version}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   /**
    * Applies `change` to the current record and writes it if nobody wrote in between (else reads
    * again and retries). `change` returns undefined to leave the record as it is.

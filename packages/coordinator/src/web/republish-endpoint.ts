@@ -21,10 +21,11 @@ import {
   FerryError,
   type Logger,
   type Secret,
+  type Topology,
 } from '@ferry/shared';
 import { z } from 'zod';
 import { secretMatches } from '../artifactory-webhook.js';
-import { ImageNotFoundError } from '../errors.js';
+import { ImageNotFoundError, UnknownSiteError } from '../errors.js';
 import { readBody } from '../http-body.js';
 import { republishImage } from '../republish-image.js';
 
@@ -34,6 +35,7 @@ export interface RepublishDeps {
   token?: Secret;
   catalog: Catalog;
   bus: EventBus;
+  topology: Topology;
   logger?: Logger;
 }
 
@@ -80,8 +82,32 @@ export function sameOrigin(req: IncomingMessage): boolean {
 }
 
 /**
- * The checks every state-changing API call passes (see the top of this file), then its JSON body
- * parsed with `schema`: the body, or the refusal to send.
+ * The checks every request that changes something passes (see the list above), JSON body or not:
+ * the refusal to answer, or undefined when the request may proceed.
+ */
+export function refuseWrite(
+  req: IncomingMessage,
+  token: Secret | undefined,
+  what: string,
+  body: 'json' | 'none',
+): ApiResponse | undefined {
+  if (!token) {
+    return { status: 403, body: { error: `read-only: set http.tokenFile or FERRY_API_TOKEN to allow ${what}` } };
+  }
+  if (!sameOrigin(req)) return { status: 403, body: { error: 'cross-origin request refused' } };
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (body === 'json' && type !== 'application/json') {
+    return { status: 415, body: { error: 'expected Content-Type: application/json' } };
+  }
+  if (!secretMatches(bearer(req), token)) {
+    return { status: 401, body: { error: 'unauthorized' }, headers: { 'www-authenticate': 'Bearer' } };
+  }
+  return undefined;
+}
+
+/**
+ * A write with a JSON body: the refusals of refuseWrite, then the body parsed with `schema` (its
+ * expected `shape` named in the 400). The body, or the refusal to send.
  */
 export async function readWriteRequest<T>(
   req: IncomingMessage,
@@ -90,19 +116,8 @@ export async function readWriteRequest<T>(
   schema: z.ZodType<T>,
   shape: string,
 ): Promise<{ body: T } | { refusal: ApiResponse }> {
-  if (!token) {
-    return {
-      refusal: { status: 403, body: { error: `read-only: set http.tokenFile or FERRY_API_TOKEN to allow ${what}` } },
-    };
-  }
-  if (!sameOrigin(req)) return { refusal: { status: 403, body: { error: 'cross-origin request refused' } } };
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') {
-    return { refusal: { status: 415, body: { error: 'expected Content-Type: application/json' } } };
-  }
-  if (!secretMatches(bearer(req), token)) {
-    return { refusal: { status: 401, body: { error: 'unauthorized' }, headers: { 'www-authenticate': 'Bearer' } } };
-  }
+  const refused = refuseWrite(req, token, what, 'json');
+  if (refused) return { refusal: refused };
   const raw = await readBody(req, MAX_BODY_BYTES);
   if (!raw) return { refusal: { status: 413, body: { error: `body larger than ${MAX_BODY_BYTES} bytes` } } };
   try {
@@ -122,14 +137,25 @@ export async function handleRepublish(req: IncomingMessage, deps: RepublishDeps)
     const name = assertImageName(parsed.name);
     const version = assertVersion(parsed.version);
     const sites = parsed.site === undefined ? undefined : [assertSiteId(parsed.site)];
-    const result = await republishImage(deps, { ref: `${name}@${version}`, sites, force: parsed.force ?? false });
+    const result = await republishImage(deps, {
+      ref: `${name}@${version}`,
+      sites,
+      force: parsed.force ?? false,
+      unknownSiteHint: 'check the spelling; a site is known once its agent has reported',
+    });
     deps.logger?.info(
-      { name, version, site: parsed.site ?? 'all', force: parsed.force ?? false, from: req.socket.remoteAddress },
+      {
+        image: `${name}@${version}`,
+        target: parsed.site ?? 'all',
+        force: parsed.force ?? false,
+        from: req.socket.remoteAddress,
+      },
       'web: republish',
     );
     return { status: 202, body: result };
   } catch (err) {
     if (err instanceof ImageNotFoundError) return { status: 404, body: { error: err.message } };
+    if (err instanceof UnknownSiteError) return { status: 400, body: { error: err.message, knownSites: err.known } };
     if (err instanceof FerryError && (err.code === 'USAGE' || err.code === 'INVALID_NAME')) {
       return { status: 400, body: { error: err.message } };
     }

@@ -4,6 +4,7 @@ import got, { type Got, type Response } from 'got';
 import { NotFoundError, StoreError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { ByteRange, ObjectInfo, ObjectStore, PutOptions } from '../object-store.js';
+import { isRetryableStatus } from '../retry-policy.js';
 import { guardStream, isHostNotFound, networkErrorCode, redact, safeCause } from './store-errors.js';
 import { normalizeStorePath, normalizeStorePrefix } from './store-path.js';
 
@@ -154,6 +155,26 @@ export class ArtifactoryStore implements ObjectStore {
     this.logger.debug({ path: p, size: options.size }, 'put');
   }
 
+  async probe(): Promise<void> {
+    let res: Response<string>;
+    try {
+      // The repository's storage info: 404 when the repository does not exist.
+      res = await this.http.get(this.storageUrl(''));
+    } catch (err) {
+      throw this.mapError(err, 'probe', '/');
+    }
+    if (res.statusCode === 404) {
+      throw new StoreError(
+        this.description,
+        'probe',
+        '/',
+        `repository ${this.repo} does not exist: create it or fix store.repo`,
+        { status: 404, retryable: false },
+      );
+    }
+    if (res.statusCode !== 200) throw this.httpError(res.statusCode, 'probe', '/');
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const pre = normalizeStorePrefix(prefix);
     // The File List API lists a folder: list the folder the prefix lies in, filter by prefix.
@@ -221,11 +242,17 @@ export class ArtifactoryStore implements ObjectStore {
         retryable: false,
       });
     }
-    if (status >= 500 || status === 429) {
-      return new StoreError(this.description, operation, path, `Artifactory unavailable (HTTP ${status}); will retry`, {
-        status,
-        retryable: true,
-      });
+    if (isRetryableStatus(status)) {
+      return new StoreError(
+        this.description,
+        operation,
+        path,
+        `Artifactory unavailable (HTTP ${status}): try again later`,
+        {
+          status,
+          retryable: true,
+        },
+      );
     }
     return new StoreError(this.description, operation, path, `unexpected HTTP ${status} from Artifactory`, {
       status,
@@ -239,10 +266,16 @@ export class ArtifactoryStore implements ObjectStore {
     const cause = safeCause(err, this.secrets);
     const netCode = networkErrorCode(err);
     if (netCode) {
-      return new StoreError(this.description, operation, path, `network error (${netCode}); will retry`, {
-        cause,
-        retryable: true,
-      });
+      return new StoreError(
+        this.description,
+        operation,
+        path,
+        `network error (${netCode}): check store.url and that Artifactory is reachable`,
+        {
+          cause,
+          retryable: true,
+        },
+      );
     }
     if (isHostNotFound(err)) {
       return new StoreError(this.description, operation, path, 'host not found: check store.url and DNS', { cause });

@@ -6,6 +6,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ChecksumMismatchError, InvalidNameError, NotFoundError, StoreError } from '../errors.js';
 import type { ByteRange, ObjectInfo, ObjectStore, PutOptions } from '../object-store.js';
+import { isRetryableCode, lowLevelKind } from '../retry-policy.js';
 import { normalizeStorePath, normalizeStorePrefix } from './store-path.js';
 
 export interface FileStoreOptions {
@@ -43,7 +44,7 @@ export class FileStore implements ObjectStore {
     if (err instanceof NotFoundError || err instanceof StoreError || err instanceof ChecksumMismatchError) return err;
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError(this.description, path, { cause: err });
-    const retryable = code === 'EIO' || code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE' || code === 'ENFILE';
+    const retryable = typeof code === 'string' && lowLevelKind(code) === 'io' && isRetryableCode(code);
     const message =
       code === 'EACCES' || code === 'EPERM'
         ? `permission denied (${code}): check that ferry's user can read and write ${this.root}`
@@ -127,6 +128,31 @@ export class FileStore implements ObjectStore {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw this.fail('put', rel, err);
     }
+  }
+
+  async probe(): Promise<void> {
+    const st = await stat(this.root).catch((err: unknown) => {
+      if (errnoCode(err) === 'ENOENT') {
+        throw new StoreError(
+          this.description,
+          'probe',
+          '/',
+          `${this.root} does not exist: create it or fix store.root`,
+          {
+            retryable: false,
+          },
+        );
+      }
+      throw this.fail('probe', '/', err);
+    });
+    if (!st.isDirectory()) {
+      throw new StoreError(this.description, 'probe', '/', `${this.root} is not a directory: fix store.root`, {
+        retryable: false,
+      });
+    }
+    await readdir(this.root).catch((err: unknown) => {
+      throw this.fail('probe', '/', err);
+    });
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

@@ -4,24 +4,7 @@
  */
 import { finished, PassThrough, type Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
-
-/** Socket and DNS failures that a later attempt may not see. */
-const RETRYABLE_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EAI_AGAIN',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-const RETRYABLE_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+import { isRetryableCode, lowLevelKind } from '../retry-policy.js';
 
 interface ErrorLike {
   name?: unknown;
@@ -46,11 +29,14 @@ function chain(err: unknown): ErrorLike[] {
   return out;
 }
 
-/** The node error code (ECONNRESET, …) of a network failure anywhere in `err`'s chain, if any. */
+/** The code (ECONNRESET, TimeoutError, …) of a retryable network failure anywhere in `err`'s chain, if any. */
 export function networkErrorCode(err: unknown): string | undefined {
   for (const e of chain(err)) {
-    if (typeof e.code === 'string' && RETRYABLE_CODES.has(e.code)) return e.code;
-    if (typeof e.name === 'string' && RETRYABLE_NAMES.has(e.name)) return e.name;
+    for (const key of [e.code, e.name]) {
+      if (typeof key !== 'string' || !isRetryableCode(key)) continue;
+      const kind = lowLevelKind(key);
+      if (kind === 'network' || kind === 'timeout') return key;
+    }
   }
   return undefined;
 }

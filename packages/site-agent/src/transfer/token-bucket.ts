@@ -1,0 +1,83 @@
+/**
+ * Bandwidth limits (`bandwidth: { store, vcenter }`): a token bucket per direction, shared by
+ * every transfer that goes that way. A taker reserves its bytes at once and may drive the
+ * bucket into debt; it then waits exactly as long as the debt takes to refill. So concurrent
+ * transfers share the rate in arrival order, and no one sleeps a fixed time between chunks.
+ */
+import { Transform } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface Clock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  sleep: (ms) => delay(ms),
+};
+
+/** How many seconds of traffic the bucket may hold when idle (the largest burst). */
+export const DEFAULT_BURST_SECONDS = 0.1;
+
+export class TokenBucket {
+  /** Bytes the bucket may hold; a full bucket lets this many pass at once. */
+  readonly capacity: number;
+  private readonly clock: Clock;
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    /** Bytes per second. */
+    readonly rate: number,
+    opts: { burstBytes?: number; clock?: Clock } = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`token bucket rate must be > 0, got ${rate}`);
+    this.capacity = Math.max(1, opts.burstBytes ?? Math.round(rate * DEFAULT_BURST_SECONDS));
+    this.tokens = this.capacity;
+    this.last = this.clock.now();
+  }
+
+  /**
+   * Takes `bytes` at time `now` (pure bucket math, no waiting) and answers how many ms the
+   * caller must wait before sending them: 0 while the bucket covers them.
+   */
+  reserve(bytes: number, now: number = this.clock.now()): number {
+    const elapsed = Math.max(0, now - this.last);
+    this.last = Math.max(this.last, now);
+    this.tokens = Math.min(this.capacity, this.tokens + (elapsed * this.rate) / 1000);
+    this.tokens -= bytes;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.rate);
+  }
+
+  /** Waits until `bytes` may be sent. */
+  async take(bytes: number): Promise<void> {
+    const wait = this.reserve(bytes);
+    if (wait > 0) await this.clock.sleep(wait);
+  }
+}
+
+/**
+ * A pass-through stream limited by every bucket given (e.g. the agent-wide and the target's
+ * `vcenter` limit): each chunk waits for the slowest of them. No buckets: no limit.
+ */
+export function throttle(buckets: readonly (TokenBucket | undefined)[], clock: Clock = systemClock): Transform {
+  const active = buckets.filter((b): b is TokenBucket => b !== undefined);
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      let wait = 0;
+      const now = clock.now();
+      for (const b of active) wait = Math.max(wait, b.reserve(chunk.length, now));
+      if (wait === 0) {
+        cb(null, chunk);
+        return;
+      }
+      clock.sleep(wait).then(
+        () => cb(null, chunk),
+        (err: unknown) => cb(err as Error),
+      );
+    },
+  });
+}
