@@ -6,6 +6,7 @@ import {
   assertVersion,
   type Catalog,
   ChecksumMismatchError,
+  describeError,
   type EventBus,
   InvalidNameError,
   isSafeStorePath,
@@ -188,7 +189,6 @@ async function buildManifest(
 }
 
 /**
-/**
  * Sidecar, then (with a rollout) its state, then catalog, then event: a crash in between is
  * finished by the daemon's discovery (unless a publish marker says the upload's publish never
  * finished). The rollout's state comes before the catalog entry, so no agent's reconcile sees the
@@ -211,8 +211,19 @@ export async function announce(
   await deps.catalog.put(manifest);
   if (guard.writes && !guard.replacing) guard.writes.newCatalogEntry = manifest;
   throwIfInterrupted(guard.signal);
-  if (rollout) return rollout.start();
-  return deps.bus.publish('all', { kind: 'published', manifest }, publishedMsgId(manifest));
+  if (!rollout) return deps.bus.publish('all', { kind: 'published', manifest }, publishedMsgId(manifest));
+  // Past the catalog entry a rollout is published: its state is durable and the daemon's rollout
+  // loop releases what this first step does not (undoing now could strand a site that already got
+  // the first wave's event).
+  try {
+    return await rollout.start();
+  } catch (err) {
+    deps.logger?.warn(
+      { image: `${manifest.name}@${manifest.version}`, err: describeError(err).message },
+      'rollout: first wave not released yet; the coordinator daemon releases it',
+    );
+    return undefined;
+  }
 }
 
 function throwIfInterrupted(signal: AbortSignal | undefined): void {
