@@ -10,7 +10,6 @@ import {
   type PublishDeps,
   type PublishFileOptions,
   type PublishResult,
-  parseLabels,
   publishFile,
   publishFromStore,
   validatePublishOptions,
@@ -19,6 +18,21 @@ import { formatRollout } from './rollout/rollout-cli.js';
 import { rolloutStatus } from './rollout/rollout-commands.js';
 import { rolloutDeps } from './rollout/rollout-deps.js';
 import { parseRolloutFlags, resolveRollout, rolloutHook } from './rollout/rollout-start.js';
+
+/** `k=v` pairs from the command line → a labels map. */
+export function parseLabels(pairs: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`invalid --label ${JSON.stringify(pair)}: expected key=value`);
+    const key = pair.slice(0, eq);
+    if (!/^[A-Za-z0-9_./-]{1,128}$/.test(key)) {
+      throw new UsageError(`invalid --label key ${JSON.stringify(key)}: use 1-128 of A-Z a-z 0-9 _ . / -`);
+    }
+    labels[key] = pair.slice(eq + 1);
+  }
+  return labels;
+}
 
 interface PublishCliOptions {
   name: string;

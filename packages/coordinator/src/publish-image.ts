@@ -23,9 +23,10 @@ import {
   type SigningKey,
   signManifest,
 } from '@ferry/shared';
-import { InputFileError, InterruptedError, PublishConflictError, UsageError } from './errors.js';
+import { InputFileError, InterruptedError, PublishConflictError } from './errors.js';
 import { hashAndInspect, uploadAndInspect } from './ova-single-pass.js';
 import { type PublishWrites, publishMarkerPath, undoPublish, writePublishMarker } from './publish-guard.js';
+import type { RolloutHook } from './rollout/rollout-start.js';
 import { readImageSidecar, writeSidecar } from './sidecar.js';
 
 /** What publishing needs from a coordinator context. */
@@ -37,19 +38,6 @@ export interface PublishDeps {
   logger?: Logger;
   /** Rolls the image out in waves or holds it for approval instead of announcing it to every site. */
   rollout?: RolloutHook;
-}
-
-/** See rollout/rollout-start.ts. */
-export interface RolloutHook {
-  /** Called before the catalog entry is written; a rollout's `start` then announces instead of the `all` event. */
-  begin(manifest: Manifest): Promise<RolloutBegun | undefined>;
-}
-
-export interface RolloutBegun {
-  /** Announces the first wave (nothing while held). */
-  start(): Promise<PublishedEvent | undefined>;
-  /** A failed publish: puts back the rollout state that was there before (or none). */
-  undo(): Promise<void>;
 }
 
 export interface PublishOptions {
@@ -112,21 +100,6 @@ export function validatePublishOptions(options: PublishOptions): ValidatedReques
     }
   }
   return { name, version, targets, labels: { ...(options.labels ?? {}) } };
-}
-
-/** `k=v` pairs from the command line → a labels map. */
-export function parseLabels(pairs: readonly string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`invalid --label ${JSON.stringify(pair)}: expected key=value`);
-    const key = pair.slice(0, eq);
-    if (!/^[A-Za-z0-9_./-]{1,128}$/.test(key)) {
-      throw new UsageError(`invalid --label key ${JSON.stringify(key)}: use 1-128 of A-Z a-z 0-9 _ . / -`);
-    }
-    labels[key] = pair.slice(eq + 1);
-  }
-  return labels;
 }
 
 type Verdict = { kind: 'new' } | { kind: 'same'; existing: Manifest } | { kind: 'replace'; existing: Manifest };

@@ -1,7 +1,7 @@
 /**
  * `ferry resign --key new.key [--all | N@V]`: signs existing manifests again with another key, in
- * the store's sidecar (the source of truth) and then the catalog. Only `keyId` and `signature`
- * change: the bytes (sha256), publishedAt and everything else stay, so agents keep their library
+ * the version's own sidecar in the store (the source of truth) and then the catalog. Only `keyId`
+ * and `signature` change: the bytes (sha256), publishedAt and everything else stay, so agents keep their library
  * items (reconcile compares sha256) and the old key can then be removed from `trust.publicKeys`.
  */
 import {

@@ -14,9 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FERRY_BIN } from '../../../test/support/processes.js';
 import { buildOva } from '../../../test/world/ova.js';
 import { openContextFromFile, publishFile, StoreDiscovery } from '../src/index.js';
-import type { RolloutHook } from '../src/publish-image.js';
 import { rolloutDeps } from '../src/rollout/rollout-deps.js';
-import { rolloutHook } from '../src/rollout/rollout-start.js';
+import { type RolloutHook, rolloutHook } from '../src/rollout/rollout-start.js';
 import { startWorld, type World } from './world.js';
 
 let world: World;

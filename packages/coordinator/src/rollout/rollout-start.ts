@@ -5,6 +5,7 @@
  */
 import {
   type Manifest,
+  type PublishedEvent,
   parseDuration,
   ROLLOUT_SCHEMA,
   type RolloutGate,
@@ -13,8 +14,20 @@ import {
   waveSpecSchema,
 } from '@ferry/shared';
 import { UsageError } from '../errors.js';
-import type { RolloutHook } from '../publish-image.js';
 import { driveRollout, type RolloutDriverDeps } from './rollout-driver.js';
+
+/** How a publish (publish-image.ts `announce`) starts a rollout instead of announcing to every site. */
+export interface RolloutHook {
+  /** Called before the catalog entry is written; a rollout's `start` then announces instead of the `all` event. */
+  begin(manifest: Manifest): Promise<RolloutBegun | undefined>;
+}
+
+export interface RolloutBegun {
+  /** Announces the first wave (nothing while held). */
+  start(): Promise<PublishedEvent | undefined>;
+  /** A failed publish: puts back the rollout state that was there before (or none). */
+  undo(): Promise<void>;
+}
 
 export interface RolloutPolicy {
   gate: RolloutGate;
