@@ -71,6 +71,14 @@ export async function createLibraryClient(
   });
 }
 
+/**
+ * The logger of one target's work. A single-target agent's logger already names its site (the
+ * CLI's); a zone agent's names the agent, and each target's records add their site.
+ */
+export function targetLogger(log: Logger, config: Pick<AgentConfig, 'targets'>, site: string): Logger {
+  return config.targets.length === 1 ? log : log.child({ site });
+}
+
 /** An optional rate as a bucket. */
 function bucketOf(rate: number | undefined): TokenBucket | undefined {
   return rate === undefined ? undefined : new TokenBucket(rate);
@@ -131,7 +139,7 @@ function indexOf(config: AgentConfig, t: TargetRuntime): number {
 }
 
 async function baseTarget(rt: AgentRuntime, t: TargetConfig) {
-  const log = rt.log.child({ site: t.site });
+  const log = targetLogger(rt.log, rt.config, t.site);
   // The client names its own component (content-library).
   const library = await createLibraryClient(t.vsphere, { logger: log });
   const identity: SiteIdentity = { site: t.site, zone: rt.config.zone, labels: t.labels };

@@ -74,6 +74,38 @@ export async function cacheFreeBytes(dir: string, maxBytes: number): Promise<num
   return Math.max(0, Math.min(maxBytes - used, fsFree));
 }
 
+/** sha256 → holders; a held file is never evicted. */
+export class Pins {
+  readonly #count = new Map<string, number>();
+
+  has(sha256: string): boolean {
+    return this.#count.has(sha256);
+  }
+
+  /** Holds the file until the returned function is called (once; later calls do nothing). */
+  hold(sha256: string): () => void {
+    this.#count.set(sha256, (this.#count.get(sha256) ?? 0) + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      const n = (this.#count.get(sha256) ?? 1) - 1;
+      if (n <= 0) this.#count.delete(sha256);
+      else this.#count.set(sha256, n);
+    };
+  }
+}
+
+/** A cache that cannot take the bytes (full, read-only, no permission) as one clear CacheError. */
+export function cacheWriteError(dir: string, err: unknown, partial: string): CacheError | undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EACCES' && code !== 'EROFS' && code !== 'EDQUOT') return undefined;
+  const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : 'not writable';
+  return new CacheError(dir, `cannot write ${partial}: ${why} (${code}); free space or fix permissions of cache.dir`, {
+    cause: err,
+  });
+}
+
 /** SHA-256 of a whole file, in a worker thread (see FileHasher). */
 export async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
   const { size } = await stat(path);

@@ -13,6 +13,7 @@ import {
   loadAgentConfig,
   openTopology,
   parseManifest,
+  RolloutReader,
   verifyManifest,
 } from '@ferry/shared';
 import { Command, CommanderError } from 'commander';
@@ -96,7 +97,10 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
         throw new AgentUsageError(`unknown command '${cmd.args[0]}' (commands: ${known}; see: ferry-agent --help)`);
       }
       const config = await loadAgentConfig(opts.config);
-      const log = createLogger({ level: config.log.level, name: 'ferry-agent' }).child({ site: config.site });
+      // A zone agent's records name the agent; each target's add their site (targetLogger).
+      const log = createLogger({ level: config.log.level, name: 'ferry-agent' }).child(
+        config.targets.length === 1 ? { site: config.site } : { agent: config.agent },
+      );
       const agent = new SiteAgent(await createAgentRuntime(config, log));
       let signals = 0;
       const onSignal = (signal: string) => {
@@ -158,6 +162,8 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
         const reconciler = new Reconciler({
           site: target.identity,
           catalog: new Catalog(topology.catalog),
+          // A one-off pass honours rollouts as the daemon does: a held wave is not imported.
+          rollouts: topology.rollouts ? new RolloutReader(topology.rollouts) : undefined,
           trusted: rt.trusted,
           library: target.library,
           libraryId: (refresh) => target.libraryId(refresh),

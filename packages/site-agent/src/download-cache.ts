@@ -13,7 +13,7 @@ import {
   silentLogger,
   sleep,
 } from '@ferry/shared';
-import { cacheFreeBytes, hashFile, makeRoom, writeAll } from './cache-files.js';
+import { cacheFreeBytes, cacheWriteError, hashFile, makeRoom, Pins, writeAll } from './cache-files.js';
 import { FileHasher } from './file-hasher.js';
 import { GrowingFile, type ReadableGrowingFile } from './growing-file.js';
 import { type TokenBucket, throttle } from './transfer/token-bucket.js';
@@ -96,7 +96,7 @@ export class DownloadCache {
   readonly #retry: BackoffPolicy & { maxAttempts: number };
   readonly #storeBuckets: readonly TokenBucket[];
   /** sha256 → number of users; pinned files are never evicted. */
-  readonly #pins = new Map<string, number>();
+  readonly #pins = new Pins();
   /** One download per sha256 at a time; a second caller waits for the first. */
   readonly #inflight = new Map<string, Inflight>();
 
@@ -134,7 +134,7 @@ export class DownloadCache {
    * the same sha256 while it downloads share that one download (and its growing file).
    */
   async fetch(store: ObjectStore, ref: ArtifactRef, options: FetchOptions = {}): Promise<CachedImage> {
-    this.#pin(ref.sha256);
+    const release = this.#pins.hold(ref.sha256);
     let inflight: Inflight | undefined;
     const onAbort = () => {
       if (inflight && ++inflight.gaveUp >= inflight.users) inflight.stop.abort(options.signal?.reason);
@@ -149,19 +149,9 @@ export class DownloadCache {
       options.onOpen?.(inflight.file);
       // Store bytes are counted once, by the caller that started the download.
       const result = joined ? { ...(await inflight.job), bytesFromStore: 0 } : await inflight.job;
-      let released = false;
-      return {
-        path: this.finalPath(ref.sha256),
-        size: ref.size,
-        sha256: ref.sha256,
-        ...result,
-        release: () => {
-          if (!released) this.#unpin(ref.sha256);
-          released = true;
-        },
-      };
+      return { path: this.finalPath(ref.sha256), size: ref.size, sha256: ref.sha256, ...result, release };
     } catch (err) {
-      this.#unpin(ref.sha256);
+      release();
       throw err;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
@@ -171,12 +161,7 @@ export class DownloadCache {
 
   /** Keeps the file from eviction (e.g. while a job that needs it waits for a retry); call the result to let go. */
   hold(sha256: string): () => void {
-    this.#pin(sha256);
-    let held = true;
-    return () => {
-      if (held) this.#unpin(sha256);
-      held = false;
-    };
+    return this.#pins.hold(sha256);
   }
 
   #startFetch(store: ObjectStore, ref: ArtifactRef, options: FetchOptions): Inflight {
@@ -267,7 +252,11 @@ export class DownloadCache {
       await rm(partial, { force: true });
     }
     await this.#makeRoom(ref.size - done, ref.sha256);
-    if (done === 0) await writeFile(partial, '');
+    if (done === 0) {
+      await writeFile(partial, '').catch((err: unknown) => {
+        throw cacheWriteError(this.dir, err, partial) ?? err;
+      });
+    }
     growing.grew(done);
     const hasher = new FileHasher(partial);
     hasher.grew(done);
@@ -347,13 +336,8 @@ export class DownloadCache {
           .catch((closeErr: unknown) =>
             this.#log.debug({ err: (closeErr as Error).message }, 'partial file not closed'),
           );
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') {
-          const full = new CacheError(
-            this.dir,
-            `cannot write ${partial}: ${code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : 'not writable'} (${code}); free space or fix permissions of cache.dir`,
-            { cause: err },
-          );
+        const full = cacheWriteError(this.dir, err, partial);
+        if (full) {
           growing.fail(full);
           await rm(partial, { force: true });
           throw full;
@@ -389,15 +373,5 @@ export class DownloadCache {
   /** Evicts least-recently-used finished files that nobody uses until `needed` more bytes fit. */
   #makeRoom(needed: number, forSha: string): Promise<void> {
     return makeRoom(this.dir, this.maxBytes, needed, forSha, (sha) => this.#pins.has(sha), this.#log);
-  }
-
-  #pin(sha: string): void {
-    this.#pins.set(sha, (this.#pins.get(sha) ?? 0) + 1);
-  }
-
-  #unpin(sha: string): void {
-    const n = (this.#pins.get(sha) ?? 1) - 1;
-    if (n <= 0) this.#pins.delete(sha);
-    else this.#pins.set(sha, n);
   }
 }

@@ -5,6 +5,7 @@ import {
   ensureTopology,
   HEARTBEAT_INTERVAL_MS,
   openTopology,
+  RolloutReader,
   type Topology,
 } from '@ferry/shared';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -146,6 +147,8 @@ export class SiteAgent {
       nc: this.#nc,
       topology: this.#topology,
       catalog: this.#catalog,
+      // Rollout gating (waves) is decided per site: each target asks with its own identity.
+      rollouts: this.#topology.rollouts ? new RolloutReader(this.#topology.rollouts) : undefined,
       metrics: this.metrics,
       startedAt: this.#startedAt,
       notReady: (site: string) => this.#notReady(site),

@@ -6,6 +6,7 @@ import {
   type Logger,
   type Manifest,
   parseSiteControl,
+  type RolloutReader,
   siteControlKey,
   siteKey,
   type Topology,
@@ -15,7 +16,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AgentMetrics } from './agent-metrics.js';
-import type { AgentRuntime, TargetRuntime } from './agent-runtime.js';
+import { type AgentRuntime, type TargetRuntime, targetLogger } from './agent-runtime.js';
 import { ControlWatch } from './control-watch.js';
 import { EventConsumer, type MessageOutcome } from './event-consumer.js';
 import { decideEvent, decodeEvent, type EventDecision } from './event-decision.js';
@@ -30,6 +31,8 @@ export interface ZoneContext {
   nc: NatsConnection;
   topology: Topology;
   catalog: Catalog;
+  /** Rollout states (absent on a hub without the rollouts bucket). */
+  rollouts: RolloutReader | undefined;
   metrics: AgentMetrics;
   startedAt: string;
   /** Failing readiness checks that concern a site (zone-wide ones and its vCenter's). */
@@ -58,7 +61,7 @@ export class SiteTarget {
     this.#t = t;
     this.site = t.config.site;
     const { rt } = z;
-    const log = rt.log.child({ site: this.site });
+    const log = targetLogger(rt.log, rt.config, this.site);
     this.#log = log;
     this.status = new StatusWriter(z.topology.status, this.site, AGENT_VERSION, log.child({ component: 'status' }));
     this.runner = new JobRunner({
@@ -77,6 +80,7 @@ export class SiteTarget {
     this.reconciler = new Reconciler({
       site: t.identity,
       catalog: z.catalog,
+      rollouts: z.rollouts,
       trusted: rt.trusted,
       library: t.library,
       libraryId: (refresh) => t.libraryId(refresh),
@@ -182,7 +186,17 @@ export class SiteTarget {
     this.#z.metrics.eventsReceived.inc({ kind: event.kind });
     const current =
       event.kind === 'reconcile' ? undefined : this.status.current(event.manifest.name, event.manifest.version);
-    const decision = decideEvent(event, { site: this.#t.identity, trusted: this.#z.rt.trusted, current });
+    // A rollout that cannot be read fails the message (redelivered later): never import past a wave by accident.
+    const rollout =
+      event.kind === 'published' || event.kind === 'republish'
+        ? await this.#z.rollouts?.get(event.manifest.name, event.manifest.version)
+        : undefined;
+    const decision = decideEvent(event, {
+      site: this.#t.identity,
+      trusted: this.#z.rt.trusted,
+      current,
+      ...(rollout ? { rollout } : {}),
+    });
     switch (decision.action) {
       case 'reject':
         return this.#reject(decision, msg.seq);
