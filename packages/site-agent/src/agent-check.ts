@@ -12,7 +12,7 @@ import {
   type TargetConfig,
   withTimeout,
 } from '@ferry/shared';
-import { createLibraryClient } from './agent-runtime.js';
+import { createLibraryClient, targetsOf } from './agent-runtime.js';
 
 export interface CheckResult {
   name: string;
@@ -72,7 +72,7 @@ export async function runChecks(config: AgentConfig, timeoutMs = CHECK_PROBE_TIM
       },
       timeoutMs,
     ),
-    ...config.targets.map((t) =>
+    ...targetsOf(config).map((t) =>
       check(config.targets.length === 1 ? 'vcenter' : `vcenter ${t.site}`, () => checkTarget(t), timeoutMs),
     ),
     check(

@@ -72,6 +72,16 @@ export async function createLibraryClient(
 }
 
 /**
+ * The targets to serve. In the single-target form the top-level `site` and `vsphere` are the
+ * target's, and win (a caller may have adjusted them, e.g. a test pointing at another vCenter).
+ */
+export function targetsOf(config: AgentConfig): TargetConfig[] {
+  const [only, ...more] = config.targets;
+  if (!only || more.length > 0) return config.targets;
+  return [{ ...only, site: config.site, vsphere: config.vsphere }];
+}
+
+/**
  * The logger of one target's work. A single-target agent's logger already names its site (the
  * CLI's); a zone agent's names the agent, and each target's records add their site.
  */
@@ -85,8 +95,9 @@ function bucketOf(rate: number | undefined): TokenBucket | undefined {
 }
 
 export async function createAgentRuntime(config: AgentConfig, log: Logger): Promise<AgentRuntime> {
+  const targets = targetsOf(config);
   const insecure: Array<[string, boolean]> = [
-    ...config.targets.map((t, i): [string, boolean] => [
+    ...targets.map((t, i): [string, boolean] => [
       config.targets.length === 1 ? 'vsphere' : `targets.${i}.vsphere (${t.site})`,
       t.vsphere.insecure,
     ]),
@@ -118,11 +129,11 @@ export async function createAgentRuntime(config: AgentConfig, log: Logger): Prom
     pullServer: undefined,
   } as unknown as AgentRuntime; // the first target's fields are set below
   // Sources of subscribe targets must be published libraries (vcsim only publishes one created so).
-  const published = new Set(config.targets.flatMap((t) => (t.subscribe ? [t.subscribe] : [])));
-  for (const t of config.targets) {
+  const published = new Set(targets.flatMap((t) => (t.subscribe ? [t.subscribe] : [])));
+  for (const t of targets) {
     if (t.subscribe === undefined) rt.targets.push(await pushOrPullTarget(rt, t, published.has(t.site)));
   }
-  for (const t of config.targets) {
+  for (const t of targets) {
     if (t.subscribe !== undefined) rt.targets.push(await subscribeTarget(rt, t));
   }
   // Config order (status columns, `check` output).
