@@ -153,7 +153,7 @@ describe('zone agent: one agent, several vCenters', () => {
     const file = await world.writeZoneConfig(
       'zone5',
       [
-        { site: 'za', library: 'zone-bw', bandwidth: { vcenter: '50MiB/s' } },
+        { site: 'za', library: 'zone-bw', bandwidth: { vcenter: '50MiB/s' }, labels: { canary: 'true' } },
         { site: 'zb', library: 'zone-bw' },
       ],
       { extra: { bandwidth: { store: '400MiB/s', vcenter: '200MiB/s' } } },
@@ -187,6 +187,13 @@ describe('zone agent: one agent, several vCenters', () => {
     expect(await metric(agent, /^ferry_site_suspended\{site="zb"\} (\d+)$/m)).toBe(1);
     await setSiteSuspended(world.statusKv, 'zb', false);
     await expectItemBytes(agent, 'zb', m);
+
+    // Selectors per target: a label only za has, then the zone both are in.
+    const [, canary] = await publish('zone-canary', ['label:canary=true']);
+    await expectItemBytes(agent, 'za', canary);
+    const [, corp] = await publish('zone-corp', ['zone:corp']);
+    for (const site of ['za', 'zb']) await expectItemBytes(agent, site, corp);
+    expect(await world.status('zb', canary.name, canary.version)).toBeUndefined();
   });
 
   it('a pull target reaches ready through vcsim PULL from the agent listener', async () => {
