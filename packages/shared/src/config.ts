@@ -8,6 +8,7 @@ import { ConfigError } from './errors.js';
 import { isSiteId, SITE_ID_RULE } from './names.js';
 import { formatIssues } from './schema-error.js';
 import { Secret } from './secret.js';
+import { type DeployCheckSettings, deployCheckConfigSchema, resolveDeployCheck } from './zone-parts-config.js';
 
 const natsUrl = z.string().refine((v) => {
   try {
@@ -156,6 +157,7 @@ const agentSchema = z.strictObject({
       shutdownGrace: duration.default(60_000),
     })
     .default({ maxAttempts: 8, retryBase: 10_000, retryMax: 15 * 60_000, shutdownGrace: 60_000 }),
+  deployCheck: deployCheckConfigSchema.prefault({}),
   log: logSchema.default({ level: 'info' }),
 });
 
@@ -259,6 +261,7 @@ export interface AgentConfig {
   trust: { publicKeys: string[] };
   http: { listen: string };
   jobs: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number; shutdownGraceMs: number };
+  deployCheck: DeployCheckSettings;
   log: { level: string };
 }
 
@@ -458,6 +461,7 @@ export async function resolveAgentConfig(input: unknown, file: string, env: Env 
       retryMaxMs: raw.jobs.retryMax,
       shutdownGraceMs: raw.jobs.shutdownGrace,
     },
+    deployCheck: resolveDeployCheck(raw.deployCheck),
     log: raw.log,
   };
 }

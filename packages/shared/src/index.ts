@@ -137,6 +137,8 @@ export {
   siteControlSchema,
 } from './site-control.js';
 export {
+  type DeployCheckRecord,
+  deployCheckRecordSchema,
   FINAL_STATES,
   isFinalState,
   JOB_STATES,
@@ -160,7 +162,9 @@ export {
   DEFAULT_DEPLOY_CHECK_TIMEOUT_MS,
   DEFAULT_PULL_TTL_MS,
   type DeployCheckConfig,
+  type DeployCheckSettings,
   deployCheckConfigSchema,
   type PullConfig,
   pullConfigSchema,
+  resolveDeployCheck,
 } from './zone-parts-config.js';
