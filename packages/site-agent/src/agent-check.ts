@@ -9,7 +9,7 @@ import {
   openTopology,
   silentLogger,
 } from '@ferry/shared';
-import { createLibraryClient } from './agent-runtime.js';
+import { createLibraryClient, createSiteDeployCheck } from './agent-runtime.js';
 
 export interface CheckResult {
   name: string;
@@ -66,6 +66,15 @@ export async function runChecks(config: AgentConfig): Promise<CheckResult[]> {
         await library.logout(); // best effort: logs and never throws
       }
     }),
+    ...(config.deployCheck.enabled
+      ? [
+          check('deployCheck', async () => {
+            const library = await createLibraryClient(config.vsphere, { requestTimeoutMs: 10_000, keepAliveMs: 0 });
+            const deploy = await createSiteDeployCheck(config, library, silentLogger(), { requestTimeoutMs: 10_000 });
+            return deploy!.probe();
+          }),
+        ]
+      : []),
     check('cache', async () => {
       await mkdir(config.cache.dir, { recursive: true });
       await access(config.cache.dir, constants.W_OK);

@@ -9,6 +9,8 @@ import {
   type VsphereConfig,
 } from '@ferry/shared';
 import { ContentLibraryClient, type ContentLibraryClientOptions } from './content-library-client.js';
+import { SiteDeployCheck } from './deploy-check/site-deploy-check.js';
+import { VimClient, type VimClientOptions } from './deploy-check/vim-client.js';
 import { DownloadCache } from './download-cache.js';
 import { ImageImporter } from './image-importer.js';
 import { TransferQueues } from './transfer-queues.js';
@@ -23,6 +25,8 @@ export interface AgentRuntime {
   queues: TransferQueues;
   importer: ImageImporter;
   trusted: TrustedKey[];
+  /** The site's deploy check, when `deployCheck.enabled`. */
+  deployCheck?: SiteDeployCheck;
   /** The configured library's id, created on the datastore when missing (cached; `refresh` looks again). */
   libraryId(refresh?: boolean): Promise<string>;
 }
@@ -41,6 +45,33 @@ export async function createLibraryClient(
     keepAliveMs: vsphere.keepAliveMs,
     ...overrides,
   });
+}
+
+/** A vim25 (SOAP) client with the same vCenter, user, password and CA as the zone's `vsphere` config. */
+export async function createVimClient(
+  vsphere: VsphereConfig,
+  overrides: Partial<VimClientOptions> = {},
+): Promise<VimClient> {
+  return new VimClient({
+    url: vsphere.url,
+    username: vsphere.username,
+    password: vsphere.password.reveal(),
+    insecure: vsphere.insecure,
+    ca: vsphere.caFile ? await readFile(vsphere.caFile) : undefined,
+    ...overrides,
+  });
+}
+
+/** The site's deploy check, or undefined when it is not enabled. */
+export async function createSiteDeployCheck(
+  config: Pick<AgentConfig, 'site' | 'vsphere' | 'deployCheck'>,
+  library: ContentLibraryClient,
+  log: Logger,
+  overrides: Partial<VimClientOptions> = {},
+): Promise<SiteDeployCheck | undefined> {
+  if (!config.deployCheck.enabled) return undefined;
+  const vim = await createVimClient(config.vsphere, { logger: log.child({ component: 'vim25' }), ...overrides });
+  return new SiteDeployCheck({ site: config.site, settings: config.deployCheck, library, vim, logger: log });
 }
 
 export async function createAgentRuntime(config: AgentConfig, log: Logger): Promise<AgentRuntime> {
@@ -78,5 +109,17 @@ export async function createAgentRuntime(config: AgentConfig, log: Logger): Prom
     logger: log,
   });
   const trusted = await loadTrustedKeys(config.trust.publicKeys);
-  return { config, log, store, library, cache, queues, importer, trusted, libraryId };
+  const deployCheck = await createSiteDeployCheck(config, library, log);
+  return {
+    config,
+    log,
+    store,
+    library,
+    cache,
+    queues,
+    importer,
+    trusted,
+    libraryId,
+    ...(deployCheck ? { deployCheck } : {}),
+  };
 }

@@ -132,6 +132,7 @@ export class SiteAgent {
     this.#runner = new JobRunner({
       importer: this.rt.importer,
       library: this.rt.library,
+      ...(this.rt.deployCheck ? { checker: this.rt.deployCheck } : {}),
       status: this.#status,
       metrics: this.metrics,
       log,
@@ -142,6 +143,9 @@ export class SiteAgent {
     this.#runner.setSuspended(this.#suspended);
 
     await this.#watchControl(this.#topology);
+    // Check VMs a crash left behind go first; resumed checks wait for the sweep (never awaited here:
+    // a vCenter that is away must not hold up the agent's start).
+    void this.rt.deployCheck?.cleanupAtStart();
     const records = await this.#status.load();
     const resumed = await this.#runner.resume(records);
     if (resumed) log.info({ resumed }, 'resumed unfinished jobs');
@@ -217,6 +221,7 @@ export class SiteAgent {
     this.#status?.close();
     await this.#http?.close();
     await this.rt.library.logout(); // best effort: logs and never throws
+    await this.rt.deployCheck?.close(); // the same
     if (this.#ownsConnection) {
       await this.#nc
         ?.drain()

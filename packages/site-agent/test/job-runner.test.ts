@@ -139,7 +139,11 @@ function setup(options: { maxAttempts?: number; manifests?: Manifest[] } = {}) {
   const catalog = new Map((options.manifests ?? [manifest()]).map((m) => [`${m.name}@${m.version}`, m]));
   const runner = new JobRunner({
     importer,
-    library: { deleteItem: async (id) => void deleted.push(id) },
+    library: {
+      deleteItem: async (id) => void deleted.push(id),
+      getItem: async () => importer.item,
+      updateItem: async () => undefined,
+    },
     status,
     metrics: new AgentMetrics({
       queueDepth: () => 0,
