@@ -228,6 +228,20 @@ describe('decideRequest (pure)', () => {
     ],
     ['reconcile, transient failure', req({ source: 'reconcile' }), undefined, failed('STORE_ERROR'), 'start'],
     ['event, proven-bad bytes: operator asked', req(), undefined, failed('CHECKSUM_MISMATCH'), 'start'],
+    [
+      'reconcile, deploy check failed on these bytes: refused',
+      req({ source: 'reconcile' }),
+      undefined,
+      { ...failed('DEPLOY_CHECK_FAILED'), check: { passed: false, durationMs: 1, at: 't' } },
+      'refuse',
+    ],
+    [
+      'event after a failed deploy check (republish): start',
+      req(),
+      undefined,
+      { ...failed('DEPLOY_CHECK_FAILED'), check: { passed: false, durationMs: 1, at: 't' } },
+      'start',
+    ],
   ];
   it.each(cases)('%s', (_what, request, inFlight, current, action) => {
     expect(decideRequest(request, inFlight, current, permanent).action).toBe(action);
