@@ -95,9 +95,9 @@ export class SiteDeployCheck implements ItemChecker {
     try {
       for (const [key, type, id] of wanted) {
         if (id === undefined) continue;
-        const props = await vim.getProperties(type, id, ['name']);
-        if (props === undefined) missing.push(`deployCheck.${key} ${id} is not a ${type} in this vCenter`);
-        else found.push(`${key} ${id} (${String(props['name'])})`);
+        const name = await vim.objectName(type, id);
+        if (name === undefined) missing.push(`deployCheck.${key} ${id} is not a ${type} in this vCenter`);
+        else found.push(`${key} ${id} (${name})`);
       }
     } finally {
       await vim.logout();
