@@ -6,7 +6,7 @@
  * `ferry-agent check` says whether the settings resolve.
  */
 import { join } from 'node:path';
-import { statusKey } from '@ferry/shared';
+import { EventBus, statusKey } from '@ferry/shared';
 import {
   ContentLibraryClient,
   checkVmPrefix,
@@ -96,7 +96,7 @@ describe('deploy check in the agent (nats-server, s3rver, vcsim)', () => {
       name: 'broken',
       ovf: (n, d) => deployableOvfDescriptor(n, d, { diskParent: '99' }),
     });
-    await world.publish(ova, { name: 'broken', version: '1' });
+    const m = await world.publish(ova, { name: 'broken', version: '1' });
     const r = await world.waitForStatus(SITE, 'broken', '1', (s) => s.state === 'failed' || s.state === 'ready');
     expect(r.state).toBe('failed');
     expect(r.error?.code).toBe('DEPLOY_CHECK_FAILED');
@@ -123,6 +123,21 @@ describe('deploy check in the agent (nats-server, s3rver, vcsim)', () => {
     expect((await agent.rt.library.listItems(libraryId)).filter((i) => i.name === 'broken-1').map((i) => i.id)).toEqual(
       [item!.id],
     );
+    expect(await vmNames()).toEqual(vmsBefore);
+
+    // Republish retries: the check runs again on the same item (no download), and fails again.
+    const watch = await watchStates('broken', '1');
+    await new EventBus(world.nc).publish(SITE, { kind: 'republish', manifest: m, force: false });
+    const again = await world.waitForStatus(
+      SITE,
+      'broken',
+      '1',
+      (s) => s.state === 'failed' && s.updatedAt !== r.updatedAt,
+    );
+    watch.stop();
+    expect(watch.states).toContain('checking');
+    expect(watch.states).not.toContain('downloading');
+    expect(again).toMatchObject({ libraryItemId: item!.id, error: { code: 'DEPLOY_CHECK_FAILED' } });
     expect(await vmNames()).toEqual(vmsBefore);
   });
 
