@@ -12,7 +12,8 @@ import {
 } from '@ferry/shared';
 import { Command, CommanderError } from 'commander';
 import { runChecks } from './agent-check.js';
-import { createAgentRuntime } from './agent-runtime.js';
+import { type AgentRuntime, createAgentRuntime } from './agent-runtime.js';
+import { CheckStage } from './deploy-check/check-stage.js';
 import { countActions, type ReconcileAction } from './reconcile-plan.js';
 import { Reconciler } from './reconciler.js';
 import { SiteAgent } from './site-agent.js';
@@ -130,7 +131,8 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
         for (const a of actions) {
           if (a.kind === 'import' || a.kind === 'reimport') {
             const r = await rt.importer.import({ manifest: a.manifest, force: a.kind === 'reimport' });
-            out(`imported ${a.manifest.name}@${a.manifest.version} as ${r.itemName}`);
+            const check = await oneShotCheck(rt).run(a.manifest, r, new AbortController().signal, log);
+            out(`imported ${a.manifest.name}@${a.manifest.version} as ${r.itemName}${checkNote(check)}`);
           } else if (a.kind === 'delete') {
             await rt.library.deleteItem(a.itemId);
             out(`deleted ${a.itemName} (${a.reason})`);
@@ -138,6 +140,7 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
         }
       } finally {
         await rt.library.logout(); // best effort: logs and never throws
+        await rt.deployCheck?.close();
         await nc.close();
       }
     });
@@ -170,16 +173,18 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
           lastLine = line;
         },
       });
+      const check = await oneShotCheck(rt).run(manifest, result, new AbortController().signal, log);
       await rt.library.logout(); // best effort: logs and never throws
+      await rt.deployCheck?.close();
       if (opts.json) {
-        out(JSON.stringify(result));
+        out(JSON.stringify(check ? { ...result, check } : result));
       } else if (result.skipped) {
         out(
           `${manifest.name}@${manifest.version}: already in library ${config.vsphere.library} as ${result.itemName} (${result.itemId}); nothing to do`,
         );
       } else {
         out(
-          `${manifest.name}@${manifest.version}: imported into library ${config.vsphere.library} as ${result.itemName} (${result.itemId}), ${formatBytes(result.bytesUploaded)} uploaded`,
+          `${manifest.name}@${manifest.version}: imported into library ${config.vsphere.library} as ${result.itemName} (${result.itemId}), ${formatBytes(result.bytesUploaded)} uploaded${checkNote(check)}`,
         );
       }
     });
@@ -201,6 +206,23 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
     io.stderr.write(`ferry-agent: unexpected error: ${(err as Error).message ?? String(err)}\n`);
     return 1;
   }
+}
+
+/**
+ * The deploy check after a one-shot import (where enabled); a failure throws DEPLOY_CHECK_FAILED.
+ * No status record is kept here (the daemon keeps those) and no leftovers are swept (a daemon
+ * may be running a check of this site right now).
+ */
+function oneShotCheck(rt: AgentRuntime): CheckStage {
+  return new CheckStage({
+    ...(rt.deployCheck ? { checker: rt.deployCheck } : {}),
+    library: rt.library,
+    setStatus: async () => undefined,
+  });
+}
+
+function checkNote(check: { durationMs: number; vm?: string } | undefined): string {
+  return check ? `; deploy check passed (${check.vm ?? 'no VM'}, ${(check.durationMs / 1000).toFixed(1)} s)` : '';
 }
 
 function describeAction(a: ReconcileAction): { action: string; target: string; reason: string } {

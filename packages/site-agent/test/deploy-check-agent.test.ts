@@ -5,6 +5,7 @@
  * through vim25). Also: this site's leftovers are swept at start (another site's are not), and
  * `ferry-agent check` says whether the settings resolve.
  */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EventBus, statusKey } from '@ferry/shared';
 import {
@@ -17,6 +18,7 @@ import {
   type VmInventory,
 } from '@ferry/site-agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stageImage } from '../../../test/support/images.js';
 import { FERRY_AGENT_BIN, runBin } from '../../../test/support/processes.js';
 import { SiteWorld } from '../../../test/support/site-world.js';
 import { waitFor } from '../../../test/support/wait.js';
@@ -175,6 +177,23 @@ describe('deploy check in the agent (nats-server, s3rver, vcsim)', () => {
     );
     expect(remaining[0]).toMatch(new RegExp(`^ferry-check-${NEIGHBOUR}\\.good-1-[0-9a-f]{6}$`));
     expect(await cleanupLeftovers(vim, { prefix: checkVmPrefix(NEIGHBOUR) })).toEqual(remaining);
+    expect(await vmNames()).toEqual(vmsBefore);
+  });
+
+  it('a one-shot `ferry-agent import` checks too: a broken OVF exits 1 with the reason, no VM left', async () => {
+    const ova = await world.buildOva({
+      name: 'oneshot',
+      ovf: (n, d) => deployableOvfDescriptor(n, d).replace('lsilogic', 'no-such-controller'),
+    });
+    const manifest = await stageImage(world.store, world.key, ova, { name: 'oneshot', version: '1' });
+    const file = join(world.dir, 'oneshot.manifest.json');
+    await writeFile(file, JSON.stringify(manifest));
+    const res = await runBin(FERRY_AGENT_BIN, ['import', '--config', world.configs.get(SITE)!, '--manifest', file]);
+    expect(res.stderr).toMatch(/deploy check: vCenter could not deploy the item: .*no-such-controller/);
+    expect(res.code).toBe(1);
+    const libraryId = (await library.findLibraryByName('golden-images'))!;
+    const item = (await library.listItems(libraryId)).find((i) => i.name === 'oneshot-1');
+    expect(parseMarker(item?.description)?.checkFailed).toBe(true);
     expect(await vmNames()).toEqual(vmsBefore);
   });
 

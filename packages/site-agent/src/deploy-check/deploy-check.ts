@@ -147,7 +147,8 @@ async function removeCheckVm(vms: VmInventory, id: string | undefined, name: str
   }
 }
 
-async function destroyVm(vms: VmInventory, id: string, timeoutMs: number): Promise<void> {
+/** Powers a VM off (when on) and destroys it; a VM that is gone already is fine. */
+export async function destroyVm(vms: VmInventory, id: string, timeoutMs: number): Promise<void> {
   const state = await vms.vmState(id);
   if (state === undefined) return;
   if (state.powerState !== 'poweredOff') await vms.powerOff(id, timeoutMs);

@@ -1,14 +1,14 @@
 /**
  * One site's deploy check, from its `deployCheck` settings and its vCenter clients (the REST
  * client that imports, a vim25 client with the same URL, user, password and CA): runs checks,
- * removes this site's leftover check VMs at start and after a failed check, and says whether
- * the settings resolve (`ferry-agent check`). Self-contained per (site, library), so a zone
+ * removes this site's leftover check VMs at start, and says whether the settings resolve
+ * (`ferry-agent check`). Self-contained per (site, library), so a zone
  * agent can hold one per target.
  */
 import { ConfigError, type DeployCheckSettings, describeError, type Logger, silentLogger } from '@ferry/shared';
 import type { ContentLibraryClient } from '../content-library-client.js';
 import type { ItemChecker } from './check-stage.js';
-import { checkVmPrefix, cleanupLeftovers, type DeployCheckResult, runDeployCheck } from './deploy-check.js';
+import { checkVmPrefix, cleanupLeftovers, type DeployCheckResult, destroyVm, runDeployCheck } from './deploy-check.js';
 import type { VimClient } from './vim-client.js';
 
 export interface SiteDeployCheckOptions {
@@ -27,8 +27,6 @@ export class SiteDeployCheck implements ItemChecker {
   readonly #o: SiteDeployCheckOptions;
   readonly #log: Logger;
   readonly #resourcePool: string;
-  /** Checks running now: leftovers are swept only when none is (a sweep would take their VMs). */
-  #active = 0;
   #startup: Promise<unknown> = Promise.resolve();
 
   constructor(options: SiteDeployCheckOptions) {
@@ -58,26 +56,22 @@ export class SiteDeployCheck implements ItemChecker {
 
   async check(item: { id: string; name: string }): Promise<DeployCheckResult> {
     await this.#startup;
-    this.#active++;
-    let result: DeployCheckResult;
-    try {
-      const { settings, library, vim } = this.#o;
-      result = await runDeployCheck(item, {
-        library,
-        vms: vim,
-        resourcePool: this.#resourcePool,
-        folder: settings.folder,
-        network: settings.network,
-        datastore: settings.datastore,
-        timeoutMs: settings.timeoutMs,
-        vmPrefix: this.prefix,
-        logger: this.#log,
-      });
-    } finally {
-      this.#active--;
-    }
-    // runDeployCheck removes its VM; if vCenter refused that, sweep now rather than at next start.
-    if (!result.passed && this.#active === 0) await this.#sweep('failed check');
+    const { settings, library, vim } = this.#o;
+    const result = await runDeployCheck(item, {
+      library,
+      vms: vim,
+      resourcePool: this.#resourcePool,
+      folder: settings.folder,
+      network: settings.network,
+      datastore: settings.datastore,
+      timeoutMs: settings.timeoutMs,
+      vmPrefix: this.prefix,
+      logger: this.#log,
+    });
+    // runDeployCheck removed its VM (logging if vCenter refused): after a failure, make sure once
+    // more. Only this VM: a sweep by prefix could take the VM of a check running meanwhile (a
+    // concurrent import, or a one-shot `ferry-agent import` next to the daemon).
+    if (!result.passed && result.vm !== undefined) await this.#removeLeft(result.vm);
     return result;
   }
 
@@ -110,6 +104,14 @@ export class SiteDeployCheck implements ItemChecker {
 
   async close(): Promise<void> {
     await this.#o.vim.logout();
+  }
+
+  async #removeLeft(vm: string): Promise<void> {
+    try {
+      await destroyVm(this.#o.vim, vm, CLEANUP_TASK_TIMEOUT_MS);
+    } catch (err) {
+      this.#log.warn({ vm, err: describeError(err).message }, 'check VM still there; the next start removes it');
+    }
   }
 
   async #sweep(when: string): Promise<string[]> {
