@@ -95,7 +95,8 @@ try {
       const r = await importer.import({
         manifest,
         onProgress: (p) => {
-          if (p.state === 'verifying' && !verified) verified = now();
+          // The cache has re-verified the reused file: the upload phase starts.
+          if (p.state === 'downloading' && p.bytesDone === p.bytesTotal && !verified) verified = now();
         },
       });
       const ms = now() - verified;

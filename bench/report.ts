@@ -1,4 +1,5 @@
 /** Renders a run's results as docs/benchmarks.md. */
+import type { BeforeAfterRow } from './before-after.js';
 import type { BenchResults } from './run.js';
 
 function table(head: string[], rows: Array<Array<string | number>>): string {
@@ -17,6 +18,8 @@ export interface ReportExtras {
   shortfalls?: Record<string, string>;
   /** Fixes made in ferry because of a profile. */
   fixes?: string[];
+  /** The issue's Done-when ratios, this run beside the last run before the change. */
+  beforeAfter?: { beforeDate: string | undefined; rows: BeforeAfterRow[]; left?: string };
 }
 
 export function renderMarkdown(r: BenchResults, extras: ReportExtras = {}): string {
@@ -65,6 +68,27 @@ export function renderMarkdown(r: BenchResults, extras: ReportExtras = {}): stri
     out.push('ferry meets every target in this run.');
   }
   out.push('');
+
+  if (extras.beforeAfter) {
+    const ba = extras.beforeAfter;
+    out.push('## Before and after: one pass from store to Content Library');
+    out.push('');
+    out.push(
+      `"Before" is the last full run before the agent imported while downloading (${ba.beforeDate ?? 'not found'}, kept in \`bench/results/before-one-pass.json\`); "after" is this run. Ratios of time are ferry ÷ the tool (lower is better); ratios of speed are ferry's speed ÷ the tool's (higher is better).`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['measurement', 'target', 'before', 'after'],
+        ba.rows.map((b) => [b.measurement, b.target, b.before, b.after]),
+      ),
+    );
+    out.push('');
+    if (ba.left) {
+      out.push(ba.left);
+      out.push('');
+    }
+  }
 
   for (const s of r.scenarios) {
     out.push(`## ${s.title}`);

@@ -6,21 +6,21 @@
  *                               # bench/results/<date>.json and bench/results/latest.json
  *   pnpm bench:quick            # small sizes; writes bench/results/quick-<date>.json only and
  *                               # reports (never fails on) ratios below 0.5× of a baseline
- *   … --only download,import    # some scenarios only (download import e2e memory fanout reconcile bandwidth)
+ *   … --only download,import    # some scenarios only (download import e2e publish memory fanout reconcile bandwidth)
  *   … --size 512MiB             # another size for the transfer scenarios (1–3)
  *   … --note 'text'             # a paragraph for docs/benchmarks.md (e.g. how quiet the machine was)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
-import { extras } from './analysis.js';
+import { extras, WHAT_IS_LEFT } from './analysis.js';
+import { beforeAfterRows, loadBefore } from './before-after.js';
 import {
   type BenchOptions,
   GiB,
   log,
   MiB,
   machineInfo,
-  median,
   REPO_ROOT,
   round,
   type ScenarioResult,
@@ -33,10 +33,11 @@ import { benchE2e } from './scenarios/e2e.js';
 import { benchFanout } from './scenarios/fanout.js';
 import { benchImport, type ImportTimes } from './scenarios/import.js';
 import { benchMemory } from './scenarios/memory.js';
+import { benchPublish } from './scenarios/publish.js';
 import { benchReconcile } from './scenarios/reconcile.js';
 import { BenchWorld } from './world.js';
 
-const ALL = ['download', 'import', 'e2e', 'memory', 'fanout', 'reconcile', 'bandwidth'] as const;
+const ALL = ['download', 'import', 'e2e', 'publish', 'memory', 'fanout', 'reconcile', 'bandwidth'] as const;
 type ScenarioId = (typeof ALL)[number];
 
 const GUARD_RATIO = 0.5;
@@ -88,24 +89,18 @@ async function main(): Promise<number> {
     const want = (id: ScenarioId) => args.only.includes(id);
     let download: ScenarioResult | undefined;
     let imported: (ScenarioResult & { times: ImportTimes }) | undefined;
-    if (want('download') || want('import') || want('e2e') || want('memory')) {
+    if (want('download') || want('import') || want('e2e') || want('publish') || want('memory')) {
       const staged = await world.ova(sizes.transfer);
-      if (want('download') || want('e2e')) {
+      if (want('download')) {
         download = await benchDownload(world, staged, opts);
         scenarios.push(download);
       }
-      if (want('import') || want('e2e')) {
+      if (want('import')) {
         imported = await benchImport(world, staged, opts);
         scenarios.push(imported);
       }
-      if (want('e2e') && download && imported) {
-        scenarios.push(
-          await benchE2e(world, staged, opts, {
-            downloadMs: median(download.data['curlMs'] as number[]),
-            importMs: imported.times.curlMs,
-          }),
-        );
-      }
+      if (want('e2e')) scenarios.push(await benchE2e(world, staged, opts));
+      if (want('publish')) scenarios.push(await benchPublish(world, staged, opts));
       if (want('memory')) scenarios.push(await benchMemory(world, [sizes.memorySmall, sizes.memoryLarge], opts));
     }
     if (want('fanout')) scenarios.push(await benchFanout(world, opts));
@@ -141,7 +136,12 @@ async function main(): Promise<number> {
   if (!args.quick && !partial) {
     const noteIdx = process.argv.indexOf('--note');
     const note = noteIdx >= 0 ? process.argv[noteIdx + 1] : undefined;
-    await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), renderMarkdown(results, extras(note)));
+    const before = await loadBefore();
+    const page = renderMarkdown(results, {
+      ...extras(note),
+      beforeAfter: { beforeDate: before?.date, rows: beforeAfterRows(before, results), left: WHAT_IS_LEFT },
+    });
+    await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), page);
     log('wrote docs/benchmarks.md');
   }
 

@@ -39,10 +39,14 @@ export function rcloneEnv(world: BenchWorld, dir: string): NodeJS.ProcessEnv {
   });
 }
 
-/** `curl -s URL | openssl dgst -sha256` as two processes joined by a kernel pipe (no shell, no node in between). */
-export async function curlOpensslSha256(url: string, world: BenchWorld): Promise<string> {
+/**
+ * `curl -s URL | openssl dgst -sha256` as two processes joined by a kernel pipe (no shell, no node in
+ * between); with `teeTo`, `curl | tee FILE | openssl`: the plain tools' verified copy on disk.
+ */
+export async function curlOpensslSha256(url: string, world: BenchWorld, teeTo?: string): Promise<string> {
   const h = world.s3.handle;
   const openssl = spawn('openssl', ['dgst', '-sha256', '-r'], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
+  const tee = teeTo ? spawn('tee', [teeTo], { stdio: ['pipe', openssl.stdin, 'pipe'], env: childEnv() }) : undefined;
   const curl = spawn(
     'curl',
     [
@@ -56,15 +60,16 @@ export async function curlOpensslSha256(url: string, world: BenchWorld): Promise
       `x-amz-content-sha256: ${EMPTY_SHA256}`,
       url,
     ],
-    { stdio: ['ignore', openssl.stdin, 'pipe'], env: childEnv() },
+    { stdio: ['ignore', tee ? tee.stdin! : openssl.stdin, 'pipe'], env: childEnv() },
   );
-  // curl holds the pipe's write end now; openssl sees EOF when curl exits.
+  // The children hold the pipes' write ends now; each reader sees EOF when its writer exits.
   openssl.stdin.destroy();
+  tee?.stdin?.destroy();
   let out = '';
   openssl.stdout.on('data', (d: Buffer) => {
     out += d.toString();
   });
-  await Promise.all([exited(curl, 'curl'), exited(openssl, 'openssl')]);
+  await Promise.all([exited(curl, 'curl'), exited(openssl, 'openssl'), ...(tee ? [exited(tee, 'tee')] : [])]);
   return out.trim().split(/\s+/)[0] ?? '';
 }
 

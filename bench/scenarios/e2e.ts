@@ -1,10 +1,13 @@
 /**
  * 3. End to end: `ferry publish` (a process) → each site's `ready`, with real agents as processes
- * (`ferry-agent --config`), one vcsim per site, nats-server, s3rver in its own process.
+ * (`ferry-agent --config`), one vcsim per site, nats-server, s3rver in its own process; against
+ * the plain tools doing the agent's two jobs (download + verify, upload) alone and at once.
  */
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ensureTopology, parseStatusRecord, statusKey } from '@ferry/shared';
+import { ContentLibraryClient } from '@ferry/site-agent';
 import { connect } from '@nats-io/transport-node';
 import { FERRY_AGENT_BIN, FERRY_BIN } from '../../test/support/processes.js';
 import { freePort } from '../../test/world/ports.js';
@@ -15,19 +18,16 @@ import {
   log,
   MiB,
   median,
+  now,
   round,
+  run,
   type ScenarioResult,
   stopChild,
   wallMs,
 } from '../common.js';
 import type { BenchWorld, StagedOva } from '../world.js';
-
-export interface Baselines {
-  /** Median of `curl | openssl` for the same bytes, ms. */
-  downloadMs: number;
-  /** Median of ContentLibraryClient + `curl -T`, ms. */
-  importMs: number;
-}
+import { curlOpensslSha256 } from './download.js';
+import { curlImport } from './import.js';
 
 interface Run {
   /** `ferry publish` start → its event seen on NATS, ms. */
@@ -125,11 +125,66 @@ async function publishToReady(world: BenchWorld, staged: StagedOva, sites: strin
   }
 }
 
+/** The plain tools doing an agent's two jobs for the same bytes: alone, and both started together. */
+interface PlainTimes {
+  downloadMs: number[];
+  importMs: number[];
+  bothMs: number[];
+}
+
+/**
+ * `curl | tee FILE | openssl dgst -sha256` from s3rver (the verified copy on disk) and the REST calls +
+ * `curl -T` of the OVA's files (extracted beforehand, not timed) into a vcsim: each alone, then both
+ * started together, `runs` times each, on the same servers as ferry and in the same run.
+ */
+async function plainTools(world: BenchWorld, staged: StagedOva, runs: number): Promise<PlainTimes> {
+  const { ova, manifest } = staged;
+  const vc = await world.vcsim();
+  const dir = await world.tempDir('e2e-plain');
+  const library = new ContentLibraryClient({
+    url: vc.url,
+    username: vc.username,
+    password: vc.password,
+    ca: await readFile(vc.caFile),
+  });
+  const libraryId = await library.ensureLibrary('bench', vc.datastoreId);
+  const files = join(dir, 'files');
+  await mkdir(files, { recursive: true });
+  await run('tar', ['-xf', ova.path, '-C', files]);
+  const url = `${world.s3.handle.endpoint}/${world.s3.handle.bucket}/${manifest.artifact}`;
+  let n = 0;
+  const download = async () => {
+    const t0 = now();
+    const copy = join(dir, 'copy.ova');
+    const digest = await curlOpensslSha256(url, world, copy);
+    const ms = now() - t0;
+    if (digest !== ova.sha256) throw new Error(`e2e: curl|tee|openssl digest ${digest} != ${ova.sha256}`);
+    await rm(copy, { force: true });
+    return ms;
+  };
+  const upload = () => curlImport(vc, library, libraryId, manifest, files, `plain-${n++}`);
+  const times: PlainTimes = { downloadMs: [], importMs: [], bothMs: [] };
+  try {
+    for (let i = 0; i < runs; i++) {
+      log(`e2e: plain tools, download alone / import alone / both at once (run ${i + 1} of ${runs})`);
+      times.downloadMs.push(await download());
+      times.importMs.push(await upload());
+      const t0 = now();
+      await Promise.all([download(), upload()]);
+      times.bothMs.push(now() - t0);
+    }
+  } finally {
+    await library.logout();
+    await rm(dir, { recursive: true, force: true });
+    await vc.stop();
+  }
+  return times;
+}
+
 export async function benchE2e(
   world: BenchWorld,
   staged: StagedOva,
   opts: BenchOptions,
-  base: Baselines,
   /** Distinguishes the versions a second pass publishes (a re-published version is a no-op). */
   pass = '',
 ): Promise<ScenarioResult> {
@@ -145,6 +200,7 @@ export async function benchE2e(
     if (i > 0)
       await world.store.delete(`${staged.manifest.name}/${version}/${staged.manifest.name}.ova`).catch(() => {});
   }
+  const plain = await plainTools(world, staged, opts.runs);
   log('e2e: three sites (three agent processes, three vcsims), ferry publish → ready');
   const three = await publishToReady(world, staged, ['site1', 'site2', 'site3'], `e2e-3${pass}`);
   // The published copies are not needed again.
@@ -152,27 +208,45 @@ export async function benchE2e(
   await world.store.delete(`${staged.manifest.name}/e2e-3${pass}/${staged.manifest.name}.ova`).catch(() => {});
 
   const single = median(singles);
-  const sum = base.downloadMs + base.importMs;
-  const slower = Math.max(base.downloadMs, base.importMs);
+  const downloadMs = median(plain.downloadMs);
+  const importMs = median(plain.importMs);
+  const both = median(plain.bothMs);
+  const sum = downloadMs + importMs;
+  const slower = Math.max(downloadMs, importMs);
   const threeMax = Math.max(...Object.values(three.readyMs));
+  const vsBoth = single / both;
   const vsSum = single / sum;
   const vsSlower = single / slower;
   const fanout = threeMax / single;
   const s = (ms: number) => round(ms / 1000, 2);
+  const runsOf = (ms: number[]) => ms.map(s).join(', ');
   return {
     id: 'e2e',
     title: `End to end: a ${Math.round(staged.ova.size / MiB)} MiB OVA from \`published\` to \`ready\``,
     method: [
       '`ferry publish <ova> --name … --version …` runs as a process (uploads to s3rver, signs, catalogs, publishes); the time of its event is taken from a NATS subscription on `ferry.events.>`; `ready` from polling the status KV every 25 ms.',
-      'Agents are `ferry-agent --config <site>.yaml` processes with an empty cache and their own vcsim, started and /readyz before the publish. One run each (1 site, then 3 sites).',
-      'Baselines: the medians of the download (curl | openssl) and import (ContentLibraryClient + curl -T) baselines above, for the same bytes.',
+      'Agents are `ferry-agent --config <site>.yaml` processes with an empty cache and their own vcsim, started and /readyz before the publish. One run each (1 site, then 3 sites); the agent imports while it downloads (one pass).',
+      `Plain tools, in the same run on the same s3rver and a vcsim of their own: \`curl | tee FILE | openssl dgst -sha256\` (the verified copy on disk) and the REST calls + \`curl -T\` of the OVA's files (extracted beforehand, not timed), each alone and both started together; the median of ${opts.runs} runs each. "Both at once" is the limit a one-pass agent can reach on this machine, where the servers share its 2 cores.`,
     ],
     table: {
-      head: ['measurement', 'seconds', 'ratio', 'target'],
+      head: ['measurement', 'seconds', 'ferry ÷ it (time)', 'target'],
       rows: [
         ['1 site: published event → ready', s(single), '', ''],
-        ['baseline: download + import (sum)', s(sum), `${vsSum.toFixed(2)}× of it`, '≤ 1.0×'],
-        ['baseline: the slower of the two', s(slower), `${vsSlower.toFixed(2)}× of it`, ''],
+        [
+          'plain tools, both jobs started together',
+          `${s(both)} (${runsOf(plain.bothMs)})`,
+          `${vsBoth.toFixed(2)}×`,
+          '≤ 1.1×',
+        ],
+        ['plain tools, one after the other', s(sum), `${vsSum.toFixed(2)}×`, ''],
+        [
+          'plain tools, the slower alone',
+          `${s(slower)} (${downloadMs >= importMs ? 'curl | tee | openssl' : 'curl -T'})`,
+          `${vsSlower.toFixed(2)}×`,
+          '',
+        ],
+        ['plain: curl | tee | openssl alone', `${s(downloadMs)} (${runsOf(plain.downloadMs)})`, '', ''],
+        ['plain: REST + curl -T alone', `${s(importMs)} (${runsOf(plain.importMs)})`, '', ''],
         ['3 sites: published event → last ready', s(threeMax), `${fanout.toFixed(2)}× the single site`, '≤ 1.3×'],
         ['3 sites: per site (event → ready)', Object.values(three.readyMs).map(s).join(', '), '', ''],
         ['ferry publish start → event (1 site / 3 sites)', `${s(one!.publishMs)} / ${s(three.publishMs)}`, '', ''],
@@ -181,15 +255,23 @@ export async function benchE2e(
     },
     targets: [
       {
-        name: 'e2e: one site vs download + import baseline',
-        target: '≤ 1.0×',
-        value: `${vsSum.toFixed(2)}×`,
-        met: vsSum <= 1.0,
+        name: 'e2e: one site vs the plain tools doing both jobs at once',
+        target: '≤ 1.1×',
+        value: `${vsBoth.toFixed(2)}×`,
+        met: vsBoth <= 1.1,
       },
       { name: 'e2e: 3 sites vs the single site', target: '≤ 1.3×', value: `${fanout.toFixed(2)}×`, met: fanout <= 1.3 },
     ],
-    guard: [{ name: 'e2e one site vs download+import baseline', ratio: sum / single }],
+    guard: [{ name: 'e2e one site vs plain tools both at once', ratio: both / single }],
     notes: [],
-    data: { one, three, baselines: { ...base, sumMs: sum, slowerMs: slower }, vsSum, vsSlower, fanout },
+    data: {
+      one,
+      three,
+      plain: { ...plain, downloadMs, importMs, bothMs: both, sumMs: sum, slowerMs: slower },
+      vsBoth,
+      vsSum,
+      vsSlower,
+      fanout,
+    },
   };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteWorld } from '../support/site-world.js';
 import { type FaultProxy, startFaultProxy } from '../world/fault-proxy.js';
+import { sha256Of } from '../world/ova.js';
 
 let world: SiteWorld;
 let proxy: FaultProxy;
@@ -25,23 +26,34 @@ async function openSessions(): Promise<number> {
 }
 
 describe('fault: kill -9 of the agent', () => {
-  it('during download: restarts, resumes from the partial file, one item', async () => {
+  it('while download and import overlap: resumes the download by Range, one byte-identical item', async () => {
     const ova = await world.buildOva({ name: 'dl', diskSize: 400 * 2 ** 20 });
     let agent = world.startAgentProcess(SITE);
     const m = await world.publish(ova, { name: 'dl', version: '1' });
-    await world.waitForStatus(SITE, m.name, m.version, (r) => r.state === 'downloading' && r.bytesDone > 50 * 2 ** 20);
+    // One pass: the import follows the cache file, so both byte counts are in the record at once.
+    const overlap = await world.waitForStatus(
+      SITE,
+      m.name,
+      m.version,
+      (r) =>
+        r.state === 'importing' &&
+        r.bytesDone > 0 &&
+        r.bytesDownloaded !== undefined &&
+        r.bytesDownloaded > 50 * 2 ** 20 &&
+        r.bytesDownloaded < ova.size,
+    );
     agent.child.kill('SIGKILL');
     await agent.exited;
     const cacheDir = join(world.dir, 'sites', SITE, 'cache');
     const partial = (await readdir(cacheDir)).find((n) => n.endsWith('.partial'));
-    expect(partial).toBeDefined();
+    expect(partial, `killed at ${overlap.bytesDownloaded} downloaded`).toBeDefined();
     const partialSize = (await stat(join(cacheDir, partial!))).size;
     // Large enough that a restart from zero reads clearly more than the rest of the file.
     expect(partialSize).toBeGreaterThan(8 * 2 ** 20);
     const readBeforeRestart = proxy.bytesFromUpstream;
 
     agent = world.startAgentProcess(SITE);
-    await world.waitForStatus(SITE, m.name, m.version, undefined, 90_000);
+    const r = await world.waitForStatus(SITE, m.name, m.version, undefined, 90_000);
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
     // Resumed: the second run read only what the first had not written (plus HTTP headers).
@@ -50,6 +62,14 @@ describe('fault: kill -9 of the agent', () => {
     expect(read).toBeLessThan(ova.size - partialSize + 2 ** 20);
     expect(await readdir(cacheDir)).not.toContain(partial);
     expect(await openSessions()).toBe(0);
+    const a = await world.startAgent(SITE);
+    const items = (await a.rt.library.listItems(await a.rt.libraryId())).filter((i) => i.name === 'dl-1');
+    expect(items.map((i) => i.id)).toEqual([r.libraryItemId]);
+    for (const f of ova.files) {
+      expect(await sha256Of(await a.rt.library.downloadFile(r.libraryItemId!, f.name)), f.name).toBe(f.sha256);
+    }
+    expect(await a.rt.library.listUpdateSessions({ activeOnly: true })).toEqual([]);
+    await world.stopAgent(SITE);
   });
 
   it('during upload: restarts, one item, no open update session', async () => {

@@ -61,6 +61,8 @@ export interface StatusCell {
   state: JobState;
   bytesDone: number;
   bytesTotal: number;
+  /** While `importing` overlaps the download: bytes in the agent's cache (of the image's size); else null. */
+  bytesDownloaded: number | null;
   /** 0-100 (floor) when bytesTotal is known, else null. */
   percent: number | null;
   error: { code: string; message: string } | null;
@@ -105,6 +107,7 @@ function toCell(record: StatusRecord, manifest: Manifest | undefined): StatusCel
     state: record.state,
     bytesDone: record.bytesDone,
     bytesTotal: record.bytesTotal,
+    bytesDownloaded: record.state === 'importing' ? (record.bytesDownloaded ?? null) : null,
     percent: record.bytesTotal > 0 ? Math.min(100, Math.floor((record.bytesDone / record.bytesTotal) * 100)) : null,
     error: record.state === 'failed' && record.error ? record.error : null,
     updatedAt: record.updatedAt,

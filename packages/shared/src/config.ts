@@ -1,14 +1,33 @@
+/**
+ * Agent and coordinator config in three stages (as Temporal's worker options):
+ *
+ * 1. options (`AgentOptions`): what the YAML may say; every defaulted key is optional;
+ * 2. with defaults (`AgentOptionsWithDefaults`): the parsed schema, every defaulted key present
+ *    (durations already in ms and sizes in bytes: the field parsers convert them);
+ * 3. compiled (`AgentConfig`, config-compile.ts): secrets read, paths absolute; what constructors take.
+ *
+ * Each default is written once, here, with a `@default` in the option's doc comment. Sections use
+ * `.prefault({})`: an absent section is parsed as `{}`, so its fields' own defaults apply (a
+ * `.default({...})` would have to repeat them). Code that needs a default without a config
+ * (library use) imports the DEFAULT_* constants at the end, which are read from this schema.
+ */
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import cron from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import {
+  type AgentConfig,
+  type CoordinatorConfig,
+  compileAgentConfig,
+  compileCoordinatorConfig,
+  type Env,
+} from './config-compile.js';
 import { duration, httpUrl, listen, size } from './config-fields.js';
 import { ConfigError } from './errors.js';
 import { isSiteId, SITE_ID_RULE } from './names.js';
 import { formatIssues } from './schema-error.js';
-import { Secret } from './secret.js';
-import { type DeployCheckSettings, deployCheckConfigSchema, resolveDeployCheck } from './zone-parts-config.js';
+import { deployCheckConfigSchema } from './zone-parts-config.js';
 
 const natsUrl = z.string().refine((v) => {
   try {
@@ -49,11 +68,13 @@ const tlsSchema = z.strictObject({
   caFile: z.string().optional(),
   certFile: z.string().optional(),
   keyFile: z.string().optional(),
+  /** Skip verification of the server's certificate (tests, self-signed without a CA file). @default false */
   insecure: z.boolean().default(false),
 });
 
 const natsSchema = z.strictObject({
   servers: z.array(natsUrl).min(1),
+  /** Client name shown by the server. @default the process's, e.g. "ferry-agent dc1-corp" */
   name: z.string().optional(),
   credsFile: z.string().optional(),
   user: z.string().optional(),
@@ -63,8 +84,9 @@ const natsSchema = z.strictObject({
   token: noInlineSecret('tokenFile or FERRY_NATS_TOKEN'),
   tls: tlsSchema.optional(),
   /**
-   * Subject prefix of this client's reply inboxes (default `_INBOX`). Give each agent its own
+   * Subject prefix of this client's reply inboxes. Give each agent its own
    * (e.g. `_INBOX.ferry-agent-dc1-corp`) so its NATS user may subscribe to its replies only.
+   * @default "_INBOX" (the NATS client's)
    */
   inboxPrefix: z
     .string()
@@ -78,15 +100,19 @@ const natsSchema = z.strictObject({
 const storeSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('s3'),
+    /** S3-compatible endpoint. @default AWS's endpoint for `region` */
     endpoint: httpUrl.optional(),
     bucket: z.string().min(3).max(63),
+    /** @default "us-east-1" */
     region: z.string().default('us-east-1'),
+    /** `endpoint/bucket/key` URLs instead of `bucket.endpoint/key` (MinIO, most on-premises stores). @default false */
     forcePathStyle: z.boolean().default(false),
     prefix: z.string().optional(),
     accessKeyIdFile: z.string().optional(),
     secretAccessKeyFile: z.string().optional(),
     secretAccessKey: noInlineSecret('secretAccessKeyFile or AWS_SECRET_ACCESS_KEY'),
     caFile: z.string().optional(),
+    /** @default false */
     insecure: z.boolean().default(false),
   }),
   z.strictObject({
@@ -97,6 +123,7 @@ const storeSchema = z.discriminatedUnion('type', [
     apiKeyFile: z.string().optional(),
     token: noInlineSecret('tokenFile or FERRY_ARTIFACTORY_TOKEN'),
     caFile: z.string().optional(),
+    /** @default false */
     insecure: z.boolean().default(false),
   }),
   z.strictObject({ type: z.literal('file'), root: z.string().min(1) }),
@@ -107,279 +134,129 @@ const vsphereSchema = z.strictObject({
   username: z.string().min(1),
   passwordFile: z.string().optional(),
   password: noInlineSecret('passwordFile or FERRY_VSPHERE_PASSWORD'),
+  /** Skip verification of vCenter's certificate. @default false */
   insecure: z.boolean().default(false),
   caFile: z.string().optional(),
   library: z.string().min(1),
   datastore: z.string().min(1),
-  /** Library item name; `{name}` and `{version}` are replaced. */
+  /** Library item name; `{name}` and `{version}` are replaced. @default "{name}-{version}" */
   itemName: z
     .string()
     .default('{name}-{version}')
     .refine((v) => v.includes('{name}') && v.includes('{version}'), 'must contain {name} and {version}'),
-  keepAlive: duration.default(5 * 60_000),
+  /** How often the REST session is checked and an open update session extended during an upload. @default 5m */
+  keepAlive: duration.prefault('5m'),
 });
 
 const logSchema = z.strictObject({
+  /** @default info */
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
 });
 
 const agentSchema = z.strictObject({
   site: siteId,
   zone: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ - .'),
+  /** Matched by `label:<k>=<v>` targets. @default {} */
   labels: z.record(z.string(), z.string()).default({}),
   nats: natsSchema,
   store: storeSchema,
   vsphere: vsphereSchema,
-  cache: z.strictObject({ dir: z.string().min(1), maxBytes: size.default(50 * 2 ** 30) }),
+  cache: z.strictObject({
+    dir: z.string().min(1),
+    /** Bytes the cache may hold (verified and partial downloads). @default 50GiB */
+    maxBytes: size.prefault('50GiB'),
+  }),
   concurrency: z
     .strictObject({
+      /** Downloads from the store at once. @default 2 */
       downloads: z.number().int().min(1).max(64).default(2),
+      /** Uploads to vCenter at once. @default 1 */
       imports: z.number().int().min(1).max(64).default(1),
     })
-    .default({ downloads: 2, imports: 1 }),
+    .prefault({}),
   reconcile: z
     .strictObject({
+      /** Cron expression of the reconcile pass. @default "*\/15 * * * *" */
       schedule: cronSchedule.default('*/15 * * * *'),
+      /** @default UTC */
       timezone: timezone.default('UTC'),
-      jitter: duration.default(60_000),
+      /** Each pass starts up to this much later, so sites do not hit the store at once. @default 1m */
+      jitter: duration.prefault('1m'),
+      /** Delete items beyond retention and retired versions. @default true */
       prune: z.boolean().default(true),
+      /** @default true */
       enabled: z.boolean().default(true),
     })
-    .default({ schedule: '*/15 * * * *', timezone: 'UTC', jitter: 60_000, prune: true, enabled: true }),
-  retention: z.strictObject({ keepVersions: z.number().int().min(1).default(3) }).default({ keepVersions: 3 }),
+    .prefault({}),
+  retention: z
+    .strictObject({
+      /** Newest non-retired versions of each image kept in the library. @default 3 */
+      keepVersions: z.number().int().min(1).default(3),
+    })
+    .prefault({}),
   trust: z.strictObject({ publicKeys: z.array(z.string()).min(1) }),
-  http: z.strictObject({ listen: listen.default('127.0.0.1:9464') }).default({ listen: '127.0.0.1:9464' }),
+  http: z
+    .strictObject({
+      /** Address of /healthz, /readyz and /metrics. @default 127.0.0.1:9464 */
+      listen: listen.default('127.0.0.1:9464'),
+    })
+    .prefault({}),
   jobs: z
     .strictObject({
+      /** Attempts of one import before it stays failed. @default 8 */
       maxAttempts: z.number().int().min(1).default(8),
-      retryBase: duration.default(10_000),
-      retryMax: duration.default(15 * 60_000),
-      shutdownGrace: duration.default(60_000),
+      /** First retry delay; it doubles per attempt (with jitter). @default 10s */
+      retryBase: duration.prefault('10s'),
+      /** Longest retry delay. @default 15m */
+      retryMax: duration.prefault('15m'),
+      /** On stop, how long running imports may finish before they are failed cleanly. @default 60s */
+      shutdownGrace: duration.prefault('60s'),
     })
-    .default({ maxAttempts: 8, retryBase: 10_000, retryMax: 15 * 60_000, shutdownGrace: 60_000 }),
+    .prefault({}),
+  /** After each import, deploy a VM from the item and check it runs (off unless enabled). */
   deployCheck: deployCheckConfigSchema.prefault({}),
-  log: logSchema.default({ level: 'info' }),
+  log: logSchema.prefault({}),
 });
 
 const coordinatorSchema = z.strictObject({
   nats: natsSchema,
   store: storeSchema,
   signing: z.strictObject({ privateKeyFile: z.string().min(1) }),
-  /** Replicas of FERRY_EVENTS and the buckets when the coordinator creates them (3 on a 3-node hub). */
-  jetstream: z.strictObject({ replicas: z.number().int().min(1).max(5).default(1) }).default({ replicas: 1 }),
+  jetstream: z
+    .strictObject({
+      /** Replicas of FERRY_EVENTS and the buckets when the coordinator creates them (3 on a 3-node hub). @default 1 */
+      replicas: z.number().int().min(1).max(5).default(1),
+    })
+    .prefault({}),
   discovery: z
     .strictObject({
+      /** Cron expression (UTC) of the store discovery pass. @default "*\/5 * * * *" */
       schedule: cronSchedule.default('*/5 * * * *'),
+      /** Store prefix to list. @default "" (the whole store) */
       prefix: z.string().default(''),
+      /** @default true */
       enabled: z.boolean().default(true),
+      /** Targets of OVAs registered by discovery. @default ["*"] */
       targets: z.array(z.string()).default(['*']),
     })
-    .default({ schedule: '*/5 * * * *', prefix: '', enabled: true, targets: ['*'] }),
+    .prefault({}),
   http: z
     .strictObject({
+      /** Address of the API, the status page and the webhook. @default 127.0.0.1:9470 */
       listen: listen.default('127.0.0.1:9470'),
       tokenFile: z.string().optional(),
       webhookSecretFile: z.string().optional(),
     })
-    .default({ listen: '127.0.0.1:9470' }),
-  log: logSchema.default({ level: 'info' }),
+    .prefault({}),
+  log: logSchema.prefault({}),
 });
 
-type RawAgent = z.infer<typeof agentSchema>;
-type RawCoordinator = z.infer<typeof coordinatorSchema>;
-type RawStore = z.infer<typeof storeSchema>;
-type RawNats = z.infer<typeof natsSchema>;
-
-// ---- resolved, typed config ----------------------------------------------
-
-export interface TlsFiles {
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
-  insecure: boolean;
-}
-
-export interface NatsConfig {
-  servers: string[];
-  name?: string;
-  credsFile?: string;
-  user?: string;
-  password?: Secret;
-  token?: Secret;
-  tls?: TlsFiles;
-  inboxPrefix?: string;
-}
-
-export type StoreConfig =
-  | {
-      type: 's3';
-      endpoint?: string;
-      bucket: string;
-      region: string;
-      forcePathStyle: boolean;
-      prefix?: string;
-      accessKeyId?: Secret;
-      secretAccessKey?: Secret;
-      caFile?: string;
-      insecure: boolean;
-    }
-  | {
-      type: 'artifactory';
-      url: string;
-      repo: string;
-      token?: Secret;
-      apiKey?: Secret;
-      caFile?: string;
-      insecure: boolean;
-    }
-  | { type: 'file'; root: string };
-
-export interface VsphereConfig {
-  url: string;
-  username: string;
-  password: Secret;
-  insecure: boolean;
-  caFile?: string;
-  library: string;
-  datastore: string;
-  itemName: string;
-  keepAliveMs: number;
-}
-
-export interface AgentConfig {
-  file: string;
-  site: string;
-  zone: string;
-  labels: Record<string, string>;
-  nats: NatsConfig;
-  store: StoreConfig;
-  vsphere: VsphereConfig;
-  cache: { dir: string; maxBytes: number };
-  concurrency: { downloads: number; imports: number };
-  reconcile: { schedule: string; timezone: string; jitterMs: number; prune: boolean; enabled: boolean };
-  retention: { keepVersions: number };
-  trust: { publicKeys: string[] };
-  http: { listen: string };
-  jobs: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number; shutdownGraceMs: number };
-  deployCheck: DeployCheckSettings;
-  log: { level: string };
-}
-
-export interface CoordinatorConfig {
-  file: string;
-  nats: NatsConfig;
-  store: StoreConfig;
-  signing: { privateKeyFile: string };
-  jetstream: { replicas: number };
-  discovery: { schedule: string; prefix: string; enabled: boolean; targets: string[] };
-  http: { listen: string; token?: Secret; webhookSecret?: Secret };
-  log: { level: string };
-}
-
-/** Where secrets may come from besides `*File` keys. Tests pass their own map. */
-export type Env = Record<string, string | undefined>;
-
-class Resolver {
-  constructor(
-    readonly file: string,
-    readonly env: Env,
-  ) {}
-
-  path(p: string): string;
-  path(p: string | undefined): string | undefined;
-  path(p: string | undefined): string | undefined {
-    if (p === undefined) return undefined;
-    return isAbsolute(p) ? p : resolve(dirname(this.file), p);
-  }
-
-  /** Every secret file that could not be used: reported together, so one run shows them all. */
-  readonly problems: Array<{ key: string; message: string }> = [];
-
-  problem(key: string, message: string): void {
-    this.problems.push({ key, message });
-  }
-
-  /** Throws one ConfigError naming every problem found while resolving. */
-  throwIfProblems(): void {
-    if (this.problems.length === 0) return;
-    const text = this.problems.map((p) => `${p.key}: ${p.message}`).join('; ');
-    throw new ConfigError(`${this.file}: ${text}`, this.file, this.problems[0]?.key);
-  }
-
-  async secret(key: string, fileValue: string | undefined, envName: string): Promise<Secret | undefined> {
-    if (fileValue !== undefined) {
-      const path = this.path(fileValue);
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (err) {
-        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
-        this.problem(key, `secret file ${path} ${why}`);
-        return undefined;
-      }
-      const value = text.trim();
-      if (!value) {
-        this.problem(key, `secret file ${path} is empty`);
-        return undefined;
-      }
-      return new Secret(value);
-    }
-    const fromEnv = this.env[envName];
-    return fromEnv ? new Secret(fromEnv) : undefined;
-  }
-
-  async nats(raw: RawNats): Promise<NatsConfig> {
-    return {
-      servers: raw.servers,
-      name: raw.name,
-      credsFile: this.path(raw.credsFile),
-      user: raw.user,
-      password: await this.secret('nats.passwordFile', raw.passwordFile, 'FERRY_NATS_PASSWORD'),
-      token: await this.secret('nats.tokenFile', raw.tokenFile, 'FERRY_NATS_TOKEN'),
-      tls: raw.tls && {
-        caFile: this.path(raw.tls.caFile),
-        certFile: this.path(raw.tls.certFile),
-        keyFile: this.path(raw.tls.keyFile),
-        insecure: raw.tls.insecure,
-      },
-      inboxPrefix: raw.inboxPrefix,
-    };
-  }
-
-  async store(raw: RawStore): Promise<StoreConfig> {
-    switch (raw.type) {
-      case 's3':
-        return {
-          type: 's3',
-          endpoint: raw.endpoint,
-          bucket: raw.bucket,
-          region: raw.region,
-          forcePathStyle: raw.forcePathStyle,
-          prefix: raw.prefix,
-          accessKeyId: await this.secret('store.accessKeyIdFile', raw.accessKeyIdFile, 'AWS_ACCESS_KEY_ID'),
-          secretAccessKey: await this.secret(
-            'store.secretAccessKeyFile',
-            raw.secretAccessKeyFile,
-            'AWS_SECRET_ACCESS_KEY',
-          ),
-          caFile: this.path(raw.caFile),
-          insecure: raw.insecure,
-        };
-      case 'artifactory':
-        return {
-          type: 'artifactory',
-          url: raw.url,
-          repo: raw.repo,
-          token: await this.secret('store.tokenFile', raw.tokenFile, 'FERRY_ARTIFACTORY_TOKEN'),
-          apiKey: await this.secret('store.apiKeyFile', raw.apiKeyFile, 'FERRY_ARTIFACTORY_API_KEY'),
-          caFile: this.path(raw.caFile),
-          insecure: raw.insecure,
-        };
-      case 'file':
-        return { type: 'file', root: this.path(raw.root) };
-    }
-  }
-}
+/** Stage 1: an agent config as written (defaulted keys optional, durations and sizes as text). */
+export type AgentOptions = z.input<typeof agentSchema>;
+/** Stage 2: every defaulted key present; durations in ms, sizes in bytes. */
+export type AgentOptionsWithDefaults = z.output<typeof agentSchema>;
+export type CoordinatorOptions = z.input<typeof coordinatorSchema>;
+export type CoordinatorOptionsWithDefaults = z.output<typeof coordinatorSchema>;
 
 async function readYaml(file: string): Promise<unknown> {
   let text: string;
@@ -409,61 +286,25 @@ function validate<T extends z.ZodType>(schema: T, input: unknown, file: string):
   return result.data;
 }
 
+/** Stage 1 → 2: validates agent options (parsed YAML) and fills in the defaults; `file` names it in errors. */
+export function agentOptionsWithDefaults(input: unknown, file: string): AgentOptionsWithDefaults {
+  return validate(agentSchema, input, file);
+}
+
+/** Stage 1 → 2 for the coordinator. */
+export function coordinatorOptionsWithDefaults(input: unknown, file: string): CoordinatorOptionsWithDefaults {
+  return validate(coordinatorSchema, input, file);
+}
+
 /** Loads and validates an agent config; relative paths are resolved against the config file's directory. */
 export async function loadAgentConfig(file: string, env: Env = process.env): Promise<AgentConfig> {
   const path = resolve(file);
   return resolveAgentConfig(await readYaml(path), path, env);
 }
 
+/** All three stages: parsed YAML → AgentConfig. */
 export async function resolveAgentConfig(input: unknown, file: string, env: Env = process.env): Promise<AgentConfig> {
-  const raw: RawAgent = validate(agentSchema, input, file);
-  const r = new Resolver(file, env);
-  const password = await r.secret('vsphere.passwordFile', raw.vsphere.passwordFile, 'FERRY_VSPHERE_PASSWORD');
-  if (!password && raw.vsphere.passwordFile === undefined) {
-    r.problem('vsphere.passwordFile', 'no vCenter password: set vsphere.passwordFile or FERRY_VSPHERE_PASSWORD');
-  }
-  const nats = await r.nats(raw.nats);
-  const store = await r.store(raw.store);
-  r.throwIfProblems();
-  return {
-    file,
-    site: raw.site,
-    zone: raw.zone,
-    labels: raw.labels,
-    nats,
-    store,
-    vsphere: {
-      url: raw.vsphere.url,
-      username: raw.vsphere.username,
-      password: password as Secret, // set: a missing password is a problem thrown above
-      insecure: raw.vsphere.insecure,
-      caFile: r.path(raw.vsphere.caFile),
-      library: raw.vsphere.library,
-      datastore: raw.vsphere.datastore,
-      itemName: raw.vsphere.itemName,
-      keepAliveMs: raw.vsphere.keepAlive,
-    },
-    cache: { dir: r.path(raw.cache.dir), maxBytes: raw.cache.maxBytes },
-    concurrency: raw.concurrency,
-    reconcile: {
-      schedule: raw.reconcile.schedule,
-      timezone: raw.reconcile.timezone,
-      jitterMs: raw.reconcile.jitter,
-      prune: raw.reconcile.prune,
-      enabled: raw.reconcile.enabled,
-    },
-    retention: raw.retention,
-    trust: { publicKeys: raw.trust.publicKeys.map((p) => r.path(p)) },
-    http: raw.http,
-    jobs: {
-      maxAttempts: raw.jobs.maxAttempts,
-      retryBaseMs: raw.jobs.retryBase,
-      retryMaxMs: raw.jobs.retryMax,
-      shutdownGraceMs: raw.jobs.shutdownGrace,
-    },
-    deployCheck: resolveDeployCheck(raw.deployCheck),
-    log: raw.log,
-  };
+  return compileAgentConfig(agentOptionsWithDefaults(input, file), file, env);
 }
 
 export async function loadCoordinatorConfig(file: string, env: Env = process.env): Promise<CoordinatorConfig> {
@@ -476,24 +317,7 @@ export async function resolveCoordinatorConfig(
   file: string,
   env: Env = process.env,
 ): Promise<CoordinatorConfig> {
-  const raw: RawCoordinator = validate(coordinatorSchema, input, file);
-  const r = new Resolver(file, env);
-  const config: CoordinatorConfig = {
-    file,
-    nats: await r.nats(raw.nats),
-    store: await r.store(raw.store),
-    signing: { privateKeyFile: r.path(raw.signing.privateKeyFile) },
-    jetstream: raw.jetstream,
-    discovery: raw.discovery,
-    http: {
-      listen: raw.http.listen,
-      token: await r.secret('http.tokenFile', raw.http.tokenFile, 'FERRY_API_TOKEN'),
-      webhookSecret: await r.secret('http.webhookSecretFile', raw.http.webhookSecretFile, 'FERRY_WEBHOOK_SECRET'),
-    },
-    log: raw.log,
-  };
-  r.throwIfProblems();
-  return config;
+  return compileCoordinatorConfig(coordinatorOptionsWithDefaults(input, file), file, env);
 }
 
 /** `{name}-{version}` → library item name. */
@@ -501,5 +325,24 @@ export function renderItemName(template: string, name: string, version: string):
   return template.replaceAll('{name}', name).replaceAll('{version}', version);
 }
 
+// ---- defaults for library use: read from the schema above, so each is still written once ----
+
+/** `vsphere.keepAlive`'s default, for a ContentLibraryClient made without a config. */
+export const DEFAULT_VSPHERE_KEEP_ALIVE_MS: number = vsphereSchema.shape.keepAlive.parse(undefined);
+/** `jetstream.replicas`'s default, for processes that create the topology without a coordinator config. */
+export const DEFAULT_JETSTREAM_REPLICAS: number = coordinatorSchema.shape.jetstream.parse(undefined).replicas;
+/** `log.level`'s default, for loggers made without a config. */
+export const DEFAULT_LOG_LEVEL: string = logSchema.shape.level.parse(undefined);
+
+export type {
+  AgentConfig,
+  CoordinatorConfig,
+  Env,
+  NatsConfig,
+  StoreConfig,
+  TlsFiles,
+  VsphereConfig,
+} from './config-compile.js';
+export { compileAgentConfig, compileCoordinatorConfig } from './config-compile.js';
 // Standalone schemas of the zone agent's parts (PULL listener, bandwidth, deploy check).
 export * from './zone-parts-config.js';

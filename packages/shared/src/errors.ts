@@ -30,6 +30,12 @@ export const ErrorCodes = {
   DeployCheckFailed: 'DEPLOY_CHECK_FAILED',
   PullThumbprintMismatch: 'PULL_THUMBPRINT_MISMATCH',
   PullIncomplete: 'PULL_INCOMPLETE',
+  SubscriptionSourceMissing: 'SUBSCRIPTION_SOURCE_MISSING',
+  SubscriptionNotPublished: 'SUBSCRIPTION_NOT_PUBLISHED',
+  SubscriptionTargetConflict: 'SUBSCRIPTION_TARGET_CONFLICT',
+  SubscriptionItemMissing: 'SUBSCRIPTION_ITEM_MISSING',
+  SubscriptionSyncTimeout: 'SUBSCRIPTION_SYNC_TIMEOUT',
+  SubscriptionBadRequest: 'SUBSCRIPTION_BAD_REQUEST',
   // coordinator
   Usage: 'USAGE',
   ImageNotFound: 'IMAGE_NOT_FOUND',

@@ -3,7 +3,18 @@ export { canonicalJson } from './canonical-json.js';
 export { Catalog } from './catalog.js';
 export {
   type AgentConfig,
+  type AgentOptions,
+  type AgentOptionsWithDefaults,
+  agentOptionsWithDefaults,
   type CoordinatorConfig,
+  type CoordinatorOptions,
+  type CoordinatorOptionsWithDefaults,
+  compileAgentConfig,
+  compileCoordinatorConfig,
+  coordinatorOptionsWithDefaults,
+  DEFAULT_JETSTREAM_REPLICAS,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_VSPHERE_KEEP_ALIVE_MS,
   type Env,
   loadAgentConfig,
   loadCoordinatorConfig,
@@ -151,7 +162,7 @@ export { isSafeStorePath } from './store-path-check.js';
 export { ArtifactoryStore, type ArtifactoryStoreOptions } from './stores/artifactory-store.js';
 export { createStore } from './stores/create-store.js';
 export { FileStore, type FileStoreOptions } from './stores/file-store.js';
-export { S3Store, type S3StoreOptions } from './stores/s3-store.js';
+export { partSizeFor, S3Store, type S3StoreOptions } from './stores/s3-store.js';
 export { normalizeStorePath, normalizeStorePrefix } from './stores/store-path.js';
 export { type SiteIdentity, selectorMatches, targetsSite } from './targets.js';
 export { ensureTopology, openTopology, type Topology, type TopologyOptions } from './topology.js';

@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger as PinoLogger, pino } from 'pino';
+import { DEFAULT_LOG_LEVEL } from './config.js';
 
 /** One level's method: structured fields first, then the message (pino's calling convention). */
 export interface LogFn {
@@ -49,7 +50,7 @@ export interface LoggerOptions {
 
 /** JSON-lines logger; use `.child({ site, image })` to carry context. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level ?? process.env.FERRY_LOG_LEVEL ?? 'info';
+  const level = options.level ?? process.env.FERRY_LOG_LEVEL ?? DEFAULT_LOG_LEVEL;
   const opts = {
     level,
     name: options.name,

@@ -44,6 +44,13 @@ export const ERROR_CODE_RULES: Readonly<Record<ErrorCode, RetryRule>> = {
   DEPLOY_CHECK_FAILED: 'by-error',
   PULL_THUMBPRINT_MISMATCH: 'never',
   PULL_INCOMPLETE: 'by-error',
+  // A subscription that is misconfigured stays so until an operator acts; a sync may finish later.
+  SUBSCRIPTION_SOURCE_MISSING: 'by-error',
+  SUBSCRIPTION_NOT_PUBLISHED: 'never',
+  SUBSCRIPTION_TARGET_CONFLICT: 'never',
+  SUBSCRIPTION_ITEM_MISSING: 'by-error',
+  SUBSCRIPTION_SYNC_TIMEOUT: 'always',
+  SUBSCRIPTION_BAD_REQUEST: 'never',
   USAGE: 'never',
   IMAGE_NOT_FOUND: 'never',
   PUBLISH_CONFLICT: 'never',

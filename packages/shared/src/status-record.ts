@@ -37,6 +37,11 @@ export const statusRecordSchema = z.object({
   state: z.enum(JOB_STATES),
   bytesDone: z.number().nonnegative().default(0),
   bytesTotal: z.number().nonnegative().default(0),
+  /**
+   * While `importing` overlaps the download (the import follows the cache file as it fills):
+   * bytes of the object in the cache so far, of the manifest's size. Absent otherwise.
+   */
+  bytesDownloaded: z.number().nonnegative().optional(),
   libraryItemId: z.string().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   attempts: z.number().int().nonnegative().default(0),

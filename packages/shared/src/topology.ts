@@ -7,6 +7,7 @@ import {
 } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { DEFAULT_JETSTREAM_REPLICAS } from './config.js';
 import { MessagingError } from './errors.js';
 import { CATALOG_BUCKET, EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, SITES_BUCKET, STATUS_BUCKET } from './nats-names.js';
 
@@ -19,7 +20,7 @@ export interface Topology {
 }
 
 export interface TopologyOptions {
-  /** Replicas for the stream and buckets (3 on a 3-node hub cluster). */
+  /** Replicas for the stream and buckets (3 on a 3-node hub cluster); default `jetstream.replicas`'s. */
   replicas?: number;
 }
 
@@ -28,7 +29,7 @@ export interface TopologyOptions {
  * existing ones as they are (safe to call from every process at every start).
  */
 export async function ensureTopology(nc: NatsConnection, options: TopologyOptions = {}): Promise<Topology> {
-  const replicas = options.replicas ?? 1;
+  const replicas = options.replicas ?? DEFAULT_JETSTREAM_REPLICAS;
   try {
     const jsm = await jetstreamManager(nc);
     await ensureEventsStream(jsm, replicas);

@@ -17,12 +17,15 @@ export const DEFAULT_PULL_TTL_MS = 6 * 3_600_000;
  */
 export const pullConfigSchema = z
   .strictObject({
+    /** @default 0.0.0.0:9465 */
     listen: listen.default('0.0.0.0:9465'),
     certFile: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),
+    /** @default https://<listen> */
     url: httpUrl
       .refine((v) => new URL(v).protocol === 'https:', 'expected an https:// URL (vCenter pulls over TLS)')
       .optional(),
+    /** How long a PULL session's URLs stay valid. @default 6h */
     ttl: duration.default(DEFAULT_PULL_TTL_MS),
   })
   .refine((v) => (v.certFile === undefined) === (v.keyFile === undefined), {
@@ -44,6 +47,7 @@ export const DEFAULT_DEPLOY_CHECK_TIMEOUT_MS = 10 * 60_000;
 /** `deployCheck: { enabled, resourcePool, folder, network, datastore, timeout }` (morefs). */
 export const deployCheckConfigSchema = z
   .strictObject({
+    /** @default false */
     enabled: z.boolean().default(false),
     /** Resource pool moref value, e.g. resgroup-8. */
     resourcePool: z.string().min(1).optional(),
@@ -53,6 +57,7 @@ export const deployCheckConfigSchema = z
     network: z.string().min(1).optional(),
     /** Datastore moref value for the check VM (default: vCenter's choice). */
     datastore: z.string().min(1).optional(),
+    /** How long the check VM may take to deploy and power on. @default 10m */
     timeout: duration.default(DEFAULT_DEPLOY_CHECK_TIMEOUT_MS),
   })
   .refine((v) => !v.enabled || v.resourcePool !== undefined, {

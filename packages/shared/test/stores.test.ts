@@ -15,7 +15,7 @@ import { InvalidNameError, NotFoundError, StoreError } from '../src/errors.js';
 import type { ObjectStore } from '../src/object-store.js';
 import { ArtifactoryStore } from '../src/stores/artifactory-store.js';
 import { FileStore } from '../src/stores/file-store.js';
-import { S3Store } from '../src/stores/s3-store.js';
+import { partSizeFor, S3Store } from '../src/stores/s3-store.js';
 import { normalizeStorePath, normalizeStorePrefix } from '../src/stores/store-path.js';
 
 const MiB = 1024 * 1024;
@@ -202,6 +202,20 @@ describe.each(cases)('$name', (c) => {
       await expect(store.get(bad)).rejects.toBeInstanceOf(InvalidNameError);
       await expect(store.put(bad, Readable.from([Buffer.from('x')]))).rejects.toBeInstanceOf(InvalidNameError);
     }
+  });
+});
+
+describe('partSizeFor', () => {
+  const MiB = 2 ** 20;
+  test.each([
+    ['unknown size', undefined, 16 * MiB],
+    ['1 GiB', 2 ** 30, 16 * MiB],
+    ['156 GiB (10,000 parts of 16 MiB)', 156 * 2 ** 30, 16 * MiB],
+    ['1 TiB', 2 ** 40, 105 * MiB],
+  ])('%s → %d', (_label, size, want) => {
+    expect(partSizeFor(size)).toBe(want);
+    // S3 and Artifactory: parts ≥ 5 MiB, at most 10,000 of them.
+    if (size !== undefined) expect(Math.ceil(size / partSizeFor(size))).toBeLessThanOrEqual(10_000);
   });
 });
 

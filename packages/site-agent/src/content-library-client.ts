@@ -17,7 +17,14 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isRetryableCode, isRetryableStatus, type Logger, mapLimit, silentLogger } from '@ferry/shared';
+import {
+  DEFAULT_VSPHERE_KEEP_ALIVE_MS,
+  isRetryableCode,
+  isRetryableStatus,
+  type Logger,
+  mapLimit,
+  silentLogger,
+} from '@ferry/shared';
 import { type Got, got, type Method, RequestError, type Response } from 'got';
 import type {
   ContentLibrary,
@@ -40,7 +47,7 @@ export interface ContentLibraryClientOptions {
   /** CA certificate(s) (PEM) to trust for vCenter. */
   ca?: string | Buffer;
   logger?: Logger;
-  /** Keep-alive period while an update session is open; default 60 s. */
+  /** Keep-alive period while an update session is open (0: none); default `vsphere.keepAlive`'s (5 min). */
   keepAliveMs?: number;
   /** Timeout of a JSON call; default 60 s. For uploads it is the socket idle timeout. */
   requestTimeoutMs?: number;
@@ -63,6 +70,9 @@ const P = {
   downloadSessionFile: `${REST}/content/library/item/downloadsession/file`,
 } as const;
 
+/** Description of the libraries ferry creates: what ferry may replace or delete. */
+export const MANAGED_BY_FERRY = 'Managed by ferry';
+
 const SESSION_HEADER = 'vmware-api-session-id';
 const LIST_CONCURRENCY = 16;
 
@@ -78,6 +88,7 @@ interface CallOptions {
 interface RawFile {
   name?: string;
   size?: number;
+  cached?: boolean;
   checksum_info?: { algorithm?: string; checksum?: string };
 }
 
@@ -90,6 +101,7 @@ interface RawItem {
   size?: number;
   creation_time?: string;
   last_modified_time?: string;
+  source_id?: string;
 }
 
 interface RawSession {
@@ -129,7 +141,7 @@ export class ContentLibraryClient implements ContentLibrary {
     this.username = opts.username;
     this.password = opts.password;
     this.log = (opts.logger ?? silentLogger()).child({ component: 'content-library', vcenter: this.url });
-    this.keepAliveMs = opts.keepAliveMs ?? 60_000;
+    this.keepAliveMs = opts.keepAliveMs ?? DEFAULT_VSPHERE_KEEP_ALIVE_MS;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.completeTimeoutMs = opts.completeTimeoutMs ?? 30 * 60_000;
     this.http = got.extend({
@@ -322,8 +334,11 @@ export class ContentLibraryClient implements ContentLibrary {
     return ids[0];
   }
 
-  /** Id of the library named `name`; created as a local library on `datastoreId` if missing. */
-  async ensureLibrary(name: string, datastoreId: string): Promise<string> {
+  /**
+   * Id of the library named `name`; created as a local library on `datastoreId` if missing,
+   * published (no authentication) with `publish` so that subscribed libraries can follow it.
+   */
+  async ensureLibrary(name: string, datastoreId: string, opts: { publish?: boolean } = {}): Promise<string> {
     // Serialize per name within this client so concurrent callers do not create two.
     const pending = this.ensuring.get(name);
     if (pending) return pending;
@@ -335,9 +350,10 @@ export class ContentLibraryClient implements ContentLibrary {
           client_token: randomUUID(),
           create_spec: {
             name,
-            description: 'Managed by ferry',
+            description: MANAGED_BY_FERRY,
             type: 'LOCAL',
             storage_backings: [{ type: 'DATASTORE', datastore_id: datastoreId }],
+            ...(opts.publish ? { publish_info: { published: true, authentication_method: 'NONE' } } : {}),
           },
         },
       });
@@ -415,6 +431,7 @@ export class ContentLibraryClient implements ContentLibrary {
     for (const f of raw) {
       if (typeof f.name !== 'string') continue;
       const info: LibraryFileInfo = { name: f.name, size: f.size ?? 0 };
+      if (typeof f.cached === 'boolean') info.cached = f.cached;
       if (f.checksum_info?.checksum) {
         info.checksum = { algorithm: f.checksum_info.algorithm ?? 'SHA1', checksum: f.checksum_info.checksum };
       }
@@ -908,6 +925,7 @@ function toItem(raw: RawItem, id: string): LibraryItemInfo {
   if (typeof raw.size === 'number') item.size = raw.size;
   if (raw.creation_time) item.creationTime = raw.creation_time;
   if (raw.last_modified_time) item.lastModifiedTime = raw.last_modified_time;
+  if (raw.source_id) item.sourceId = raw.source_id;
   return item;
 }
 

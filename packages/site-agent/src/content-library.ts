@@ -14,12 +14,16 @@ export interface LibraryItemInfo {
   size?: number;
   creationTime?: string;
   lastModifiedTime?: string;
+  /** In a subscribed library: the id of the publisher's item this one is synced from. */
+  sourceId?: string;
 }
 
 export interface LibraryFileInfo {
   name: string;
   size: number;
   checksum?: { algorithm: string; checksum: string };
+  /** False while a subscribed item's file is known but its bytes are not on the datastore yet. */
+  cached?: boolean;
 }
 
 export interface UpdateSessionInfo {

@@ -1,6 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +14,8 @@ import {
   silentLogger,
   sleep,
 } from '@ferry/shared';
+import { FileHasher } from './file-hasher.js';
+import { GrowingFile } from './growing-file.js';
 
 export interface DownloadCacheOptions {
   dir: string;
@@ -34,6 +34,11 @@ export interface ArtifactRef {
 export interface FetchOptions {
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   signal?: AbortSignal;
+  /**
+   * Called once, before the download ends, with the cache file as it grows: an import can
+   * read it from the first byte on (see `GrowingFile.read`), never past what is proven.
+   */
+  onOpen?: (file: GrowingFile) => void;
 }
 
 export interface CachedImage {
@@ -54,7 +59,6 @@ export interface CachedImage {
  * The count restarts whenever bytes flowed, so a long transfer survives many resets.
  */
 const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 5_000, jitter: 0.5, maxAttempts: 3 };
-const HASH_READ_CHUNK = 1 << 20;
 /** Bytes buffered while a write is in flight; they go to disk in one writev. */
 const WRITE_BATCH_BYTES = 4 << 20;
 
@@ -71,7 +75,10 @@ export class DownloadCache {
   /** sha256 → number of users; pinned files are never evicted. */
   readonly #pins = new Map<string, number>();
   /** One download per sha256 at a time; a second caller waits for the first. */
-  readonly #inflight = new Map<string, Promise<{ reused: boolean; bytesFromStore: number }>>();
+  readonly #inflight = new Map<
+    string,
+    { job: Promise<{ reused: boolean; bytesFromStore: number }>; file: GrowingFile }
+  >();
 
   constructor(options: DownloadCacheOptions) {
     this.dir = options.dir;
@@ -113,12 +120,24 @@ export class DownloadCache {
   async fetch(store: ObjectStore, ref: ArtifactRef, options: FetchOptions = {}): Promise<CachedImage> {
     this.#pin(ref.sha256);
     try {
-      let job = this.#inflight.get(ref.sha256);
-      if (!job) {
-        job = this.#fetchOnce(store, ref, options).finally(() => this.#inflight.delete(ref.sha256));
-        this.#inflight.set(ref.sha256, job);
+      let inflight = this.#inflight.get(ref.sha256);
+      if (!inflight) {
+        const file = new GrowingFile(this.partialPath(ref.sha256), this.finalPath(ref.sha256), ref.size);
+        const job = this.#fetchOnce(store, ref, options, file).then(
+          (result) => {
+            file.prove();
+            return result;
+          },
+          (err: unknown) => {
+            file.fail(err as Error);
+            throw err;
+          },
+        );
+        inflight = { job: job.finally(() => this.#inflight.delete(ref.sha256)), file };
+        this.#inflight.set(ref.sha256, inflight);
       }
-      const result = await job;
+      options.onOpen?.(inflight.file);
+      const result = await inflight.job;
       let released = false;
       return {
         path: this.finalPath(ref.sha256),
@@ -146,6 +165,7 @@ export class DownloadCache {
     store: ObjectStore,
     ref: ArtifactRef,
     options: FetchOptions,
+    growing: GrowingFile,
   ): Promise<{ reused: boolean; bytesFromStore: number }> {
     const log = this.#log.child({ sha256: ref.sha256.slice(0, 12), artifact: ref.artifact });
     const final = this.finalPath(ref.sha256);
@@ -162,29 +182,51 @@ export class DownloadCache {
       log.warn('cached file does not match its sha256; removing it and downloading again');
       await rm(final, { force: true });
     }
-    return this.#download(store, ref, options, log);
+    return this.#download(store, ref, options, growing, log);
   }
 
   async #download(
     store: ObjectStore,
     ref: ArtifactRef,
     options: FetchOptions,
+    growing: GrowingFile,
     log: Logger,
   ): Promise<{ reused: boolean; bytesFromStore: number }> {
     const partial = this.partialPath(ref.sha256);
     await this.init();
 
-    // A partial file from an earlier run: hash what is there, then resume after it.
-    const hash = createHash('sha256');
+    // A partial file from an earlier run: resume after it (its bytes are hashed with the rest).
     let done = 0;
     const prior = await stat(partial).catch(() => undefined);
     if (prior && prior.size <= ref.size) {
-      done = (await hashFile(partial, hash)).size;
+      done = prior.size;
       if (done > 0) log.info({ resumeAt: done }, 'resuming download from partial file');
     } else if (prior) {
       await rm(partial, { force: true });
     }
     await this.#makeRoom(ref.size - done, ref.sha256);
+    if (done === 0) await writeFile(partial, '');
+    growing.grew(done);
+    const hasher = new FileHasher(partial);
+    hasher.grew(done);
+    try {
+      return await this.#downloadRest(store, ref, options, growing, log, partial, done, hasher);
+    } finally {
+      await hasher.stop();
+    }
+  }
+
+  async #downloadRest(
+    store: ObjectStore,
+    ref: ArtifactRef,
+    options: FetchOptions,
+    growing: GrowingFile,
+    log: Logger,
+    partial: string,
+    resumeAt: number,
+    hasher: FileHasher,
+  ): Promise<{ reused: boolean; bytesFromStore: number }> {
+    let done = resumeAt;
 
     let bytesFromStore = 0;
     let failures = 0;
@@ -211,17 +253,17 @@ export class DownloadCache {
                 cb(new ChecksumMismatchError(ref.artifact, String(ref.size), `more than ${ref.size}`, 'size'));
                 return;
               }
-              const written = writeAll(file, chunks, n);
-              for (const c of chunks) hash.update(c);
-              inflight = written.then(
+              inflight = writeAll(file, chunks, n).then(
                 () => {
                   done += n;
                   bytesFromStore += n;
+                  growing.grew(done);
+                  hasher.grew(done);
                   options.onProgress?.(done, ref.size);
                   cb(options.signal?.aborted ? options.signal.reason : null);
                 },
                 (err: unknown) => {
-                  // The hash is ahead of the file now: never resume in place after this.
+                  // Part of the batch may be on disk after `done`: never resume in place after this.
                   writeFailed = true;
                   cb(err as Error);
                 },
@@ -242,14 +284,17 @@ export class DownloadCache {
           );
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') {
-          await rm(partial, { force: true });
-          throw new CacheError(
+          const full = new CacheError(
             this.dir,
             `cannot write ${partial}: ${code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : 'not writable'} (${code}); free space or fix permissions of cache.dir`,
             { cause: err },
           );
+          growing.fail(full);
+          await rm(partial, { force: true });
+          throw full;
         }
         if (err instanceof ChecksumMismatchError || writeFailed) {
+          growing.fail(err as Error);
           await rm(partial, { force: true });
           throw err;
         }
@@ -261,11 +306,15 @@ export class DownloadCache {
       }
     }
 
-    const actual = hash.digest('hex');
+    const actual = done === ref.size ? (await hasher.digest(done)).sha256 : '';
     if (done !== ref.size || actual !== ref.sha256) {
+      const mismatch =
+        done !== ref.size
+          ? new ChecksumMismatchError(ref.artifact, String(ref.size), String(done), 'size')
+          : new ChecksumMismatchError(ref.artifact, ref.sha256, actual);
+      growing.fail(mismatch);
       await rm(partial, { force: true });
-      if (done !== ref.size) throw new ChecksumMismatchError(ref.artifact, String(ref.size), String(done), 'size');
-      throw new ChecksumMismatchError(ref.artifact, ref.sha256, actual);
+      throw mismatch;
     }
     await rename(partial, this.finalPath(ref.sha256));
     log.info({ bytes: ref.size, bytesFromStore }, 'download verified');
@@ -330,13 +379,10 @@ export class DownloadCache {
   }
 }
 
-async function hashFile(path: string, hash: Hash = createHash('sha256')): Promise<{ size: number; sha256: string }> {
-  let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: HASH_READ_CHUNK })) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { size, sha256: hash.copy().digest('hex') };
+/** SHA-256 of a whole file, in a worker thread (see FileHasher). */
+async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
+  const { size } = await stat(path);
+  return new FileHasher(path).digest(size);
 }
 
 /** Writes all of `chunks` (`n` bytes) at the file's append position, continuing after short writes. */

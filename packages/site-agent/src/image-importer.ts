@@ -1,5 +1,6 @@
-import { createReadStream } from 'node:fs';
 import {
+  ChecksumMismatchError,
+  isRetryable,
   type JobState,
   type Logger,
   type Manifest,
@@ -9,8 +10,9 @@ import {
   silentLogger,
 } from '@ferry/shared';
 import type { ContentLibraryClient, LibraryItemInfo } from './content-library-client.js';
-import type { DownloadCache } from './download-cache.js';
+import type { CachedImage, DownloadCache } from './download-cache.js';
 import { ItemConflictError } from './errors.js';
+import type { GrowingFile } from './growing-file.js';
 import { formatMarker, parseMarker } from './item-marker.js';
 import type { TransferQueues } from './transfer-queues.js';
 
@@ -27,8 +29,12 @@ export interface ImageImporterOptions {
 
 export interface ImportProgress {
   state: Extract<JobState, 'downloading' | 'verifying' | 'importing'>;
+  /** `downloading`: bytes in the cache; `importing`: bytes uploaded to the update session. */
   bytesDone: number;
+  /** `downloading`: the object's size; `importing`: the sum of its files' sizes. */
   bytesTotal: number;
+  /** `importing` while the download still runs beside it: bytes in the cache (of the object's size). */
+  bytesDownloaded?: number;
 }
 
 export interface ImportRequest {
@@ -48,10 +54,15 @@ export interface ImportResult {
   bytesUploaded: number;
 }
 
+type Settled = { cached: CachedImage; error?: undefined } | { cached?: undefined; error: unknown };
+
 /**
- * One image, store → verified cache → Content Library item. Downloads and uploads
- * go through the shared bounded queues. On any failure during upload the update
- * session is failed and an item this run created is deleted: no half item stays.
+ * One image, store → verified cache → Content Library item, in one pass: the import
+ * follows the cache file while the download fills it, so an image costs the slower of
+ * the two links, not their sum. Downloads and uploads go through the shared bounded
+ * queues (a queued import waits for its slot while the download goes on). Nothing is
+ * completed in vCenter before the whole object's size and SHA-256 are proven; on any
+ * failure the update session is failed and an item this run created is deleted.
  */
 export class ImageImporter {
   readonly #o: ImageImporterOptions;
@@ -83,25 +94,85 @@ export class ImageImporter {
       return { itemId: existing.id, itemName, skipped: true, bytesDownloaded: 0, bytesUploaded: 0 };
     }
 
-    const cached = await this.#o.queues.download(() => {
-      request.onProgress?.({ state: 'downloading', bytesDone: 0, bytesTotal: manifest.size });
+    const progress = { downloaded: 0, sent: 0, importing: false };
+    const total = manifest.files.reduce((sum, f) => sum + f.size, 0);
+    const report = () =>
+      request.onProgress?.(
+        progress.importing
+          ? {
+              state: 'importing',
+              bytesDone: progress.sent,
+              bytesTotal: total,
+              ...(progress.downloaded < manifest.size ? { bytesDownloaded: progress.downloaded } : {}),
+            }
+          : { state: 'downloading', bytesDone: progress.downloaded, bytesTotal: manifest.size },
+      );
+
+    // The download is stopped early only when the import failed for a reason a retry would meet again.
+    const stopDownload = new AbortController();
+    const signal = request.signal ? AbortSignal.any([request.signal, stopDownload.signal]) : stopDownload.signal;
+    let opened!: (file: GrowingFile) => void;
+    const open = new Promise<GrowingFile>((resolve) => {
+      opened = resolve;
+    });
+    const download = this.#o.queues.download(() => {
+      report();
       return this.#o.cache.fetch(
         this.#o.store,
         { artifact: manifest.artifact, sha256: manifest.sha256, size: manifest.size },
         {
-          signal: request.signal,
-          onProgress: (bytesDone, bytesTotal) => request.onProgress?.({ state: 'downloading', bytesDone, bytesTotal }),
+          signal,
+          onOpen: opened,
+          onProgress: (bytesDone) => {
+            progress.downloaded = bytesDone;
+            report();
+          },
         },
       );
     });
-    request.onProgress?.({ state: 'verifying', bytesDone: manifest.size, bytesTotal: manifest.size });
+    let downloadFailed = false;
+    const settled: Promise<Settled> = download.then(
+      (cached) => ({ cached }),
+      (error: unknown) => {
+        downloadFailed = true;
+        return { error };
+      },
+    );
+    // The cache opens the file before it settles; a download that failed first ends the import here.
+    const file = await Promise.race([
+      open,
+      settled.then((end) => {
+        throw end.error ?? new Error('the cache settled a download without opening its file');
+      }),
+    ]);
     try {
       return await this.#o.queues.import(async () => {
-        const uploaded = await this.#upload(manifest, itemName, existing, cached.path, request, log);
-        return { ...uploaded, itemName, skipped: false, bytesDownloaded: cached.bytesFromStore };
+        const early = downloadFailed ? await settled : undefined;
+        if (early?.error !== undefined) throw early.error;
+        const uploaded = await this.#upload(
+          manifest,
+          itemName,
+          existing,
+          file,
+          settled,
+          progress,
+          report,
+          request,
+          log,
+        );
+        const done = await settled;
+        return { ...uploaded, itemName, skipped: false, bytesDownloaded: done.cached?.bytesFromStore ?? 0 };
       });
+    } catch (err) {
+      // A retry must not download again: let the download finish into the cache (or stop it at a
+      // point it can resume from) before the job is retried or given up.
+      if (!isRetryable(err)) stopDownload.abort(err);
+      const end = await settled;
+      // An object that is not what was signed is the root cause of whatever the OVA reader met
+      // at its end (e.g. a corrupt end-of-archive block): report that.
+      throw end.error instanceof ChecksumMismatchError ? end.error : err;
     } finally {
-      cached.release();
+      (await settled).cached?.release();
     }
   }
 
@@ -109,7 +180,10 @@ export class ImageImporter {
     manifest: Manifest,
     itemName: string,
     existing: LibraryItemInfo | undefined,
-    path: string,
+    file: GrowingFile,
+    downloaded: Promise<Settled>,
+    progress: { sent: number; importing: boolean },
+    report: () => void,
     request: ImportRequest,
     log: Logger,
   ): Promise<{ itemId: string; bytesUploaded: number }> {
@@ -139,12 +213,13 @@ export class ImageImporter {
     // A crashed earlier run may have left a session open on this item.
     await library.failOpenSessions(itemId, 'superseded by a new ferry import');
 
-    const total = manifest.files.reduce((sum, f) => sum + f.size, 0);
     let sent = 0;
     const session = await library.openUpdateSession(itemId);
     log.info({ itemId, sessionId: session.id, created }, 'importing into content library');
+    progress.importing = true;
+    report();
     try {
-      const reader = new OvaReader(createReadStream(path, { highWaterMark: 1 << 20 }), {
+      const reader = new OvaReader(file.read(request.signal), {
         archiveSize: manifest.size,
         expectedFiles: manifest.files,
       });
@@ -158,11 +233,15 @@ export class ImageImporter {
         const before = sent;
         await session.upload(uploadUrl, entry.body, entry.size, (bytes) => {
           sent = before + bytes;
-          request.onProgress?.({ state: 'importing', bytesDone: sent, bytesTotal: total });
+          progress.sent = sent;
+          report();
         });
         sent = before + entry.size;
         if (request.signal?.aborted) throw request.signal.reason;
       }
+      // The reader ends only on a proven file; this also surfaces a download failure that raced the end.
+      const proof = await downloaded;
+      if (proof.error !== undefined) throw proof.error;
       await session.validate();
       await session.complete();
     } catch (err) {

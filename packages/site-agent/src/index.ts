@@ -17,7 +17,12 @@ export type {
   UpdateSessionFileInfo,
   UpdateSessionInfo,
 } from './content-library.js';
-export { ContentLibraryClient, type ContentLibraryClientOptions, UpdateSession } from './content-library-client.js';
+export {
+  ContentLibraryClient,
+  type ContentLibraryClientOptions,
+  MANAGED_BY_FERRY,
+  UpdateSession,
+} from './content-library-client.js';
 export { ControlWatch, type ControlWatchOptions, type WatchEntry, type WatchIterator } from './control-watch.js';
 export {
   CheckStage,
@@ -91,6 +96,29 @@ export { SiteAgent, type SiteAgentOptions } from './site-agent.js';
 export { type StatusPatch, StatusWriter } from './status-writer.js';
 export { type PullFile, type PullRegistration, PullServer, type PullServerOptions } from './transfer/pull-server.js';
 export { checkThumbprint, PullTransferError, pullIntoSession } from './transfer/pull-transfer.js';
+export {
+  DEFAULT_SYNC_TIMEOUT_MS,
+  type EnsuredSubscription,
+  type EnsureSubscriptionOptions,
+  ensureSubscription,
+  expectedFilesOf,
+  type SubscribedItemRef,
+  type SubscribedItemReport,
+  SubscriptionError,
+  type SubscriptionErrorCode,
+  type SyncItemOptions,
+  subscribedItemState,
+  syncItem,
+} from './transfer/subscription.js';
+export { getLibrary, type LibraryInfo, type SubscriptionSpec } from './transfer/subscription-api.js';
+export {
+  type ExpectedFile,
+  judgeSubscribedItem,
+  planSubscription,
+  type SubscribedItemState,
+  type SubscribedItemVerdict,
+  type SubscriptionPlan,
+} from './transfer/subscription-verdict.js';
 export { TokenBucket, throttle } from './transfer/token-bucket.js';
 export { TransferQueues } from './transfer-queues.js';
 export { AGENT_VERSION } from './version.js';

@@ -271,7 +271,9 @@ export class JobRunner {
         signal,
         onProgress: (p) => {
           // A cancelled job's progress must not overwrite what cancelled it.
-          if (!signal.aborted) status.progress(manifest.name, manifest.version, p.state, p.bytesDone, p.bytesTotal);
+          if (!signal.aborted) {
+            status.progress(manifest.name, manifest.version, p.state, p.bytesDone, p.bytesTotal, p.bytesDownloaded);
+          }
         },
       });
       if (job.retired) {

@@ -96,6 +96,7 @@ export class StatusWriter {
       delete record.error;
       if (!('retryAt' in patch)) delete record.retryAt;
     }
+    if (patch.state && patch.state !== 'importing') delete record.bytesDownloaded;
     return this.#write(key, record);
   }
 
@@ -103,7 +104,14 @@ export class StatusWriter {
    * Byte progress during a transfer: stored at most once a second and only after 1 %
    * more of the bytes, so a 4-hour upload makes at most a few hundred writes.
    */
-  progress(name: string, version: string, state: StatusRecord['state'], bytesDone: number, bytesTotal: number): void {
+  progress(
+    name: string,
+    version: string,
+    state: StatusRecord['state'],
+    bytesDone: number,
+    bytesTotal: number,
+    bytesDownloaded?: number,
+  ): void {
     const key = statusKey(this.site, name, version);
     const slot = this.#slots.get(key);
     if (!slot) return;
@@ -116,7 +124,7 @@ export class StatusWriter {
     }
     slot.lastProgressAt = now;
     slot.lastProgressBytes = bytesDone;
-    void this.update(name, version, { state, bytesDone, bytesTotal });
+    void this.update(name, version, { state, bytesDone, bytesTotal, bytesDownloaded });
   }
 
   /** Resolves once every record changed so far is stored (or the writer is closed). */

@@ -160,6 +160,98 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
     expect(left).toEqual([]);
   });
 
+  /** Imports `manifest`, recording whether an upload had started before it ended. */
+  async function importWatchingUpload(runtime: AgentRuntime, manifest: Manifest) {
+    let uploaded = 0;
+    let overlapped = false;
+    const err = await runtime.importer
+      .import({
+        manifest,
+        onProgress: (p) => {
+          if (p.state !== 'importing') return;
+          uploaded = Math.max(uploaded, p.bytesDone);
+          if (p.bytesDownloaded !== undefined) overlapped = true;
+        },
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    return { err, uploaded, overlapped };
+  }
+
+  it('a corrupted LAST byte of the object fails the started upload: no item, no open update session', async () => {
+    const ova = await build('lastbyte', 24 * MiB);
+    const manifest = await stageImage(rt.store, key, ova, { name: 'lastbyte', version: '1' });
+    const bytes = await readFile(ova.path);
+    bytes[bytes.length - 1]! ^= 0xff; // tar padding: every entry still reads fine, only the object's SHA-256 differs
+    await createStore(rt.config.store).put(manifest.artifact, new PassThrough().end(bytes), { size: bytes.length });
+
+    const { err, uploaded } = await importWatchingUpload(rt, manifest);
+    expect(err).toBeInstanceOf(ChecksumMismatchError);
+    expect(err!.message).toContain(manifest.sha256);
+    // The upload ran ahead of the proof: every file went to the session, yet nothing was completed.
+    expect(uploaded).toBe(ova.files.reduce((sum, f) => sum + f.size, 0));
+    expect(await itemFor(rt, manifest)).toBeUndefined();
+    expect(await rt.library.listUpdateSessions({ activeOnly: true })).toEqual([]);
+    expect((await readdir(rt.cache.dir)).filter((n) => n.startsWith(manifest.sha256))).toEqual([]);
+  });
+
+  it('a .mf mismatch in the LAST entry fails the started upload: no item, no open update session', async () => {
+    const ova = await build('lastentry', 8 * MiB, {
+      disks: 2,
+      mutate: (e) => [...e.slice(0, -1), { name: e.at(-1)!.name, body: { size: 8 * MiB, seed: 'tampered' } }],
+    });
+    const manifest = await stageImage(rt.store, key, ova, { name: 'lastentry', version: '1' });
+    const { err, uploaded } = await importWatchingUpload(rt, manifest);
+    expect(err).toBeInstanceOf(ChecksumMismatchError);
+    expect(err!.message).toMatch(/"lastentry-disk2\.vmdk" \(per lastentry\.mf\)/);
+    expect(uploaded).toBeGreaterThan(8 * MiB); // the first disk was already in the session
+    expect(await itemFor(rt, manifest)).toBeUndefined();
+    expect(await rt.library.listUpdateSessions({ activeOnly: true })).toEqual([]);
+  });
+
+  it('a vCenter outage mid-import: the retry imports from the cache without downloading again', async () => {
+    const vc = await startVcsim();
+    const proxy = await startFaultProxy(s3.port);
+    try {
+      const ova = await build('outage', 96 * MiB);
+      const manifest = await stageImage(rt.store, key, ova, { name: 'outage', version: '1' });
+      const site = await runtimeFor('site-outage', { s3Endpoint: proxy.url, vcsim: vc });
+      let killed = false;
+      const err = await site.importer
+        .import({
+          manifest,
+          onProgress: (p) => {
+            if (!killed && p.state === 'importing' && p.bytesDone > 0) {
+              killed = true;
+              vc.kill();
+            }
+          },
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+      expect(killed).toBe(true);
+      expect(err).toBeInstanceOf(Error);
+      // vcsim forgets its state on restart: a fresh runtime finds (creates) the library again.
+      await vc.restart();
+      const again = await runtimeFor('site-outage', { s3Endpoint: proxy.url, vcsim: vc });
+      const retry = await again.importer.import({ manifest });
+      expect(retry.bytesDownloaded).toBe(0);
+      expect(proxy.bytesFromUpstream).toBeLessThan(1.2 * ova.size);
+      const item = await itemFor(again, manifest);
+      expect(item?.id).toBe(retry.itemId);
+      for (const f of ova.files) {
+        expect(await sha256Of(await again.library.downloadFile(item!.id, f.name)), f.name).toBe(f.sha256);
+      }
+    } finally {
+      await proxy.stop();
+      await vc.stop();
+    }
+  });
+
   it.each([
     ['a ../evil entry', (e: TarEntrySpec[]) => [...e, { name: '../evil', body: Buffer.from('x') }], /"\.\.\/evil"/],
     [

@@ -1,0 +1,284 @@
+/**
+ * The compiled stage of a config (after options → with defaults): what constructors take.
+ * Secrets are read from their files or the environment, relative paths are made absolute
+ * against the config file's directory, and durations carry their unit in the name (`…Ms`).
+ * No defaults here: every value is already present in the with-defaults input (config.ts).
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { AgentOptionsWithDefaults, CoordinatorOptionsWithDefaults } from './config.js';
+import { ConfigError } from './errors.js';
+import { Secret } from './secret.js';
+import { type DeployCheckSettings, resolveDeployCheck } from './zone-parts-config.js';
+
+type RawStore = AgentOptionsWithDefaults['store'];
+type RawNats = AgentOptionsWithDefaults['nats'];
+
+export interface TlsFiles {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  insecure: boolean;
+}
+
+export interface NatsConfig {
+  servers: string[];
+  name?: string;
+  credsFile?: string;
+  user?: string;
+  password?: Secret;
+  token?: Secret;
+  tls?: TlsFiles;
+  inboxPrefix?: string;
+}
+
+export type StoreConfig =
+  | {
+      type: 's3';
+      endpoint?: string;
+      bucket: string;
+      region: string;
+      forcePathStyle: boolean;
+      prefix?: string;
+      accessKeyId?: Secret;
+      secretAccessKey?: Secret;
+      caFile?: string;
+      insecure: boolean;
+    }
+  | {
+      type: 'artifactory';
+      url: string;
+      repo: string;
+      token?: Secret;
+      apiKey?: Secret;
+      caFile?: string;
+      insecure: boolean;
+    }
+  | { type: 'file'; root: string };
+
+export interface VsphereConfig {
+  url: string;
+  username: string;
+  password: Secret;
+  insecure: boolean;
+  caFile?: string;
+  library: string;
+  datastore: string;
+  itemName: string;
+  keepAliveMs: number;
+}
+
+export interface AgentConfig {
+  file: string;
+  site: string;
+  zone: string;
+  labels: Record<string, string>;
+  nats: NatsConfig;
+  store: StoreConfig;
+  vsphere: VsphereConfig;
+  cache: { dir: string; maxBytes: number };
+  concurrency: { downloads: number; imports: number };
+  reconcile: { schedule: string; timezone: string; jitterMs: number; prune: boolean; enabled: boolean };
+  retention: { keepVersions: number };
+  trust: { publicKeys: string[] };
+  http: { listen: string };
+  jobs: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number; shutdownGraceMs: number };
+  deployCheck: DeployCheckSettings;
+  log: { level: string };
+}
+
+export interface CoordinatorConfig {
+  file: string;
+  nats: NatsConfig;
+  store: StoreConfig;
+  signing: { privateKeyFile: string };
+  jetstream: { replicas: number };
+  discovery: { schedule: string; prefix: string; enabled: boolean; targets: string[] };
+  http: { listen: string; token?: Secret; webhookSecret?: Secret };
+  log: { level: string };
+}
+
+/** Where secrets may come from besides `*File` keys. Tests pass their own map. */
+export type Env = Record<string, string | undefined>;
+
+class Resolver {
+  constructor(
+    readonly file: string,
+    readonly env: Env,
+  ) {}
+
+  path(p: string): string;
+  path(p: string | undefined): string | undefined;
+  path(p: string | undefined): string | undefined {
+    if (p === undefined) return undefined;
+    return isAbsolute(p) ? p : resolve(dirname(this.file), p);
+  }
+
+  /** Every secret file that could not be used: reported together, so one run shows them all. */
+  readonly problems: Array<{ key: string; message: string }> = [];
+
+  problem(key: string, message: string): void {
+    this.problems.push({ key, message });
+  }
+
+  /** Throws one ConfigError naming every problem found while resolving. */
+  throwIfProblems(): void {
+    if (this.problems.length === 0) return;
+    const text = this.problems.map((p) => `${p.key}: ${p.message}`).join('; ');
+    throw new ConfigError(`${this.file}: ${text}`, this.file, this.problems[0]?.key);
+  }
+
+  async secret(key: string, fileValue: string | undefined, envName: string): Promise<Secret | undefined> {
+    if (fileValue !== undefined) {
+      const path = this.path(fileValue);
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (err) {
+        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
+        this.problem(key, `secret file ${path} ${why}`);
+        return undefined;
+      }
+      const value = text.trim();
+      if (!value) {
+        this.problem(key, `secret file ${path} is empty`);
+        return undefined;
+      }
+      return new Secret(value);
+    }
+    const fromEnv = this.env[envName];
+    return fromEnv ? new Secret(fromEnv) : undefined;
+  }
+
+  async nats(raw: RawNats): Promise<NatsConfig> {
+    return {
+      servers: raw.servers,
+      name: raw.name,
+      credsFile: this.path(raw.credsFile),
+      user: raw.user,
+      password: await this.secret('nats.passwordFile', raw.passwordFile, 'FERRY_NATS_PASSWORD'),
+      token: await this.secret('nats.tokenFile', raw.tokenFile, 'FERRY_NATS_TOKEN'),
+      tls: raw.tls && {
+        caFile: this.path(raw.tls.caFile),
+        certFile: this.path(raw.tls.certFile),
+        keyFile: this.path(raw.tls.keyFile),
+        insecure: raw.tls.insecure,
+      },
+      inboxPrefix: raw.inboxPrefix,
+    };
+  }
+
+  async store(raw: RawStore): Promise<StoreConfig> {
+    switch (raw.type) {
+      case 's3':
+        return {
+          type: 's3',
+          endpoint: raw.endpoint,
+          bucket: raw.bucket,
+          region: raw.region,
+          forcePathStyle: raw.forcePathStyle,
+          prefix: raw.prefix,
+          accessKeyId: await this.secret('store.accessKeyIdFile', raw.accessKeyIdFile, 'AWS_ACCESS_KEY_ID'),
+          secretAccessKey: await this.secret(
+            'store.secretAccessKeyFile',
+            raw.secretAccessKeyFile,
+            'AWS_SECRET_ACCESS_KEY',
+          ),
+          caFile: this.path(raw.caFile),
+          insecure: raw.insecure,
+        };
+      case 'artifactory':
+        return {
+          type: 'artifactory',
+          url: raw.url,
+          repo: raw.repo,
+          token: await this.secret('store.tokenFile', raw.tokenFile, 'FERRY_ARTIFACTORY_TOKEN'),
+          apiKey: await this.secret('store.apiKeyFile', raw.apiKeyFile, 'FERRY_ARTIFACTORY_API_KEY'),
+          caFile: this.path(raw.caFile),
+          insecure: raw.insecure,
+        };
+      case 'file':
+        return { type: 'file', root: this.path(raw.root) };
+    }
+  }
+}
+
+/** With-defaults agent options → the AgentConfig the runtime is built from. */
+export async function compileAgentConfig(
+  raw: AgentOptionsWithDefaults,
+  file: string,
+  env: Env = process.env,
+): Promise<AgentConfig> {
+  const r = new Resolver(file, env);
+  const password = await r.secret('vsphere.passwordFile', raw.vsphere.passwordFile, 'FERRY_VSPHERE_PASSWORD');
+  if (!password && raw.vsphere.passwordFile === undefined) {
+    r.problem('vsphere.passwordFile', 'no vCenter password: set vsphere.passwordFile or FERRY_VSPHERE_PASSWORD');
+  }
+  const nats = await r.nats(raw.nats);
+  const store = await r.store(raw.store);
+  r.throwIfProblems();
+  return {
+    file,
+    site: raw.site,
+    zone: raw.zone,
+    labels: raw.labels,
+    nats,
+    store,
+    vsphere: {
+      url: raw.vsphere.url,
+      username: raw.vsphere.username,
+      password: password as Secret, // set: a missing password is a problem thrown above
+      insecure: raw.vsphere.insecure,
+      caFile: r.path(raw.vsphere.caFile),
+      library: raw.vsphere.library,
+      datastore: raw.vsphere.datastore,
+      itemName: raw.vsphere.itemName,
+      keepAliveMs: raw.vsphere.keepAlive,
+    },
+    cache: { dir: r.path(raw.cache.dir), maxBytes: raw.cache.maxBytes },
+    concurrency: raw.concurrency,
+    reconcile: {
+      schedule: raw.reconcile.schedule,
+      timezone: raw.reconcile.timezone,
+      jitterMs: raw.reconcile.jitter,
+      prune: raw.reconcile.prune,
+      enabled: raw.reconcile.enabled,
+    },
+    retention: raw.retention,
+    trust: { publicKeys: raw.trust.publicKeys.map((p) => r.path(p)) },
+    http: raw.http,
+    jobs: {
+      maxAttempts: raw.jobs.maxAttempts,
+      retryBaseMs: raw.jobs.retryBase,
+      retryMaxMs: raw.jobs.retryMax,
+      shutdownGraceMs: raw.jobs.shutdownGrace,
+    },
+    deployCheck: resolveDeployCheck(raw.deployCheck),
+    log: raw.log,
+  };
+}
+
+/** With-defaults coordinator options → the CoordinatorConfig the daemon and the CLI use. */
+export async function compileCoordinatorConfig(
+  raw: CoordinatorOptionsWithDefaults,
+  file: string,
+  env: Env = process.env,
+): Promise<CoordinatorConfig> {
+  const r = new Resolver(file, env);
+  const config: CoordinatorConfig = {
+    file,
+    nats: await r.nats(raw.nats),
+    store: await r.store(raw.store),
+    signing: { privateKeyFile: r.path(raw.signing.privateKeyFile) },
+    jetstream: raw.jetstream,
+    discovery: raw.discovery,
+    http: {
+      listen: raw.http.listen,
+      token: await r.secret('http.tokenFile', raw.http.tokenFile, 'FERRY_API_TOKEN'),
+      webhookSecret: await r.secret('http.webhookSecretFile', raw.http.webhookSecretFile, 'FERRY_WEBHOOK_SECRET'),
+    },
+    log: raw.log,
+  };
+  r.throwIfProblems();
+  return config;
+}
