@@ -8,6 +8,8 @@
  *   npm run demo                      # everything, then stops and cleans up
  *   npm run demo -- --keep            # leave it running and print what to try next
  *   npm run demo -- --size 64MiB      # a smaller OVA
+ *   npm run demo -- --keep-files      # keep the work dir (configs, logs, cache) after it stops
+ *   npm run demo -- --help
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -18,7 +20,6 @@ import {
   formatBytes,
   formatDuration,
   openTopology,
-  parseSize,
   parseStatusRecord,
   type StatusRecord,
   statusKey,
@@ -32,6 +33,7 @@ import { buildOva } from '../test/world/ova.js';
 import { freePort } from '../test/world/ports.js';
 import { startS3 } from '../test/world/s3.js';
 import { startVcsim, type VcsimHandle } from '../test/world/vcsim.js';
+import { parseDemoArgs } from './demo-args.js';
 
 const SITES = [
   { site: 'dc1-corp', zone: 'corporate', labels: { region: 'eu-west' } },
@@ -41,11 +43,7 @@ const SITES = [
 const IMAGE = { name: 'ubuntu-2204', version: '2026.11.21' };
 const TIMEOUT_MS = 170_000;
 
-const args = process.argv.slice(2);
-const keep = args.includes('--keep');
-const sizeArg = args[args.indexOf('--size') + 1];
-const diskSize = args.includes('--size') && sizeArg ? parseSize(sizeArg) : 300 * 2 ** 20;
-if (diskSize === undefined) fail(`--size ${sizeArg}: expected a size like 300MiB`);
+const { keep, keepFiles, diskSize } = parseDemoArgs(process.argv.slice(2));
 
 const tty = process.stdout.isTTY === true;
 const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
@@ -55,15 +53,14 @@ const red = (s: string) => (tty ? `\x1b[31m${s}\x1b[0m` : s);
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const step = (line: string) => say(`${bold('==>')} ${line}`);
 
-function fail(message: string): never {
-  process.stderr.write(`demo: ${message}\n`);
-  process.exit(1);
-}
-
 const children: Array<{ name: string; child: ChildProcess }> = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 
+/** Set once a signal started the shutdown: main() must not start new processes behind its back. */
+let stopping = false;
+
 function startProcess(name: string, bin: string, argv: string[], logDir: string): ChildProcess {
+  if (stopping) throw new Error('stopping');
   const log = createWriteStream(join(logDir, `${name}.log`));
   const child = spawn(process.execPath, [bin, ...argv], {
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
@@ -107,7 +104,15 @@ async function waitHttp(url: string, what: string, timeoutMs = 30_000): Promise<
   }
 }
 
-async function shutdown(): Promise<void> {
+let shuttingDown: Promise<void> | undefined;
+
+/** Stops every process and runs the cleanups once, however many ways out ask for it at once. */
+function shutdown(): Promise<void> {
+  shuttingDown ??= stopAll();
+  return shuttingDown;
+}
+
+async function stopAll(): Promise<void> {
   for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM');
   await Promise.all(
     children.map(
@@ -125,7 +130,9 @@ async function shutdown(): Promise<void> {
         }),
     ),
   );
-  for (const c of cleanups.reverse()) await c().catch(() => {});
+  for (const c of cleanups.reverse()) {
+    await c().catch((err: Error) => process.stderr.write(`demo: cleanup step failed: ${err.message}\n`));
+  }
 }
 
 function bar(done: number, total: number, width = 24): string {
@@ -149,10 +156,15 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
   const logDir = join(dir, 'logs');
   await mkdir(logDir);
-  if (!keep) cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  // Removed last (cleanups run in reverse), on every way out, unless --keep-files.
+  if (!keepFiles) cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
   say(bold('ferry demo: one OVA, three sites in two zones, everything on loopback'));
-  say(dim(`  work dir ${dir} (process logs in ${logDir})`));
+  say(
+    dim(
+      `  work dir ${dir} (process logs in ${logDir}; ${keepFiles ? 'kept' : 'removed at the end, --keep-files keeps it'})`,
+    ),
+  );
   say();
 
   step('starting NATS (a hub with JetStream and one leaf node per site), s3rver and one vcsim per site');
@@ -239,7 +251,7 @@ async function main(): Promise<void> {
     `    coordinator http://127.0.0.1:${coordPort}/ ; agents ${SITES.map((s) => `${s.site} ${agentUrls[s.site]}`).join(', ')}`,
   );
 
-  step(`building a sample OVA (OVF descriptor, .mf with SHA256 lines, one ${formatBytes(diskSize!)} disk)`);
+  step(`building a sample OVA (OVF descriptor, .mf with SHA256 lines, one ${formatBytes(diskSize)} disk)`);
   const ovaDir = join(dir, 'ova');
   await mkdir(ovaDir);
   const ova = await buildOva(ovaDir, { name: 'ubuntu', diskSize });
@@ -323,7 +335,8 @@ async function main(): Promise<void> {
         `    ${s.site.padEnd(10)} golden-images / ${bold(item.name)}  ${files.length} files, ${formatBytes(bytes)}  (item ${item.id})`,
       );
     }
-    await lib.logout().catch(() => {});
+    // The session ends with vcsim anyway; a failed logout only costs a note.
+    await lib.logout().catch((err: Error) => say(dim(`    (logout from ${s.site} failed: ${err.message})`)));
   }
   say();
   say(green(`done in ${formatDuration(Date.now() - started)}`));
@@ -339,18 +352,36 @@ async function main(): Promise<void> {
     say(
       `  one site only     FERRY_CONFIG=${coordConfig} pnpm exec ferry republish ${IMAGE.name}@${IMAGE.version} --site dc2-pci --force`,
     );
-    for (const { name, child } of children)
-      say(`  kill ${name.padEnd(17)} kill ${child.pid}   (then watch the status go stale)`);
+    const coordinator = children.find((c) => c.name === 'coordinator')!;
+    say(
+      `  stop the coordinator  kill ${coordinator.child.pid}   (the web page goes; agents keep importing; ferry status still answers from NATS)`,
+    );
+    const agent = children.find((c) => c.name === 'agent-dc2-pci')!;
+    say(`  stop an agent     kill ${agent.child.pid}   (dc2-pci turns stale in ferry sites / status after 60 s)`);
+    say(
+      `  restart it        pnpm exec ferry-agent --config ${agentConfigs['dc2-pci']} 2>>${join(logDir, 'agent-dc2-pci.log')} &`,
+    );
+    say(dim('                    (an agent you restart yourself is not stopped by Ctrl-C: kill it when done)'));
     say(`  agent metrics     ${agentUrls['dc1-corp']}/metrics`);
     say(`  logs              ${logDir}`);
-    say('Press Ctrl-C to stop everything.');
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    say(`Press Ctrl-C to stop everything${keepFiles ? '' : ' and remove the work dir'}.`);
+    await new Promise<void>((resolve) => {
+      stopWaiting = resolve;
+    });
   }
 }
 
-process.once('SIGTERM', () => {
-  void shutdown().then(() => process.exit(130));
-});
+/** Set while `--keep` waits: Ctrl-C or SIGTERM then ends the wait and main() stops everything. */
+let stopWaiting: (() => void) | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (stopWaiting) return stopWaiting();
+    say();
+    stopping = true;
+    step(`${signal}: stopping everything${keepFiles ? '' : ' and removing the work dir'}`);
+    void shutdown().then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
 
 main()
   .then(async () => {
@@ -359,6 +390,8 @@ main()
     process.exit(0);
   })
   .catch(async (err: Error) => {
+    // A signal is stopping everything: what failed in main() since is a consequence, not news.
+    if (stopping) return;
     process.stderr.write(`\n${red('demo failed:')} ${err.message}\n`);
     for (const { name } of children) process.stderr.write(`  log of ${name}: see the work dir's logs/${name}.log\n`);
     keep || (await shutdown());

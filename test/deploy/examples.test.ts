@@ -38,7 +38,7 @@ describe('deploy/examples', () => {
     expect(config.nats.user).toBe('ferry-coordinator');
     expect(config.nats.password?.reveal()).toMatch(/^fake/);
     expect(config.http.token?.reveal()).toMatch(/^fake/);
-    expect(config.signing.privateKeyFile).toMatch(/keys\/release\.key$/);
+    expect(config.signing?.privateKeyFile).toMatch(/keys\/release\.key$/);
     const hub = await readFile(join(NATS_DEPLOY_DIR, 'hub.conf'), 'utf8');
     expect(hub).toContain(`user: ${config.nats.user}`);
   });

@@ -199,7 +199,7 @@ describe('deploy/kubernetes manifests', () => {
     const port = listenPort(config.http.listen);
     expect(c.ports.find((p: Doc) => p.name === 'http').containerPort).toBe(port);
     expect(c.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port });
-    expect(c.volumeMounts.some((m: Doc) => config.signing.privateKeyFile.startsWith(`${m.mountPath}/`))).toBe(true);
+    expect(c.volumeMounts.some((m: Doc) => config.signing?.privateKeyFile.startsWith(`${m.mountPath}/`))).toBe(true);
     const svc = ofKind('Service').find((d) => d.doc.metadata.name === 'ferry-coordinator')!.doc;
     for (const [k, v] of Object.entries(svc.spec.selector)) expect(deploy.spec.template.metadata.labels[k]).toBe(v);
     expect(svc.spec.ports[0].targetPort).toBe('http');

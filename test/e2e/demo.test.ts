@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/processes.js';
 
@@ -21,5 +22,43 @@ describe('the demo (npm run demo)', () => {
     expect(out).toMatch(/ready everywhere/);
     expect(out).not.toMatch(/at .*\.ts:\d+/); // no stack traces
     expect(out).not.toMatch(/^\{"level"/m); // no JSON log dumps
+  });
+});
+
+describe('the demo, briefly', () => {
+  const demo = (args: string[]) =>
+    spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/demo.ts', ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+
+  it('--help prints usage and starts nothing', async () => {
+    const child = demo(['--help']);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(out).toMatch(/^usage: npm run demo -- /);
+    expect(out).toContain('--keep-files');
+    expect(out).not.toContain('starting NATS');
+  });
+
+  it('SIGTERM stops everything and removes the work dir', async () => {
+    const child = demo(['--size', '1MiB']);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    const deadline = Date.now() + 60_000;
+    while (!/starting the coordinator/.test(out)) {
+      if (Date.now() > deadline) throw new Error(`the demo did not get going:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const dir = /work dir (\S+)/.exec(out)![1]!;
+    expect(existsSync(dir)).toBe(true);
+    child.kill('SIGTERM');
+    expect(await closed).toBe(143);
+    expect(existsSync(dir), out).toBe(false);
+    expect(out).toContain('SIGTERM: stopping everything and removing the work dir');
   });
 });

@@ -5,6 +5,7 @@ import { createLogger, loadCoordinatorConfig } from '@ferry/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ferry, writeCoordinatorConfig } from '../support/coordinator-config.js';
+import { duplicateKeys } from '../support/duplicate-keys.js';
 import { FERRY_AGENT_BIN, FERRY_BIN, runBin } from '../support/processes.js';
 import { SiteWorld } from '../support/site-world.js';
 
@@ -61,6 +62,14 @@ describe('secrets never reach logs, errors, status, metrics or CLI output', () =
     await world.waitForStatus('dc1', 'classified', '1');
     const failed = await world.waitForStatus('dc2', 'classified', '1', (r) => r.state === 'failed');
     expect(failed.error?.code).toBe('VSPHERE_AUTH');
+    // Its heartbeat says it is not ready, and why: `ferry sites` never calls it "ok".
+    await expect
+      .poll(async () => (await world.topology.sites.get('dc2'))?.json<{ ready?: boolean }>().ready, { timeout: 15_000 })
+      .toBe(false);
+    const sites = await ferry(['sites', '--config', coordFile]);
+    expect(sites.out).toMatch(/^dc2\s.*NOT READY$/m);
+    expect(sites.out).toMatch(/^dc2: not ready: vcenter: .*rejected user/m);
+    keep('ferry sites', sites.out + sites.err);
 
     for (const args of [['status'], ['status', '--json'], ['sites', '--json'], ['republish', 'classified@1']]) {
       const r = await ferry([...args, '--config', coordFile]);
@@ -98,6 +107,8 @@ describe('secrets never reach logs, errors, status, metrics or CLI output', () =
     }
     for (const [site, lines] of world.logs) keep(`agent ${site} logs`, lines.map((l) => JSON.stringify(l)).join('\n'));
     keep('coordinator logs', coordLogs.join(''));
+    // Every coordinator log line names each field once (JSON.parse would hide a repeated key).
+    for (const line of coordLogs) expect(duplicateKeys(line.trim()), line).toEqual([]);
 
     expect(collected.length).toBeGreaterThan(10);
     expect(world.logs.get('dc2')!.some((l) => /import failed/.test(String(l.msg)))).toBe(true);

@@ -11,74 +11,33 @@
  *
  * Needs Debian's `chromium` on PATH (scripts/bootstrap.sh installs it).
  */
-import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CoordinatorDaemon, startCoordinator } from '@ferry/coordinator';
+import type { CoordinatorDaemon } from '@ferry/coordinator';
 import {
   EventBus,
   type Heartbeat,
-  loadCoordinatorConfig,
   type Manifest,
   publishedMsgId,
   type ReconcileReport,
   type StatusRecord,
   signManifest,
-  silentLogger,
   statusKey,
 } from '@ferry/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeCoordinatorConfig } from '../support/coordinator-config.js';
 import { SiteWorld } from '../support/site-world.js';
 import { waitFor } from '../support/wait.js';
+import { launchBrowser, startPageDaemon } from '../support/web-browser.js';
 import { type FaultProxy, startFaultProxy } from '../world/fault-proxy.js';
 
 const OUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
 const TOKEN = 'web-page-token-5c1e7a';
 const SITES = ['dc1-corp', 'dc2-corp'];
 const MiB = 2 ** 20;
-
-/** Debian's chromium from PATH; a clear error when it is missing. */
-function chromiumPath(): string {
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error(
-      "chromium is not on PATH: install Debian's chromium (apt-get install chromium, or bash scripts/bootstrap.sh)",
-    );
-  }
-}
-
-async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: chromiumPath(),
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
-
-async function startDaemon(world: SiteWorld, token?: string): Promise<CoordinatorDaemon> {
-  const http: Record<string, string> = { listen: '127.0.0.1:0' };
-  if (token) {
-    await writeFile(join(world.dir, 'api.token'), token);
-    http.tokenFile = 'api.token';
-  }
-  const file = await writeCoordinatorConfig(world, { http, discovery: { enabled: false } });
-  return startCoordinator(await loadCoordinatorConfig(file, {}), { logger: silentLogger(), discoverAtStart: false });
-}
 
 const cell = (page: Page, image: string, site: string) =>
   page.locator(`#matrix-body [data-image="${image}"] [data-site="${site}"]`);
@@ -123,7 +82,7 @@ describe('the live page with two agents', () => {
       SiteWorld.start(SITES.map((site) => ({ site, zone: 'corporate' }))),
       launchBrowser(),
     ]);
-    daemon = await startDaemon(world, TOKEN);
+    daemon = await startPageDaemon(world, TOKEN);
     // The agents read the store through a proxy that can hold a download mid-way.
     proxy = await startFaultProxy(world.s3.port);
     for (const site of SITES) {
@@ -330,7 +289,7 @@ describe('the live page with two agents', () => {
   });
 
   it('is read-only without a token: no prompt, no republish button, POST refused', async () => {
-    const open = await startDaemon(world);
+    const open = await startPageDaemon(world);
     try {
       const p = await browser.newPage();
       await p.goto(open.url);
@@ -438,7 +397,7 @@ describe('200 image versions × 40 sites', () => {
     }
     // 40 × 200 status records (less the untargeted), 40 heartbeats, 40 reports, 200 manifests.
     for (let i = 0; i < puts.length; i += 400) await Promise.all(puts.slice(i, i + 400).map((p) => p()));
-    daemon = await startDaemon(world);
+    daemon = await startPageDaemon(world);
   });
   afterAll(async () => {
     await browser?.close();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createStore, type ObjectStore, Secret } from '@ferry/shared';
 import S3rver from 's3rver';
 import { freePort, LOOPBACK } from './ports.js';
+import { installListV2Paging } from './s3rver-list-v2.js';
 
 export interface S3Handle {
   /** `http://127.0.0.1:PORT` */
@@ -36,6 +37,7 @@ export async function startS3(opts: { bucket?: string } = {}): Promise<S3Handle>
   let server: S3rver | undefined;
 
   const start = async () => {
+    installListV2Paging();
     const s = new S3rver({
       address: LOOPBACK,
       port,

@@ -24,7 +24,7 @@ import {
 } from './cli-output.js';
 import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from './coordinator-context.js';
 import { runCoordinator } from './coordinator-daemon.js';
-import { exitCodeOf, UsageError } from './errors.js';
+import { exitCodeOf, StatusFilterError, UsageError } from './errors.js';
 import { checkSites, knownSites } from './known-sites.js';
 import { createProgress, noProgress } from './progress.js';
 import { parseLabels, publishFile, publishFromStore, validatePublishOptions } from './publish-image.js';
@@ -33,7 +33,7 @@ import { republishImage } from './republish-image.js';
 import { requestReconcile } from './request-reconcile.js';
 import { retireImage } from './retire-image.js';
 import { setSiteSuspended } from './site-control.js';
-import { buildStatusMatrix, type StatusFilter } from './status-matrix.js';
+import { buildStatusMatrix, type StatusFilter, unknownFilterReason } from './status-matrix.js';
 import { readStatusInput } from './status-snapshot.js';
 import { renderSitesTable, renderStatus } from './status-table.js';
 
@@ -49,7 +49,8 @@ const VERSION = '0.1.0';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
+/** The whole `ferry` program; exported so tests can dry-parse documented command lines. */
+export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
   const out = (text: string): void => {
     io.stdout.write(text);
   };
@@ -135,7 +136,9 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
         // Checks that need no config, NATS or store come first: nothing is written when they fail.
         validatePublishOptions(base);
         const result = await withContext(opts.config, async (ctx) => {
-          const keyProblem = await privateKeyModeProblem(ctx.config.signing.privateKeyFile);
+          // No signing block: publish fails below, before anything is read or written, saying so.
+          const keyFile = ctx.config.signing?.privateKeyFile;
+          const keyProblem = keyFile === undefined ? undefined : await privateKeyModeProblem(keyFile);
           if (keyProblem) io.stderr.write(`ferry: warning: ${keyProblem}\n`);
           if (opts.fromStore) return publishFromStore(ctx, { ...base, path: opts.fromStore });
           let progress = noProgress;
@@ -156,6 +159,9 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
                 progress.update(done);
               },
             });
+          } catch (err) {
+            progress.fail();
+            throw err;
           } finally {
             process.off('SIGINT', onSignal);
             process.off('SIGTERM', onSignal);
@@ -192,24 +198,32 @@ function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .command('status')
     .description('image × site matrix: state, progress, errors; sites and their last reconcile')
     .argument('[image]', 'NAME or NAME@VERSION')
-    .option('--site <site>', 'only this site')
-    .option('--watch', 'redraw every second until Ctrl-C')
+    .option('--site <site>', 'only this site (repeatable)', collect)
+    .option('--watch', 'redraw every second until Ctrl-C (into a pipe or file: one snapshot per second)')
     .option('--json', 'print the status document as JSON (shape documented in the README)')
     .addOption(configOption())
     .action(
-      async (ref: string | undefined, opts: { site?: string; watch?: boolean; json?: boolean; config: string }) => {
-        const filter: StatusFilter = {};
+      async (ref: string | undefined, opts: { site?: string[]; watch?: boolean; json?: boolean; config: string }) => {
+        const filter: StatusFilter = { sites: opts.site };
         if (ref) Object.assign(filter, parseImageRef(ref));
-        if (opts.site) filter.site = opts.site;
+        // Clear-screen codes only on a terminal; a pipe gets plain snapshots separated by a blank line.
+        const clearScreen = (io.stdout as { isTTY?: boolean }).isTTY === true;
         await withContext(opts.config, async (ctx) => {
-          const draw = async (clear: boolean) => {
+          let first = true;
+          const draw = async () => {
             const now = new Date();
-            const matrix = buildStatusMatrix(await readStatusInput(ctx), now, filter);
+            const input = await readStatusInput(ctx);
+            const unknown = unknownFilterReason(input, filter);
+            if (unknown) throw new StatusFilterError(unknown);
+            const matrix = buildStatusMatrix(input, now, filter);
             if (opts.json) io.stdout.write(`${JSON.stringify(matrix, null, opts.watch ? 0 : 2)}\n`);
-            else out(`${clear ? '\x1b[2J\x1b[H' : ''}${renderStatus(matrix, now)}`);
+            else if (!opts.watch) out(renderStatus(matrix, now));
+            else if (clearScreen) out(`\x1b[2J\x1b[H${renderStatus(matrix, now)}`);
+            else out(`${first ? '' : '\n'}${now.toISOString()}\n${renderStatus(matrix, now)}`);
+            first = false;
           };
-          if (!opts.watch) return draw(false);
-          await watchLoop(io.signal, () => draw(true));
+          if (!opts.watch) return draw();
+          await watchLoop(io.signal, draw);
         });
       },
     );

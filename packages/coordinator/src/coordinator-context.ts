@@ -1,5 +1,6 @@
 import {
   Catalog,
+  ConfigError,
   type CoordinatorConfig,
   connectNats,
   type Env,
@@ -68,7 +69,17 @@ export async function openContext(
       store,
       logger,
       signingKey: () => {
-        key ??= loadSigningKey(config.signing.privateKeyFile);
+        const file = config.signing?.privateKeyFile;
+        if (file === undefined) {
+          return Promise.reject(
+            new ConfigError(
+              `${config.file}: signing.privateKeyFile is not set: this command signs manifests; add "signing: { privateKeyFile: <path> }" (ferry keygen creates one)`,
+              config.file,
+              'signing.privateKeyFile',
+            ),
+          );
+        }
+        key ??= loadSigningKey(file);
         return key;
       },
       close: async () => {

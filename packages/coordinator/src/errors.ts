@@ -1,4 +1,4 @@
-import { FerryError } from '@ferry/shared';
+import { FerryError, InvalidNameError } from '@ferry/shared';
 
 /** The command line was wrong (unknown option, missing argument, contradictory flags): exit code 2. */
 export class UsageError extends FerryError {
@@ -17,6 +17,13 @@ export class ImageNotFoundError extends FerryError {
   }
 }
 
+/** `ferry status NAME` / `--site S` named something no catalog entry, record or agent knows. */
+export class StatusFilterError extends FerryError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
 /** Publishing would silently change the bytes of a published version. */
 export class PublishConflictError extends FerryError {
   constructor(message: string) {
@@ -32,6 +39,13 @@ export class InputFileError extends FerryError {
     options: { cause?: unknown } = {},
   ) {
     super('INPUT_FILE', message, options);
+  }
+}
+
+/** `republish` of a retired version: the catalog's state, not the command line, is in the way. */
+export class ImageRetiredError extends FerryError {
+  constructor(message: string) {
+    super('IMAGE_RETIRED', message);
   }
 }
 
@@ -61,7 +75,11 @@ export class SiteActiveError extends FerryError {
   }
 }
 
-/** Exit code for an error: 2 for usage errors, 1 for everything else. */
+/**
+ * Exit code for an error: 2 when the command line is wrong (its shape, or a value typed on it: a
+ * name, version, site id, label or target that ferry refuses), 1 for everything else (the world:
+ * not found, retired, conflicts, I/O). Commander's own parse errors exit 2 too.
+ */
 export function exitCodeOf(err: unknown): number {
-  return err instanceof UsageError ? 2 : 1;
+  return err instanceof UsageError || err instanceof InvalidNameError ? 2 : 1;
 }

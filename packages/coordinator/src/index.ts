@@ -6,7 +6,7 @@ export {
   type WebhookRegistration,
   type WebhookResponse,
 } from './artifactory-webhook.js';
-export { type CliIo, runCli } from './cli-program.js';
+export { buildProgram, type CliIo, runCli } from './cli-program.js';
 export {
   type CoordinatorContext,
   defaultConfigFile,

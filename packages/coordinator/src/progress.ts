@@ -6,9 +6,11 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   update(bytesDone: number): void;
   stop(): void;
+  /** The work failed after the bar moved (maybe to 100 %): say so, so the bar does not read as success. */
+  fail(): void;
 }
 
-export const noProgress: Progress = { update: () => undefined, stop: () => undefined };
+export const noProgress: Progress = { update: () => undefined, stop: () => undefined, fail: () => undefined };
 
 function isTty(stream: Writable): boolean {
   return (stream as Writable & { isTTY?: boolean }).isTTY === true;
@@ -34,6 +36,10 @@ export function createProgress(out: Writable, label: string, total: number): Pro
         bar.update(done, { done: formatBytes(done), speed: secs > 0 ? `${formatBytes(done / secs)}/s` : '' });
       },
       stop: () => bar.stop(),
+      fail: () => {
+        bar.stop();
+        out.write(`${label}: failed; nothing was published (the error follows)\n`);
+      },
     };
   }
   let nextStep = 10;
@@ -47,5 +53,8 @@ export function createProgress(out: Writable, label: string, total: number): Pro
       }
     },
     stop: () => undefined,
+    fail: () => {
+      out.write(`${label}: failed; nothing was published (the error follows)\n`);
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { type Catalog, type EventBus, type PublishedEvent, parseImageRef, type Topology } from '@ferry/shared';
-import { ImageNotFoundError, UsageError } from './errors.js';
+import { ImageNotFoundError, ImageRetiredError, UsageError } from './errors.js';
 import { assertKnownSites } from './known-sites.js';
 
 export interface RepublishOptions {
@@ -41,7 +41,9 @@ export async function republishImage(
   const manifest = await deps.catalog.get(name, version);
   if (!manifest) throw new ImageNotFoundError(name, version);
   if (manifest.retiredAt) {
-    throw new UsageError(`${name}@${version} was retired at ${manifest.retiredAt}; publish a new version instead`);
+    throw new ImageRetiredError(
+      `${name}@${version} was retired at ${manifest.retiredAt}; publish a new version instead`,
+    );
   }
   const force = options.force ?? false;
   const targets = sites.length > 0 ? sites : ['all'];

@@ -27,7 +27,15 @@ export interface StatusInput {
 export interface StatusFilter {
   name?: string;
   version?: string;
-  site?: string;
+  /** Only these sites (any of them); unset or empty: all. */
+  sites?: readonly string[];
+}
+
+/** Who suspended a site, when and why (the operator's `ferry suspend` record). */
+export interface Suspension {
+  reason: string | null;
+  by: string;
+  at: string;
 }
 
 export interface LastReconcile {
@@ -49,6 +57,12 @@ export interface SiteRow {
   suspended: boolean;
   /** An operator asked for suspension (`ferry suspend`); the agent may not have obeyed yet. */
   suspendRequested: boolean;
+  /** The latest `ferry suspend` request while it stands (null once resumed or never suspended). */
+  suspension: Suspension | null;
+  /** The agent's readiness from its heartbeat (vCenter login, NATS, cache); null: not reported. */
+  ready: boolean | null;
+  /** Why the agent is not ready: `check: detail` lines (empty when ready or unknown). */
+  notReady: string[];
   lastSeen: string | null;
   agentVersion: string | null;
   queueDepth: number | null;
@@ -149,18 +163,22 @@ export function buildStatusMatrix(input: StatusInput, now: Date, filter: StatusF
     ...controls.keys(),
   ]);
   const sites: SiteRow[] = [...siteIds]
-    .filter((s) => filter.site === undefined || s === filter.site)
+    .filter((s) => !filter.sites?.length || filter.sites.includes(s))
     .sort()
     .map((site) => {
       const hb = heartbeats.get(site);
       const report = reports.get(site);
+      const control = controls.get(site);
       return {
         site,
         zone: hb?.zone ?? null,
         labels: hb?.labels ?? {},
         stale: !hb || now.getTime() - ms(hb.lastSeen) > HEARTBEAT_STALE_MS,
         suspended: hb?.suspended ?? false,
-        suspendRequested: controls.get(site)?.suspended ?? false,
+        suspendRequested: control?.suspended ?? false,
+        suspension: control?.suspended ? { reason: control.reason ?? null, by: control.by, at: control.at } : null,
+        ready: hb?.ready ?? null,
+        notReady: hb?.notReady ?? [],
         lastSeen: hb?.lastSeen ?? null,
         agentVersion: hb?.agentVersion ?? null,
         queueDepth: hb?.queueDepth ?? null,
@@ -217,6 +235,33 @@ export function buildStatusMatrix(input: StatusInput, now: Date, filter: StatusF
       a.name.localeCompare(b.name) || ms(b.publishedAt) - ms(a.publishedAt) || b.version.localeCompare(a.version),
   );
   return { schema: STATUS_JSON_SCHEMA, generatedAt: now.toISOString(), sites, images };
+}
+
+/**
+ * Why a `ferry status` filter shows nothing, or null when every name in it is known: an image name
+ * or version that no catalog entry or status record has, or a site no agent has reported as.
+ */
+export function unknownFilterReason(input: StatusInput, filter: StatusFilter): string | null {
+  if (filter.name !== undefined) {
+    const refs = [...input.manifests, ...input.records].filter((x) => x.name === filter.name);
+    if (refs.length === 0) return `no image named ${filter.name} (see: ferry status)`;
+    if (filter.version !== undefined && !refs.some((x) => x.version === filter.version)) {
+      const versions = [...new Set(refs.map((x) => x.version))].sort().join(', ');
+      return `no version ${filter.version} of ${filter.name} (known: ${versions})`;
+    }
+  }
+  const known = new Set([
+    ...input.heartbeats.map((h) => h.site),
+    ...input.records.map((r) => r.site),
+    ...input.reports.map((r) => r.site),
+    ...input.controls.map((c) => c.site),
+  ]);
+  const unknown = (filter.sites ?? []).filter((s) => !known.has(s));
+  if (unknown.length > 0) {
+    const list = known.size > 0 ? [...known].sort().join(', ') : 'none has reported yet';
+    return `unknown site ${unknown.join(', ')} (sites: ${list}; see: ferry sites)`;
+  }
+  return null;
 }
 
 /** Whether an image row's manifest targets a site (needs the site's heartbeat for zone and labels). */

@@ -1,4 +1,5 @@
 /** Plain-text rendering of the status matrix (pure: same matrix and `now`, same text). */
+import { formatAgeAt } from '@ferry/shared';
 import {
   type ImageRow,
   isTransferring,
@@ -8,18 +9,9 @@ import {
   type StatusMatrix,
 } from './status-matrix.js';
 
-/** Compact age: 12s, 5m, 3h, 4d. */
+/** Compact age: 12s, 5m, 3h, 4d (the same function the web page uses). */
 export function formatAge(iso: string | null, now: Date): string {
-  if (!iso) return '-';
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return '?';
-  const s = Math.max(0, Math.floor((now.getTime() - t) / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h`;
-  return `${Math.floor(h / 24)}d`;
+  return formatAgeAt(iso, now.getTime());
 }
 
 /** One matrix cell: state, percent while transferring, error code when failed, age. `*`: record for replaced bytes. */
@@ -36,9 +28,31 @@ export function formatCell(cell: StatusCell | undefined, targeted: boolean, now:
 function siteMarks(site: SiteRow): string[] {
   const marks: string[] = [];
   if (site.stale) marks.push('STALE');
+  else if (site.ready === false) marks.push('NOT READY');
   if (site.suspended) marks.push('SUSPENDED');
   else if (site.suspendRequested) marks.push('SUSPEND REQUESTED');
   return marks;
+}
+
+/** `ok` only for a live agent that reports itself ready; older agents do not report readiness. */
+function siteState(site: SiteRow): string {
+  const marks = siteMarks(site).join(', ');
+  if (marks) return marks;
+  return site.ready === null ? 'up (readiness not reported)' : 'ok';
+}
+
+/** One line per suspension (who, when, why) and per not-ready agent (which check, why). */
+export function siteNotes(matrix: StatusMatrix, now: Date): string[] {
+  const notes: string[] = [];
+  for (const s of matrix.sites) {
+    const sus = s.suspension;
+    if (sus) {
+      const why = sus.reason ? `: ${sus.reason}` : ' (no reason given)';
+      notes.push(`${s.site}: suspended by ${sus.by} ${formatAge(sus.at, now)} ago${why}`);
+    }
+    if (!s.stale && s.ready === false) notes.push(`${s.site}: not ready: ${s.notReady.join('; ') || 'no detail'}`);
+  }
+  return notes;
 }
 
 function siteHeader(site: SiteRow): string {
@@ -69,17 +83,25 @@ function imageLabel(row: ImageRow): string {
   return label;
 }
 
+/** Explains the two empty cells, which look alike but mean different things. */
+export const CELL_LEGEND = 'none: targeted, no status yet · -: not targeted (or the site has not reported its zone)';
+
 export function renderImagesTable(matrix: StatusMatrix, now: Date): string {
-  if (matrix.images.length === 0) return 'no images';
+  if (matrix.images.length === 0) return 'no images published yet';
   const header = ['IMAGE', 'PUBLISHED', ...matrix.sites.map(siteHeader)];
   const rows = matrix.images.map((img) => [
     imageLabel(img),
     formatAge(img.publishedAt, now),
     ...matrix.sites.map((s) => formatCell(img.sites[s.site], rowTargetsSite(img, s), now)),
   ]);
-  const text = renderColumns([header, ...rows]);
-  const outdated = matrix.images.some((img) => Object.values(img.sites).some((c) => c.outdated));
-  return outdated ? `${text}\n* status of bytes that were replaced since (publish --replace)` : text;
+  const legend = [CELL_LEGEND];
+  if (matrix.images.some((img) => Object.values(img.sites).some((c) => c.outdated))) {
+    legend.push('*: status of bytes that were replaced since (publish --replace)');
+  }
+  if (matrix.images.some((img) => !img.inCatalog)) {
+    legend.push('not in catalog: agents report it, the catalog has no entry (deleted or never published here)');
+  }
+  return `${renderColumns([header, ...rows])}\n${legend.join('\n')}`;
 }
 
 export function renderSitesTable(matrix: StatusMatrix, now: Date): string {
@@ -93,9 +115,9 @@ export function renderSitesTable(matrix: StatusMatrix, now: Date): string {
     s.queueDepth === null ? '-' : String(s.queueDepth),
     s.activeDownloads === null ? '-' : String(s.activeDownloads),
     s.activeImports === null ? '-' : String(s.activeImports),
-    siteMarks(s).join(', ') || 'ok',
+    siteState(s),
   ]);
-  return renderColumns([header, ...rows]);
+  return [renderColumns([header, ...rows]), ...siteNotes(matrix, now)].join('\n');
 }
 
 export function renderReconcileTable(matrix: StatusMatrix, now: Date): string {

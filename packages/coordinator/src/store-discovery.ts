@@ -270,8 +270,12 @@ export class StoreDiscovery {
         repaired: report.repaired,
         skipped: report.skipped.length,
         errors: report.errors.length,
+        // Which objects failed and why (the first 20; the count above is complete).
+        ...(report.errors.length > 0
+          ? { failures: report.errors.slice(0, 20).map((e) => `${e.path}: ${e.message}`) }
+          : {}),
       },
-      'discovery pass finished',
+      report.errors.length > 0 ? 'discovery pass finished with errors' : 'discovery pass finished',
     );
     return report;
   }

@@ -3,7 +3,7 @@
  * republish, retire, reconcile, suspend/resume, --help.
  */
 import { createPublicKey } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -55,6 +55,12 @@ describe('ferry keygen', () => {
     const again = await world.ferry('keygen', '--out', out);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^ferry: .*release\.key already exists/);
+    // A file where a directory of --out should be: one line, not "internal error: EEXIST".
+    const underFile = await world.ferry('keygen', '--out', join(world.configFile, 'k'));
+    expect(underFile.code).toBe(1);
+    expect(underFile.stderr).toBe(
+      `ferry: --out ${join(world.configFile, 'k')}: ${world.configFile} is a file, not a directory: choose another --out\n`,
+    );
   });
 });
 
@@ -73,6 +79,8 @@ describe('ferry status and sites', () => {
         agentVersion: '0.1.0',
         lastSeen: new Date(now - 2_000).toISOString(),
         queueDepth: 2,
+        ready: true,
+        notReady: [],
       }),
     );
     await sites.put(
@@ -125,6 +133,9 @@ describe('ferry status and sites', () => {
       stale: false,
       suspended: false,
       suspendRequested: false,
+      suspension: null,
+      ready: true,
+      notReady: [],
       lastSeen: expect.any(String),
       agentVersion: '0.1.0',
       queueDepth: 2,
@@ -156,6 +167,7 @@ describe('ferry status and sites', () => {
             state: 'importing',
             bytesDone: 300,
             bytesTotal: 1200,
+            bytesDownloaded: null,
             percent: 25,
             error: null,
             updatedAt: expect.any(String),
@@ -175,12 +187,59 @@ describe('ferry status and sites', () => {
     expect(r.stdout).toMatch(/^IMAGE\s+PUBLISHED\s+dc1\n/);
     expect(r.stdout).toMatch(/centos@7\.9\s+\d+s\s+importing 25% \d+s/);
     expect(r.stdout).not.toContain('dc2');
-    const none = await world.ferry('status', 'nothing', '--json');
-    expect(JSON.parse(none.stdout).images).toEqual([]);
   });
 
-  it('--watch redraws in place every second until stopped', async () => {
+  it('names what a filter does not know: image (exit 1), version, site; several --site', async () => {
+    const none = await world.ferry('status', 'nothing');
+    expect(none).toMatchObject({ code: 1, stdout: '', stderr: 'ferry: no image named nothing (see: ferry status)\n' });
+    const version = await world.ferry('status', 'centos@0.1');
+    expect(version).toMatchObject({ code: 1, stderr: 'ferry: no version 0.1 of centos (known: 7.9)\n' });
+    const site = await world.ferry('status', '--site', 'nowhere');
+    expect(site.code).toBe(1);
+    expect(site.stderr).toBe('ferry: unknown site nowhere (sites: dc1, dc2; see: ferry sites)\n');
+    const both = JSON.parse((await world.ferry('status', '--site', 'dc1', '--site', 'dc2', '--json')).stdout);
+    expect(both.sites.map((s: { site: string }) => s.site)).toEqual(['dc1', 'dc2']);
+  });
+
+  it('status and sites need no signing: block; the legend explains none and -', async () => {
+    const file = join(world.dir, 'read-only.yaml');
+    const text = await readFile(world.configFile, 'utf8');
+    await writeFile(file, text.replace(/^signing:\n {2}privateKeyFile: .*\n/m, ''));
+    expect(await readFile(file, 'utf8')).not.toContain('signing');
+    const r = await world.ferry('status', '--config', file);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('none: targeted, no status yet · -: not targeted');
+    expect((await world.ferry('sites', '--config', file)).code).toBe(0);
+    const retire = await world.ferry('retire', 'centos@7.9', '--config', file);
+    expect(retire.code).toBe(1);
+    expect(retire.stderr).toMatch(/^ferry: .*signing\.privateKeyFile is not set: this command signs manifests/);
+  });
+
+  it('--watch into a pipe prints plain snapshots, no clear-screen codes', async () => {
     const out = new PassThrough();
+    let text = '';
+    out.on('data', (c: Buffer) => {
+      text += c.toString('utf8');
+    });
+    const stop = new AbortController();
+    const running = runCli(['status', '--watch', '--config', world.configFile], {
+      stdout: out,
+      stderr: new PassThrough(),
+      env: world.env,
+      signal: stop.signal,
+    });
+    const frames = () => text.split(/^\d{4}-\d\d-\d\dT.*Z$/m).filter((f) => f.trim());
+    // Stopped once it has printed two snapshots, however long a busy machine takes to get there.
+    await waitFor(() => frames().length >= 2, { what: 'two --watch snapshots', intervalMs: 50 });
+    stop.abort();
+    expect(await running).toBe(0);
+    expect(text).not.toContain('\x1b[');
+    expect(frames()[0]).toContain('centos@7.9');
+    expect(frames()[1]).toContain('centos@7.9');
+  });
+
+  it('--watch on a terminal redraws in place every second until stopped', async () => {
+    const out = Object.assign(new PassThrough(), { isTTY: true });
     let text = '';
     out.on('data', (c: Buffer) => {
       text += c.toString('utf8');
@@ -205,6 +264,17 @@ describe('ferry status and sites', () => {
     const r = await world.ferry('sites');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^dc1\s+corp\s+\d+s\s+0\.1\.0\s+2\s+0\s+0\s+ok$/m);
+    const kvm = new Kvm(world.nc);
+    const sites = await kvm.open('ferry_sites');
+    const dc1 = (await sites.get('dc1'))!.json<Record<string, unknown>>();
+    await sites.put(
+      'dc1',
+      JSON.stringify({ ...dc1, ready: false, notReady: ['vcenter: vSphere login: rejected user "ferry"'] }),
+    );
+    const notReady = await world.ferry('sites');
+    expect(notReady.stdout).toMatch(/^dc1\s+corp\s.*NOT READY$/m);
+    expect(notReady.stdout).toContain('dc1: not ready: vcenter: vSphere login: rejected user "ferry"');
+    await sites.put('dc1', JSON.stringify(dc1));
     expect(r.stdout).toMatch(/^dc2\s+dmz\s+1h\s+.*STALE$/m);
     const j = JSON.parse((await world.ferry('sites', '--json')).stdout);
     expect(j.sites.map((s: { site: string }) => s.site)).toEqual(['dc1', 'dc2']);
@@ -221,14 +291,21 @@ describe('ferry status and sites', () => {
       reason: 'maintenance',
     });
     const doc = JSON.parse((await world.ferry('status', '--json')).stdout);
-    expect(doc.sites[0]).toMatchObject({ site: 'dc1', suspendRequested: true });
+    expect(doc.sites[0]).toMatchObject({
+      site: 'dc1',
+      suspendRequested: true,
+      suspension: { reason: 'maintenance', by: expect.stringContaining('@'), at: expect.any(String) },
+    });
+    for (const cmd of ['sites', 'status']) {
+      expect((await world.ferry(cmd)).stdout).toMatch(/^dc1: suspended by \S+@\S+ \d+s ago: maintenance$/m);
+    }
     // Not a status record: the images are unchanged.
     expect(Object.keys(doc.images[0].sites)).toEqual(['dc1']);
 
     expect((await world.ferry('resume', '--site', 'dc1')).code).toBe(0);
     expect((await status.get('dc1._control'))?.json()).toMatchObject({ suspended: false });
     const bad = await world.ferry('suspend', '--site', 'all');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^ferry: invalid site "all"/);
   });
 });
@@ -283,7 +360,7 @@ describe('ferry republish, reconcile, retire', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already retired');
     const rep = await world.ferry('republish', 'centos@7.9');
-    expect(rep.code).toBe(2);
+    expect(rep.code).toBe(1);
     expect(rep.stderr).toMatch(/retired/);
   });
 });
@@ -315,6 +392,8 @@ describe('help and usage', () => {
   it('a missing config file is one clear line', async () => {
     const r = await world.ferry('status', '--config', join(world.dir, 'missing.yaml'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^ferry: config file .*missing\.yaml does not exist\n$/);
+    expect(r.stderr).toMatch(
+      /^ferry: config file .*missing\.yaml does not exist: give an existing file with --config\n$/,
+    );
   });
 });

@@ -4,13 +4,14 @@
  * other bytes are refused unless --replace; invalid input leaves nothing behind.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Catalog, EVENT_SCHEMA, loadTrustedKeys, parseManifest, verifyManifest } from '@ferry/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOva } from '../../../test/world/ova.js';
+import { freePort } from '../../../test/world/ports.js';
 import { openContextFromFile, publishFile } from '../src/index.js';
 import { startWorld, type World } from './world.js';
 
@@ -279,6 +280,8 @@ describe('ferry publish refuses bad input and leaves nothing behind', () => {
     const r = await world.ferry('publish', ova.path, '--name', 'badmf', '--version', '1');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^ferry: sha256 mismatch for OVA entry "badmf-disk1\.vmdk"/);
+    // The whole file was read (progress to 100 %) before the mismatch: the last line says it failed.
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('badmf.ova: failed; nothing was published (the error follows)');
     await nothingChanged();
   });
 
@@ -289,5 +292,31 @@ describe('ferry publish refuses bad input and leaves nothing behind', () => {
     const r2 = await world.ferry('publish', 'x.ova', '--version', '1');
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/^ferry: required option '--name <name>'/);
+    // A bad value typed on the command line is a usage error too, whichever option it is.
+    const badName = await world.ferry('publish', 'x.ova', '--name', 'no spaces', '--version', '1');
+    expect(badName.code).toBe(2);
+    const badLabel = await world.ferry('publish', 'x.ova', '--name', 'x', '--version', '1', '--label', 'novalue');
+    expect(badLabel.code).toBe(2);
+    expect(badLabel.stderr).toMatch(/^ferry: invalid --label "novalue"/);
+  });
+});
+
+describe('ferry publish to an unreachable store', () => {
+  it('fails with one line naming store.endpoint, before reading the file', async () => {
+    const closed = await freePort();
+    const file = join(world.dir, 'unreachable.yaml');
+    const text = await readFile(world.configFile, 'utf8');
+    await writeFile(file, text.replace(/endpoint: \S+/, `endpoint: http://127.0.0.1:${closed}`));
+    const ova = await buildOva(world.dir, { name: 'nowhere', seed: 'nowhere-1' });
+    const r = await world.ferry('publish', ova.path, '--name', 'nowhere', '--version', '1', '--config', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^ferry: .*network error \(ECONNREFUSED\): check store\.endpoint and that the store is reachable\n$/,
+    );
+    expect(r.stderr).not.toContain('will retry');
+    // The preflight (the in-progress marker is the first write) meets the store before a byte of
+    // the file is read: no progress to take back.
+    expect(r.stdout).toBe('');
+    expect(await world.catalogKeys()).not.toContain('nowhere.1');
   });
 });

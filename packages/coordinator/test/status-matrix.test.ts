@@ -2,6 +2,8 @@
 import type { Heartbeat, Manifest, ReconcileReport, StatusRecord } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
 import { buildStatusMatrix, formatAge, renderStatus, type StatusInput } from '../src/index.js';
+import { unknownFilterReason } from '../src/status-matrix.js';
+import { renderSitesTable } from '../src/status-table.js';
 
 const now = new Date('2026-11-21T12:00:00.000Z');
 const ago = (ms: number) => new Date(now.getTime() - ms).toISOString();
@@ -123,7 +125,7 @@ describe('buildStatusMatrix', () => {
   });
 
   it('filters by image and site', () => {
-    const f = buildStatusMatrix(input, now, { name: 'ubuntu', version: '2026.11.21', site: 'dc1' });
+    const f = buildStatusMatrix(input, now, { name: 'ubuntu', version: '2026.11.21', sites: ['dc1'] });
     expect(f.sites.map((s) => s.site)).toEqual(['dc1']);
     expect(f.images).toHaveLength(1);
     expect(Object.keys(f.images[0]!.sites)).toEqual(['dc1']);
@@ -145,7 +147,8 @@ describe('renderStatus', () => {
     // alma@9.1 targets zone:dmz only: dc1 is "-" (not targeted), dmz1 holds other bytes (*).
     expect(lines.find((l) => l.startsWith('alma@9.1'))).toMatch(/3d\s+-\s+ready\* 30s/);
     expect(lines.some((l) => l.startsWith('alma@8.1 (retired)'))).toBe(true);
-    expect(text).toContain('* status of bytes that were replaced since');
+    expect(text).toContain('*: status of bytes that were replaced since');
+    expect(text).toContain('none: targeted, no status yet · -: not targeted');
   });
 
   it('lists sites and the last reconcile', () => {
@@ -163,5 +166,72 @@ describe('renderStatus', () => {
     expect(formatAge(ago(47 * 3_600_000), now)).toBe('47h');
     expect(formatAge(ago(49 * 3_600_000), now)).toBe('2d');
     expect(formatAge(null, now)).toBe('-');
+  });
+});
+
+describe('status filters that name nothing', () => {
+  it.each([
+    [{ name: 'ubuntu' }, null],
+    [{ name: 'ubuntu', version: '2026.11.21' }, null],
+    [{ name: 'nope' }, 'no image named nope (see: ferry status)'],
+    [{ name: 'ubuntu', version: '9' }, 'no version 9 of ubuntu (known: 2026.11.01, 2026.11.21)'],
+    [{ sites: ['dc1', 'dmz1'] }, null],
+    [{ sites: ['dc1', 'nowhere'] }, 'unknown site nowhere (sites: dc1, dmz1, gone; see: ferry sites)'],
+  ])('%j → %s', (filter, reason) => {
+    expect(unknownFilterReason(input, filter)).toBe(reason);
+  });
+
+  it('keeps every --site given, not only the last', () => {
+    const m = buildStatusMatrix(input, now, { sites: ['dc1', 'gone'] });
+    expect(m.sites.map((s) => s.site)).toEqual(['dc1', 'gone']);
+  });
+});
+
+describe('sites: readiness and suspension', () => {
+  const m = buildStatusMatrix(
+    {
+      ...input,
+      heartbeats: [
+        heartbeat('dc1', 5_000, { ready: false, notReady: ['vcenter: vSphere login: rejected user "x"'] }),
+        heartbeat('dc2', 5_000, { ready: true, notReady: [] }),
+        heartbeat('dc3', 5_000),
+      ],
+      controls: [
+        {
+          schema: 'ferry/site-control/v1',
+          site: 'dc2',
+          suspended: true,
+          at: ago(120_000),
+          by: 'op@host',
+          reason: 'storage migration',
+        },
+        { schema: 'ferry/site-control/v1', site: 'dc3', suspended: false, at: ago(1000), by: 'op@host' },
+      ],
+    },
+    now,
+  );
+
+  it('carries readiness and who suspended, when and why in the JSON rows', () => {
+    const [dc1, dc2, dc3] = m.sites.filter((s) => s.site.startsWith('dc'));
+    expect(dc1).toMatchObject({
+      ready: false,
+      notReady: ['vcenter: vSphere login: rejected user "x"'],
+      suspension: null,
+    });
+    expect(dc2).toMatchObject({
+      ready: true,
+      suspension: { reason: 'storage migration', by: 'op@host', at: ago(120_000) },
+    });
+    // A resumed site keeps no suspension; an older agent reports no readiness.
+    expect(dc3).toMatchObject({ ready: null, suspension: null });
+  });
+
+  it('never shows "ok" for an agent that is not ready, and names the reason and the suspension', () => {
+    const text = renderSitesTable(m, now);
+    expect(text).toMatch(/^dc1\s.*NOT READY$/m);
+    expect(text).toMatch(/^dc2\s.*SUSPEND REQUESTED$/m);
+    expect(text).toMatch(/^dc3\s.*up \(readiness not reported\)$/m);
+    expect(text).toContain('dc1: not ready: vcenter: vSphere login: rejected user "x"');
+    expect(text).toContain('dc2: suspended by op@host 2m ago: storage migration');
   });
 });

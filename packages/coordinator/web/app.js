@@ -6,306 +6,25 @@
 // and the API token must never travel in a URL. The token (when the coordinator has one) is asked
 // for once and kept in sessionStorage. Everything that comes from the server reaches the DOM
 // through textContent or setAttribute, never innerHTML.
+//
+// targets.js and format-age.js are @ferry/shared's compiled modules, served as they are: the page
+// and the CLI share one targeting rule and one age format.
 
-const TRANSFERRING = new Set(['downloading', 'verifying', 'importing']);
-const SHORT = { downloading: 'download', verifying: 'verify', importing: 'import' };
+import {
+  agentState,
+  columnsSignature,
+  renderColumns,
+  renderHead,
+  renderRow,
+  renderSitesTable,
+  renderSummary,
+  suspensionText,
+} from './render.js';
+import { $, ago, el, fmtBytes, fmtTime, refreshAges, rowFilter, targets, view, visibleSites } from './view.js';
+
 const TOKEN_KEY = 'ferry-api-token';
 /** Reconnect when nothing (not even a keepalive, every 15 s) arrived for this long. */
 const SILENCE_MS = 45_000;
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-const view = {
-  sites: [],
-  rows: new Map(),
-  order: [],
-  /** Server clock minus this browser's clock, ms (ages are computed in server time). */
-  offset: 0,
-  republish: false,
-  selected: null,
-  columns: [],
-  columnsSignature: '',
-  trs: new Map(),
-  ready: false,
-};
-
-// ---------------------------------------------------------------------------------- formatting
-
-function fmtBytes(n) {
-  if (n === null || n === undefined) return '?';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
-function fmtAge(ms) {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${m % 60}m`;
-  return `${Math.floor(h / 24)}d`;
-}
-
-const fmtTime = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '–');
-const serverNow = () => Date.now() + view.offset;
-const ago = (iso) => (iso ? `${fmtAge(serverNow() - Date.parse(iso))} ago` : 'never');
-
-/** An element whose text is "<prefix><age> ago", refreshed every second. */
-function ageEl(tag, className, prefix, iso) {
-  const e = el(tag, className, prefix + ago(iso));
-  if (iso) {
-    e.dataset.since = iso;
-    e.dataset.prefix = prefix;
-  }
-  return e;
-}
-
-function refreshAges() {
-  for (const e of document.querySelectorAll('[data-since]')) {
-    e.textContent = e.dataset.prefix + ago(e.dataset.since);
-  }
-}
-
-// ------------------------------------------------------------------------------------ targeting
-
-/** The same rule as targetsSite in packages/shared/src/targets.ts. */
-function selectorMatches(sel, site) {
-  if (sel === '*') return true;
-  if (sel.startsWith('zone:')) return sel.slice(5) === site.zone;
-  if (sel.startsWith('label:')) {
-    const body = sel.slice(6);
-    const eq = body.indexOf('=');
-    if (eq <= 0) return false;
-    const key = body.slice(0, eq);
-    return Object.hasOwn(site.labels, key) && site.labels[key] === body.slice(eq + 1);
-  }
-  return sel === site.site;
-}
-
-function targets(row, site) {
-  if (!row.inCatalog || site.zone === null) return false;
-  return row.targets.some((t) => selectorMatches(t, site));
-}
-
-// ------------------------------------------------------------------------------------- filtering
-
-const terms = (id) => $(id).value.trim().toLowerCase().split(/\s+/).filter(Boolean);
-
-function visibleSites() {
-  const want = terms('filter-site');
-  const zone = (s) => s.zone ?? '\uffff';
-  return view.sites
-    .filter(
-      (s) =>
-        want.length === 0 ||
-        want.some((t) => s.site.toLowerCase().includes(t) || (s.zone ?? '').toLowerCase().includes(t)),
-    )
-    .sort((a, b) => zone(a).localeCompare(zone(b)) || a.site.localeCompare(b.site));
-}
-
-function rowFilter() {
-  const want = terms('filter-image');
-  return (row) => {
-    const ref = `${row.name}@${row.version}`.toLowerCase();
-    return want.every((t) => ref.includes(t));
-  };
-}
-
-// -------------------------------------------------------------------------------------- rendering
-
-function renderCell(row, site) {
-  const td = document.createElement('div');
-  td.setAttribute('role', 'cell');
-  td.dataset.site = site.site;
-  const cell = row.sites[site.site];
-  const staleCls = site.stale ? ' stale-col' : '';
-  if (!cell) {
-    const targeted = targets(row, site);
-    td.className = (targeted ? 'c none' : 'c untargeted') + staleCls;
-    td.dataset.state = targeted ? 'none' : 'untargeted';
-    if (targeted) td.textContent = '–';
-    td.title = `${site.site}: ${targeted ? 'targeted, no status yet' : 'not targeted'}`;
-    return td;
-  }
-  td.className = `c s-${cell.state}${cell.outdated ? ' outdated' : ''}${staleCls}`;
-  td.dataset.state = cell.state;
-  if (TRANSFERRING.has(cell.state)) {
-    const pct = cell.percent ?? 0;
-    td.style.setProperty('--p', `${pct}%`);
-    td.append(`${SHORT[cell.state]} ${cell.percent === null ? '' : `${pct}%`}`);
-    const compact = (n) => fmtBytes(n).replace(' ', '');
-    td.append(el('span', 'sub', `${compact(cell.bytesDone)}/${compact(cell.bytesTotal)}`));
-  } else if (cell.state === 'failed') {
-    td.textContent = 'failed';
-    if (cell.error) td.append(el('span', 'sub', cell.error.code));
-  } else {
-    td.textContent = cell.state;
-  }
-  const bytes = TRANSFERRING.has(cell.state) ? ` ${fmtBytes(cell.bytesDone)} of ${fmtBytes(cell.bytesTotal)}` : '';
-  const err = cell.error ? `\n${cell.error.code}: ${cell.error.message}` : '';
-  td.title = `${site.site}: ${cell.state}${bytes}${cell.outdated ? ' (older bytes)' : ''}, updated ${fmtTime(cell.updatedAt)}${err}`;
-  if (view.selected && view.selected.key === `${row.name}@${row.version}` && view.selected.site === site.site) {
-    td.classList.add('selected');
-  }
-  return td;
-}
-
-function renderRow(row, first) {
-  const key = `${row.name}@${row.version}`;
-  const tr = el('div', `row${first ? ' first' : ''}${row.retired ? ' retired-row' : ''}`);
-  tr.setAttribute('role', 'row');
-  tr.dataset.image = key;
-  const th = el('div', 'rowname', row.name);
-  th.setAttribute('role', 'rowheader');
-  tr.append(th);
-  const version = el('div', 'version', row.version);
-  version.setAttribute('role', 'cell');
-  version.title = [
-    key,
-    row.inCatalog ? `published ${fmtTime(row.publishedAt)}` : 'not in the catalog',
-    row.retired ? `retired ${fmtTime(row.retiredAt)}` : '',
-    row.inCatalog ? `targets ${row.targets.join(' ')}` : '',
-    row.sha256 ? `sha256 ${row.sha256}` : '',
-  ]
-    .filter(Boolean)
-    .join('\n');
-  if (!row.inCatalog) version.append(el('span', 'badge', 'not in catalog'));
-  tr.append(version);
-  for (const site of view.columns) tr.append(renderCell(row, site));
-  return tr;
-}
-
-function siteHeader(site) {
-  const th = el('div', `site${site.stale ? ' stale' : ''}${site.suspended ? ' suspended' : ''}`);
-  th.setAttribute('role', 'columnheader');
-  th.dataset.site = site.site;
-  th.append(el('div', 'name', site.site));
-  th.append(ageEl('div', 'meta', site.stale ? 'stale · ' : 'seen ', site.lastSeen));
-  const rec = site.lastReconcile;
-  if (rec) {
-    const note = rec.finishedAt === null ? ' (running)' : rec.errors.length > 0 ? ` · ${rec.errors.length} err` : '';
-    const e = ageEl('div', 'meta', 'reconciled ', rec.startedAt);
-    th.append(e, note ? el('div', 'meta', note.replace(/^ · /, '')) : '');
-  } else {
-    th.append(el('div', 'meta', 'no reconcile yet'));
-  }
-  if (site.suspended) th.append(el('span', 'badge', 'suspended'));
-  else if (site.suspendRequested) th.append(el('span', 'badge', 'suspend requested'));
-  th.title = [
-    site.site,
-    `zone ${site.zone ?? '(unknown: no heartbeat)'}`,
-    `last seen ${fmtTime(site.lastSeen)}${site.stale ? ' (stale)' : ''}`,
-    site.agentVersion ? `agent ${site.agentVersion}` : '',
-    rec ? `last reconcile ${fmtTime(rec.startedAt)} (${rec.trigger}${rec.dryRun ? ', dry run' : ''})` : '',
-    ...(rec?.errors ?? []),
-  ]
-    .filter(Boolean)
-    .join('\n');
-  return th;
-}
-
-function renderHead() {
-  const zones = el('div', 'hrow zones');
-  zones.setAttribute('role', 'row');
-  const corner = el('div', 'corner', 'image');
-  const ver = el('div', 'corner-v', 'version');
-  zones.append(corner, ver);
-  let last;
-  let zoneTh;
-  let span = 0;
-  const close = () => {
-    if (zoneTh) zoneTh.style.gridColumn = `span ${span}`;
-  };
-  for (const s of view.columns) {
-    const zone = s.zone ?? '(no heartbeat)';
-    if (zone !== last) {
-      close();
-      zoneTh = el('div', 'zone', zone);
-      zoneTh.setAttribute('role', 'columnheader');
-      zones.append(zoneTh);
-      last = zone;
-      span = 0;
-    }
-    span++;
-  }
-  close();
-  const names = el('div', 'hrow names');
-  names.setAttribute('role', 'row');
-  names.append(el('div', 'corner'), el('div', 'corner-v'));
-  for (const s of view.columns) names.append(siteHeader(s));
-  $('matrix-head').replaceChildren(zones, names);
-}
-
-function renderSitesTable() {
-  const rows = view.sites.map((s) => {
-    const tr = el('tr', s.stale ? 'stale' : '');
-    tr.dataset.site = s.site;
-    const rec = s.lastReconcile;
-    const counts = rec
-      ? Object.entries(rec.counts)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(' · ')
-      : '';
-    tr.append(
-      el('td', '', s.site),
-      el('td', '', s.zone ?? '–'),
-      s.lastSeen ? ageEl('td', '', s.stale ? 'stale, ' : '', s.lastSeen) : el('td', '', 'never'),
-      el('td', '', s.agentVersion ?? '–'),
-      el('td', '', s.queueDepth ?? '–'),
-      el('td', '', s.activeDownloads ?? '–'),
-      el('td', '', s.activeImports ?? '–'),
-      el('td', '', s.suspended ? 'yes' : s.suspendRequested ? 'requested' : 'no'),
-      rec ? ageEl('td', '', `${rec.trigger}${rec.dryRun ? ' (dry run)' : ''}, `, rec.startedAt) : el('td', '', '–'),
-      el(
-        'td',
-        rec?.errors.length ? 'errors' : '',
-        rec ? (rec.finishedAt === null ? 'running' : [counts, ...rec.errors].join('\n')) : '',
-      ),
-    );
-    return tr;
-  });
-  $('sites').tBodies[0].replaceChildren(...rows);
-}
-
-/** Fixed column widths: rows lay out independently, and rows off screen not at all. */
-function renderColumns() {
-  const m = $('matrix');
-  m.style.setProperty('--cols', `170px 110px repeat(${view.columns.length}, 92px)`);
-  m.style.width = `${170 + 110 + 92 * view.columns.length}px`;
-}
-
-function columnsSignature(cols) {
-  return cols.map((s) => `${s.site}\u0000${s.zone}\u0000${s.stale}`).join('\u0001');
-}
-
-function renderSummary() {
-  let failed = 0;
-  let moving = 0;
-  let ready = 0;
-  for (const row of view.rows.values()) {
-    for (const c of Object.values(row.sites)) {
-      if (c.state === 'failed') failed++;
-      else if (c.state === 'ready') ready++;
-      else if (TRANSFERRING.has(c.state)) moving++;
-    }
-  }
-  $('summary').textContent =
-    `${view.rows.size} image versions · ${view.sites.length} sites · ${ready} ready · ${moving} transferring · ${failed} failed`;
-}
 
 /** Rebuilds the whole table (first document, new rows or columns, filters). */
 function renderAll() {
@@ -416,11 +135,23 @@ function renderDetail() {
   }
   const flags = `${site.stale ? ', stale' : ''}${site.suspended ? ', suspended' : ''}`;
   add('site', `${site.site} (zone ${site.zone ?? '?'})${flags}`);
-  if (!row.inCatalog) add('catalog', 'not in the catalog');
+  if (site.suspension) add('suspension', suspensionText(site));
+  if (!site.stale && site.ready === false) add('agent', agentState(site));
+  if (!row.inCatalog) add('catalog', 'not in the catalog: an agent reports it, the catalog has no entry');
   if (row.retired) add('retired', fmtTime(row.retiredAt));
-  if (row.sha256) add('sha256', row.sha256);
+  // The page does not check manifest signatures: this is what the catalog claims; agents verify it.
+  if (row.sha256) add('catalog sha256 (unverified here)', row.sha256);
   const info = [dl];
   if (cell?.error) info.push(el('div', 'error', `${cell.error.code}: ${cell.error.message}`));
+  if (cell?.refused) {
+    info.push(
+      el(
+        'div',
+        'error refusal',
+        `refused ${cell.refused.code} ${fmtTime(cell.refused.at)}: ${cell.refused.message}\nThe agent kept what it had and ignored the event.`,
+      ),
+    );
+  }
   box.querySelector('.info').replaceChildren(...info);
   const actions = box.querySelector('.actions');
   // republishImage refuses what is not in the catalog or retired: do not offer it.

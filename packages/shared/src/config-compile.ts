@@ -4,10 +4,11 @@
  * against the config file's directory, and durations carry their unit in the name (`…Ms`).
  * No defaults here: every value is already present in the with-defaults input (config.ts).
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { AgentOptionsWithDefaults, CoordinatorOptionsWithDefaults } from './config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, fsReason } from './errors.js';
 import { Secret } from './secret.js';
 import { type DeployCheckSettings, resolveDeployCheck } from './zone-parts-config.js';
 
@@ -91,7 +92,8 @@ export interface CoordinatorConfig {
   file: string;
   nats: NatsConfig;
   store: StoreConfig;
-  signing: { privateKeyFile: string };
+  /** Absent when the config has no `signing:` block (read-only use: status, sites). */
+  signing?: { privateKeyFile: string };
   jetstream: { replicas: number };
   discovery: { schedule: string; prefix: string; enabled: boolean; targets: string[] };
   http: { listen: string; token?: Secret; webhookSecret?: Secret };
@@ -114,7 +116,7 @@ class Resolver {
     return isAbsolute(p) ? p : resolve(dirname(this.file), p);
   }
 
-  /** Every secret file that could not be used: reported together, so one run shows them all. */
+  /** Every secret or other file that could not be used: reported together, so one run shows them all. */
   readonly problems: Array<{ key: string; message: string }> = [];
 
   problem(key: string, message: string): void {
@@ -128,6 +130,23 @@ class Resolver {
     throw new ConfigError(`${this.file}: ${text}`, this.file, this.problems[0]?.key);
   }
 
+  /**
+   * A `*File` setting that is not a secret (CA, certificate, creds): resolved, and readable now, so
+   * a missing CA file is reported by its key at load time rather than as a TLS error later.
+   */
+  async readable(key: string, p: string | undefined): Promise<string | undefined> {
+    const path = this.path(p);
+    if (path === undefined) return undefined;
+    try {
+      const info = await stat(path);
+      if (info.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+      await access(path, constants.R_OK);
+    } catch (err) {
+      this.problem(key, `${path} ${fsReason(err)}: fix the path`);
+    }
+    return path;
+  }
+
   async secret(key: string, fileValue: string | undefined, envName: string): Promise<Secret | undefined> {
     if (fileValue !== undefined) {
       const path = this.path(fileValue);
@@ -135,8 +154,7 @@ class Resolver {
       try {
         text = await readFile(path, 'utf8');
       } catch (err) {
-        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
-        this.problem(key, `secret file ${path} ${why}`);
+        this.problem(key, `secret file ${path} ${fsReason(err)}`);
         return undefined;
       }
       const value = text.trim();
@@ -144,24 +162,24 @@ class Resolver {
         this.problem(key, `secret file ${path} is empty`);
         return undefined;
       }
-      return new Secret(value);
+      return new Secret(value, `${key} ${path}`);
     }
     const fromEnv = this.env[envName];
-    return fromEnv ? new Secret(fromEnv) : undefined;
+    return fromEnv ? new Secret(fromEnv, envName) : undefined;
   }
 
   async nats(raw: RawNats): Promise<NatsConfig> {
     return {
       servers: raw.servers,
       name: raw.name,
-      credsFile: this.path(raw.credsFile),
+      credsFile: await this.readable('nats.credsFile', raw.credsFile),
       user: raw.user,
       password: await this.secret('nats.passwordFile', raw.passwordFile, 'FERRY_NATS_PASSWORD'),
       token: await this.secret('nats.tokenFile', raw.tokenFile, 'FERRY_NATS_TOKEN'),
       tls: raw.tls && {
-        caFile: this.path(raw.tls.caFile),
-        certFile: this.path(raw.tls.certFile),
-        keyFile: this.path(raw.tls.keyFile),
+        caFile: await this.readable('nats.tls.caFile', raw.tls.caFile),
+        certFile: await this.readable('nats.tls.certFile', raw.tls.certFile),
+        keyFile: await this.readable('nats.tls.keyFile', raw.tls.keyFile),
         insecure: raw.tls.insecure,
       },
       inboxPrefix: raw.inboxPrefix,
@@ -184,7 +202,7 @@ class Resolver {
             raw.secretAccessKeyFile,
             'AWS_SECRET_ACCESS_KEY',
           ),
-          caFile: this.path(raw.caFile),
+          caFile: await this.readable('store.caFile', raw.caFile),
           insecure: raw.insecure,
         };
       case 'artifactory':
@@ -194,7 +212,7 @@ class Resolver {
           repo: raw.repo,
           token: await this.secret('store.tokenFile', raw.tokenFile, 'FERRY_ARTIFACTORY_TOKEN'),
           apiKey: await this.secret('store.apiKeyFile', raw.apiKeyFile, 'FERRY_ARTIFACTORY_API_KEY'),
-          caFile: this.path(raw.caFile),
+          caFile: await this.readable('store.caFile', raw.caFile),
           insecure: raw.insecure,
         };
       case 'file':
@@ -216,6 +234,7 @@ export async function compileAgentConfig(
   }
   const nats = await r.nats(raw.nats);
   const store = await r.store(raw.store);
+  const vsphereCaFile = await r.readable('vsphere.caFile', raw.vsphere.caFile);
   r.throwIfProblems();
   return {
     file,
@@ -229,7 +248,7 @@ export async function compileAgentConfig(
       username: raw.vsphere.username,
       password: password as Secret, // set: a missing password is a problem thrown above
       insecure: raw.vsphere.insecure,
-      caFile: r.path(raw.vsphere.caFile),
+      caFile: vsphereCaFile,
       library: raw.vsphere.library,
       datastore: raw.vsphere.datastore,
       itemName: raw.vsphere.itemName,
@@ -269,7 +288,7 @@ export async function compileCoordinatorConfig(
     file,
     nats: await r.nats(raw.nats),
     store: await r.store(raw.store),
-    signing: { privateKeyFile: r.path(raw.signing.privateKeyFile) },
+    ...(raw.signing ? { signing: { privateKeyFile: r.path(raw.signing.privateKeyFile) } } : {}),
     jetstream: raw.jetstream,
     discovery: raw.discovery,
     http: {

@@ -24,7 +24,7 @@ import {
   type Env,
 } from './config-compile.js';
 import { duration, httpUrl, listen, size } from './config-fields.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, fsReason } from './errors.js';
 import { isSiteId, SITE_ID_RULE } from './names.js';
 import { formatIssues } from './schema-error.js';
 import { deployCheckConfigSchema } from './zone-parts-config.js';
@@ -221,7 +221,8 @@ const agentSchema = z.strictObject({
 const coordinatorSchema = z.strictObject({
   nats: natsSchema,
   store: storeSchema,
-  signing: z.strictObject({ privateKeyFile: z.string().min(1) }),
+  /** Optional: only commands that sign (publish, republish, retire, the daemon) need it. */
+  signing: z.strictObject({ privateKeyFile: z.string().min(1) }).optional(),
   jetstream: z
     .strictObject({
       /** Replicas of FERRY_EVENTS and the buckets when the coordinator creates them (3 on a 3-node hub). @default 1 */
@@ -263,8 +264,12 @@ async function readYaml(file: string): Promise<unknown> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
-    throw new ConfigError(`config file ${file} ${why}`, file, undefined, { cause: err });
+    throw new ConfigError(
+      `config file ${file} ${fsReason(err)}: give an existing file with --config`,
+      file,
+      undefined,
+      { cause: err },
+    );
   }
   try {
     return parseYaml(text) ?? {};

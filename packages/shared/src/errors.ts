@@ -39,6 +39,7 @@ export const ErrorCodes = {
   // coordinator
   Usage: 'USAGE',
   ImageNotFound: 'IMAGE_NOT_FOUND',
+  ImageRetired: 'IMAGE_RETIRED',
   PublishConflict: 'PUBLISH_CONFLICT',
   InputFile: 'INPUT_FILE',
   Interrupted: 'INTERRUPTED',
@@ -164,6 +165,31 @@ export function describeError(err: unknown): { code: ErrorCode; message: string 
   if (err instanceof FerryError) return { code: err.code, message: err.message };
   if (err instanceof Error) return { code: 'INTERNAL', message: err.message };
   return { code: 'INTERNAL', message: String(err) };
+}
+
+/**
+ * What a file-system error means, in words: `does not exist`, `is a directory`, … (the raw code
+ * last, for searching). For messages of the form `<setting>: <path> <reason>: <what to do>`.
+ */
+export function fsReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'does not exist';
+    case 'EISDIR':
+      return 'is a directory, not a file';
+    case 'ENOTDIR':
+      return 'has a file where a directory is expected in its path';
+    case 'EEXIST':
+      return 'already exists';
+    case 'EACCES':
+    case 'EPERM':
+      return 'is not accessible (permission denied)';
+    case 'ENOSPC':
+      return 'cannot be written: no space left on the device';
+    default:
+      return `cannot be used: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 /** An OVA that is not what it claims: bad entry, OVF/manifest mismatch, unsafe tar content. */

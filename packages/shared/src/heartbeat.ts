@@ -14,6 +14,13 @@ export const heartbeatSchema = z.object({
   activeImports: z.number().int().nonnegative().default(0),
   cacheFreeBytes: z.number().nonnegative().optional(),
   suspended: z.boolean().default(false),
+  /**
+   * The agent's own readiness (what its /readyz answers): false when NATS, the vCenter login or
+   * the cache fails. Absent in heartbeats of older agents, which said nothing about it.
+   */
+  ready: z.boolean().optional(),
+  /** Why not ready: one `check: detail` line per failing check (empty when ready). */
+  notReady: z.array(z.string()).optional(),
 });
 
 export type Heartbeat = z.infer<typeof heartbeatSchema>;

@@ -1,6 +1,7 @@
 export { sleep } from './backoff.js';
 export { canonicalJson } from './canonical-json.js';
 export { Catalog } from './catalog.js';
+export { exitQuietlyOnClosedPipe } from './closed-pipe.js';
 export {
   type AgentConfig,
   type AgentOptions,
@@ -34,6 +35,7 @@ export {
   type ErrorCode,
   ErrorCodes,
   FerryError,
+  fsReason,
   InvalidNameError,
   MessagingError,
   NotFoundError,
@@ -44,6 +46,7 @@ export {
 } from './errors.js';
 export { type EventBody, EventBus, type PublishedEvent, publishedMsgId } from './event-bus.js';
 export { EVENT_SCHEMA, eventSchema, type FerryEvent, MAX_EVENT_BYTES, parseEvent } from './events.js';
+export { formatAge, formatAgeAt } from './format-age.js';
 export {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_STALE_MS,
@@ -167,6 +170,7 @@ export { normalizeStorePath, normalizeStorePrefix } from './stores/store-path.js
 export { type SiteIdentity, selectorMatches, targetsSite } from './targets.js';
 export { ensureTopology, openTopology, type Topology, type TopologyOptions } from './topology.js';
 export { formatBytes, formatDuration, parseDuration, parseRate, parseSize } from './units.js';
+export { withTimeout } from './with-timeout.js';
 export {
   type BandwidthConfig,
   bandwidthConfigSchema,

@@ -44,21 +44,25 @@ const REDACT_PATHS = [
 
 export interface LoggerOptions {
   level?: string;
+  /** Written as `logger` on every line (never `name`, which would collide with an image's name). */
   name?: string;
+  /** Default: stderr, so a command's results on stdout stay parseable. */
   destination?: DestinationStream;
 }
 
-/** JSON-lines logger; use `.child({ site, image })` to carry context. */
+/**
+ * JSON-lines logger; use `.child({ site, image })` to carry context. Field names are distinct per
+ * line: `logger` (the program), `site` (set once, by the program's child), `image` (NAME@VERSION).
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.FERRY_LOG_LEVEL ?? DEFAULT_LOG_LEVEL;
   const opts = {
     level,
-    name: options.name,
-    base: undefined,
+    base: options.name ? { logger: options.name } : undefined,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return adapt(options.destination ? pino(opts, options.destination) : pino(opts));
+  return adapt(pino(opts, options.destination ?? pino.destination({ fd: 2, sync: true })));
 }
 
 /** A logger that drops everything, for library callers that pass none. */

@@ -53,6 +53,7 @@ export const ERROR_CODE_RULES: Readonly<Record<ErrorCode, RetryRule>> = {
   SUBSCRIPTION_BAD_REQUEST: 'never',
   USAGE: 'never',
   IMAGE_NOT_FOUND: 'never',
+  IMAGE_RETIRED: 'never',
   PUBLISH_CONFLICT: 'never',
   INPUT_FILE: 'never',
   INTERRUPTED: 'never',

@@ -6,8 +6,11 @@ import { inspect } from 'node:util';
  */
 export class Secret {
   readonly #value: string;
-  constructor(value: string) {
+  /** Where the value came from (`vsphere.passwordFile /etc/…` or `FERRY_VSPHERE_PASSWORD`), for error messages. */
+  readonly source: string | undefined;
+  constructor(value: string, source?: string) {
     this.#value = value;
+    this.source = source;
   }
   reveal(): string {
     return this.#value;

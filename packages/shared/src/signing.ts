@@ -10,7 +10,7 @@ import {
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { canonicalJson } from './canonical-json.js';
-import { ConfigError, SignatureError } from './errors.js';
+import { ConfigError, fsReason, SignatureError } from './errors.js';
 import { restrictPrivateKeyFile } from './key-file-mode.js';
 import type { Manifest, UnsignedManifest } from './manifest.js';
 
@@ -49,7 +49,13 @@ export async function writeKeyPair(
   const pair = generateSigningKeyPair();
   const privateKeyFile = `${out}.key`;
   const publicKeyFile = `${out}.pub`;
-  await mkdir(dirname(out), { recursive: true });
+  try {
+    await mkdir(dirname(out), { recursive: true });
+  } catch (err) {
+    // EEXIST here: a file sits where a directory of --out should be (`--out agent.yaml/k`).
+    const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'is a file, not a directory' : fsReason(err);
+    throw new ConfigError(`--out ${out}: ${dirname(out)} ${why}: choose another --out`, out);
+  }
   try {
     await writeFile(privateKeyFile, pair.privateKeyPem, { mode: 0o600, flag: 'wx' });
   } catch (err) {
@@ -59,7 +65,7 @@ export async function writeKeyPair(
         privateKeyFile,
       );
     }
-    throw err;
+    throw new ConfigError(`--out ${out}: ${privateKeyFile} ${fsReason(err)}: choose another --out`, out);
   }
   try {
     await restrictPrivateKeyFile(privateKeyFile);
@@ -68,7 +74,11 @@ export async function writeKeyPair(
     await rm(privateKeyFile, { force: true });
     throw err;
   }
-  await writeFile(publicKeyFile, pair.publicKeyPem, { mode: 0o644 });
+  try {
+    await writeFile(publicKeyFile, pair.publicKeyPem, { mode: 0o644 });
+  } catch (err) {
+    throw new ConfigError(`--out ${out}: ${publicKeyFile} ${fsReason(err)}: choose another --out`, out);
+  }
   return { keyId: pair.keyId, privateKeyFile, publicKeyFile };
 }
 

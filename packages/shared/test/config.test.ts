@@ -96,6 +96,25 @@ describe('agent config', () => {
     });
     const cfg = await loadAgentConfig(await write('env.yaml', yaml), { FERRY_VSPHERE_PASSWORD: 'from-env' });
     expect(cfg.vsphere.password.reveal()).toBe('from-env');
+    // Named when vCenter rejects it: the operator looks at the variable, not at a file.
+    expect(cfg.vsphere.password.source).toBe('FERRY_VSPHERE_PASSWORD');
+    const fromFile = await loadAgentConfig(await write('ok3.yaml', agentYaml()), {});
+    expect(fromFile.vsphere.password.source).toBe(`vsphere.passwordFile ${join(dir, 'vc.pass')}`);
+  });
+
+  it('names a CA file that is missing or a directory, by its key, at load time', async () => {
+    const missing = await loadError(
+      agentYaml({
+        vsphere:
+          'vsphere: { url: https://127.0.0.1:8989, username: u, passwordFile: vc.pass, caFile: nope-ca.pem, library: golden, datastore: ds }',
+      }),
+    );
+    expect(missing.message).toMatch(/: vsphere\.caFile: .*nope-ca\.pem does not exist: fix the path$/);
+    expect(missing.key).toBe('vsphere.caFile');
+    const directory = await loadError(
+      agentYaml({ nats: `nats: { servers: [nats://127.0.0.1:4222], tls: { caFile: ${dir} } }` }),
+    );
+    expect(directory.message).toMatch(/: nats\.tls\.caFile: .* is a directory, not a file: fix the path$/);
   });
 
   it('names a missing site', async () => {
@@ -217,7 +236,9 @@ describe('agent config', () => {
   it('says when the file itself is missing or not YAML', async () => {
     const err = await loadAgentConfig(join(dir, 'absent.yaml'), {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(/absent\.yaml does not exist/);
+    expect((err as Error).message).toMatch(/absent\.yaml does not exist: give an existing file with --config$/);
+    const isDir = await loadAgentConfig(dir, {}).catch((e: unknown) => e);
+    expect((isDir as Error).message).toMatch(/ is a directory, not a file: give an existing file with --config$/);
     const bad = await loadError('site: [unclosed');
     expect(bad.message).toMatch(/not valid YAML/);
   });
@@ -230,7 +251,7 @@ describe('coordinator config', () => {
       'nats: { servers: [nats://127.0.0.1:4222] }\nstore: { type: file, root: store }\nsigning: { privateKeyFile: keys/release.key }\n',
     );
     const cfg = await loadCoordinatorConfig(file, {});
-    expect(cfg.signing.privateKeyFile).toBe(join(dir, 'keys/release.key'));
+    expect(cfg.signing?.privateKeyFile).toBe(join(dir, 'keys/release.key'));
     expect(cfg.store).toEqual({ type: 'file', root: join(dir, 'store') });
     expect(cfg.http.listen).toBe('127.0.0.1:9470');
     expect(cfg.discovery.targets).toEqual(['*']);

@@ -8,12 +8,12 @@ import {
   type TrustedKey,
   type VsphereConfig,
 } from '@ferry/shared';
-import { ContentLibraryClient, type ContentLibraryClientOptions } from './content-library-client.js';
 import { SiteDeployCheck } from './deploy-check/site-deploy-check.js';
 import { VimClient, type VimClientOptions } from './deploy-check/vim-client.js';
 import { DownloadCache } from './download-cache.js';
 import { ImageImporter } from './image-importer.js';
 import { TransferQueues } from './transfer-queues.js';
+import { ContentLibraryClient, type ContentLibraryClientOptions } from './vcenter/content-library-client.js';
 
 /** The parts of an agent that every command (import, daemon, reconcile, check) builds from one config. */
 export interface AgentRuntime {
@@ -40,6 +40,7 @@ export async function createLibraryClient(
     url: vsphere.url,
     username: vsphere.username,
     password: vsphere.password.reveal(),
+    passwordSource: vsphere.password.source,
     insecure: vsphere.insecure,
     ca: vsphere.caFile ? await readFile(vsphere.caFile) : undefined,
     keepAliveMs: vsphere.keepAliveMs,
@@ -83,7 +84,8 @@ export async function createAgentRuntime(config: AgentConfig, log: Logger): Prom
     if (insecure) log.warn({ what }, `${what}.insecure is true: TLS certificates are not verified`);
   }
   const store = createStore(config.store, log.child({ component: 'store' }));
-  const library = await createLibraryClient(config.vsphere, { logger: log.child({ component: 'vsphere' }) });
+  // The client names its own component (content-library): a second one here would repeat the key.
+  const library = await createLibraryClient(config.vsphere, { logger: log });
   const cache = new DownloadCache({
     dir: config.cache.dir,
     maxBytes: config.cache.maxBytes,

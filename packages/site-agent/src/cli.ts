@@ -1,10 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import {
   Catalog,
+  ConfigError,
   connectNats,
   createLogger,
+  describeError,
   FerryError,
   formatBytes,
+  fsReason,
+  InvalidNameError,
   loadAgentConfig,
   openTopology,
   parseManifest,
@@ -22,6 +26,13 @@ import { AGENT_VERSION } from './version.js';
 /** `check` found a problem; the lines are already printed. */
 class CheckFailed extends Error {}
 
+/** The command line is wrong: exit 2, like commander's own parse errors. */
+class AgentUsageError extends FerryError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
 interface Io {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -33,17 +44,57 @@ function defaultConfig(): string {
 
 /** Runs `ferry-agent …`; returns the exit code. Errors print one line, never a stack trace. */
 export async function runAgentCli(argv: readonly string[], io: Io = process): Promise<number> {
+  const program = buildAgentProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CheckFailed) return 1;
+    const message = err instanceof FerryError ? err.message : `internal error: ${describeError(err).message}`;
+    io.stderr.write(`ferry-agent: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    if (!(err instanceof FerryError) && process.env.FERRY_DEBUG && err instanceof Error && err.stack) {
+      io.stderr.write(`${err.stack}\n`);
+    }
+    return err instanceof AgentUsageError || err instanceof InvalidNameError ? 2 : 1;
+  }
+}
+
+/** The whole `ferry-agent` program; exported so tests can dry-parse documented command lines. */
+export function buildAgentProgram(io: Io): Command {
   const out = (line: string) => io.stdout.write(`${line}\n`);
   const program = new Command('ferry-agent')
     .description('ferry site agent: imports signed OVA images into this zone’s vSphere Content Library')
     .version(AGENT_VERSION)
     .enablePositionalOptions()
+    .showSuggestionAfterError(true)
+    // Extra words reach the action, which names them as an unknown command (not "too many arguments").
+    .allowExcessArguments(true)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`ferry-agent: ${s.replace(/^error: /, '')}`),
+    })
+    .addHelpText(
+      'after',
+      `
+With no command, ferry-agent runs the agent daemon (until SIGTERM or Ctrl-C) with the config
+given by --config, else $FERRY_AGENT_CONFIG, else ./ferry-agent.yaml. Logs (JSON lines) go to
+stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong command line.`,
+    );
 
   program
-    .option('-c, --config <file>', 'agent config (YAML)', defaultConfig())
-    .action(async (opts: { config: string }) => {
+    .option(
+      '-c, --config <file>',
+      'agent config (YAML); default $FERRY_AGENT_CONFIG or ./ferry-agent.yaml',
+      defaultConfig(),
+    )
+    .action(async (opts: { config: string }, cmd: Command) => {
+      if (cmd.args.length > 0) {
+        const known = program.commands.map((c) => c.name()).join(', ');
+        throw new AgentUsageError(`unknown command '${cmd.args[0]}' (commands: ${known}; see: ferry-agent --help)`);
+      }
       const config = await loadAgentConfig(opts.config);
       const log = createLogger({ level: config.log.level, name: 'ferry-agent' }).child({ site: config.site });
       const agent = new SiteAgent(await createAgentRuntime(config, log));
@@ -61,8 +112,8 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
+      // The agent logs "agent ready" itself, once its checks pass (see its heartbeat).
       await agent.start();
-      if (agent.httpUrl) log.info({ url: agent.httpUrl }, 'ready');
       await new Promise<never>(() => {});
     });
 
@@ -154,11 +205,12 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
     .option('--json', 'print the result as JSON')
     .action(async (opts: { config: string; manifest: string; force?: boolean; json?: boolean }) => {
       const config = await loadAgentConfig(opts.config);
+      // The manifest file first: a wrong path is reported before anything is opened.
+      const manifest = parseManifest(await readManifestFile(opts.manifest));
       const log = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? 'warn', name: 'ferry-agent' }).child({
         site: config.site,
       });
       const rt = await createAgentRuntime(config, log);
-      const manifest = parseManifest(JSON.parse(await readFile(opts.manifest, 'utf8')));
       verifyManifest(manifest, rt.trusted);
       await rt.cache.init();
       let lastLine = '';
@@ -189,22 +241,21 @@ export async function runAgentCli(argv: readonly string[], io: Io = process): Pr
       }
     });
 
+  return program;
+}
+
+/** `import --manifest FILE`: one line naming the file and what is wrong with it. */
+async function readManifestFile(file: string): Promise<unknown> {
+  let text: string;
   try {
-    await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    text = await readFile(file, 'utf8');
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof CheckFailed) return 1;
-    if (err instanceof FerryError) {
-      io.stderr.write(`ferry-agent: ${err.message}\n`);
-      return 1;
-    }
-    if (err instanceof SyntaxError) {
-      io.stderr.write(`ferry-agent: not valid JSON: ${err.message}\n`);
-      return 1;
-    }
-    io.stderr.write(`ferry-agent: unexpected error: ${(err as Error).message ?? String(err)}\n`);
-    return 1;
+    throw new ConfigError(`--manifest ${file} ${fsReason(err)}: give the path of a signed manifest JSON file`, file);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`--manifest ${file} is not valid JSON (${(err as Error).message})`, file);
   }
 }
 

@@ -15,7 +15,7 @@ import {
   sleep,
 } from '@ferry/shared';
 import { FileHasher } from './file-hasher.js';
-import { GrowingFile } from './growing-file.js';
+import { GrowingFile, type ReadableGrowingFile } from './growing-file.js';
 
 export interface DownloadCacheOptions {
   dir: string;
@@ -38,8 +38,11 @@ export interface FetchOptions {
    * Called once, before the download ends, with the cache file as it grows: an import can
    * read it from the first byte on (see `GrowingFile.read`), never past what is proven.
    */
-  onOpen?: (file: GrowingFile) => void;
+  onOpen?: (file: ReadableGrowingFile) => void;
 }
+
+/** What an import needs of the cache: the artifact, proven, with its file open while it grows. */
+export type ImageCache = Pick<DownloadCache, 'fetch'>;
 
 export interface CachedImage {
   path: string;

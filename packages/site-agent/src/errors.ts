@@ -26,12 +26,18 @@ export class VsphereError extends FerryError {
 
 /** vCenter refused the credentials. Not retried: the operator must fix them. */
 export class VsphereAuthError extends VsphereError {
-  constructor(url: string, username: string, options: { cause?: unknown; status?: number } = {}) {
-    super(
-      'login',
-      `vCenter ${url} rejected user ${JSON.stringify(username)}: check vsphere.username and vsphere.passwordFile`,
-      { ...options, code: 'VSPHERE_AUTH', retryable: false },
-    );
+  constructor(
+    url: string,
+    username: string,
+    options: { cause?: unknown; status?: number; passwordSource?: string } = {},
+  ) {
+    const source = options.passwordSource ?? 'vsphere.passwordFile (or FERRY_VSPHERE_PASSWORD)';
+    super('login', `vCenter ${url} rejected user ${JSON.stringify(username)}: check vsphere.username and ${source}`, {
+      cause: options.cause,
+      status: options.status,
+      code: 'VSPHERE_AUTH',
+      retryable: false,
+    });
   }
 }
 

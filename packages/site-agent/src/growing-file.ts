@@ -4,6 +4,9 @@ import { Readable } from 'node:stream';
 /** Bytes per read of the tail reader: large reads keep syscalls and stream overhead off the profile. */
 const TAIL_READ_BYTES = 1 << 20;
 
+/** What a reader needs of a growing cache file (the importer's view; unit tests fake it in memory). */
+export type ReadableGrowingFile = Pick<GrowingFile, 'read'>;
+
 /**
  * The cache file of one download while it grows: how many bytes are on disk (written and
  * counted), and whether the whole object is proven (size and SHA-256) or failed for good.

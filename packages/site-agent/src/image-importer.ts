@@ -9,19 +9,19 @@ import {
   renderItemName,
   silentLogger,
 } from '@ferry/shared';
-import type { ContentLibraryClient, LibraryItemInfo } from './content-library-client.js';
-import type { CachedImage, DownloadCache } from './download-cache.js';
+import type { ContentLibrary, LibraryItemInfo } from './content-library.js';
+import type { CachedImage, ImageCache } from './download-cache.js';
 import { ItemConflictError } from './errors.js';
-import type { GrowingFile } from './growing-file.js';
+import type { ReadableGrowingFile } from './growing-file.js';
 import { formatMarker, parseMarker } from './item-marker.js';
 import type { TransferQueues } from './transfer-queues.js';
 
 export interface ImageImporterOptions {
-  library: ContentLibraryClient;
+  library: ContentLibrary;
   /** Resolves (and creates when missing) the library id; called once per import. */
   libraryId: () => Promise<string>;
   store: ObjectStore;
-  cache: DownloadCache;
+  cache: ImageCache;
   queues: TransferQueues;
   itemNameTemplate: string;
   logger?: Logger;
@@ -111,8 +111,8 @@ export class ImageImporter {
     // The download is stopped early only when the import failed for a reason a retry would meet again.
     const stopDownload = new AbortController();
     const signal = request.signal ? AbortSignal.any([request.signal, stopDownload.signal]) : stopDownload.signal;
-    let opened!: (file: GrowingFile) => void;
-    const open = new Promise<GrowingFile>((resolve) => {
+    let opened!: (file: ReadableGrowingFile) => void;
+    const open = new Promise<ReadableGrowingFile>((resolve) => {
       opened = resolve;
     });
     const download = this.#o.queues.download(() => {
@@ -180,7 +180,7 @@ export class ImageImporter {
     manifest: Manifest,
     itemName: string,
     existing: LibraryItemInfo | undefined,
-    file: GrowingFile,
+    file: ReadableGrowingFile,
     downloaded: Promise<Settled>,
     progress: { sent: number; importing: boolean },
     report: () => void,

@@ -8,7 +8,7 @@ export {
   createSiteDeployCheck,
   createVimClient,
 } from './agent-runtime.js';
-export { runAgentCli } from './cli.js';
+export { buildAgentProgram, runAgentCli } from './cli.js';
 export type {
   ContentLibrary,
   LibraryFileInfo,
@@ -17,12 +17,6 @@ export type {
   UpdateSessionFileInfo,
   UpdateSessionInfo,
 } from './content-library.js';
-export {
-  ContentLibraryClient,
-  type ContentLibraryClientOptions,
-  MANAGED_BY_FERRY,
-  UpdateSession,
-} from './content-library-client.js';
 export { ControlWatch, type ControlWatchOptions, type WatchEntry, type WatchIterator } from './control-watch.js';
 export {
   CheckStage,
@@ -56,6 +50,7 @@ export {
   DownloadCache,
   type DownloadCacheOptions,
   type FetchOptions,
+  type ImageCache,
 } from './download-cache.js';
 export { ItemConflictError, UpdateSessionError, VsphereAuthError, VsphereError } from './errors.js';
 export { EventConsumer, type EventConsumerOptions, type MessageOutcome } from './event-consumer.js';
@@ -66,6 +61,7 @@ export {
   type EventDecision,
   rollbackReason,
 } from './event-decision.js';
+export type { ReadableGrowingFile } from './growing-file.js';
 export {
   ImageImporter,
   type ImageImporterOptions,
@@ -121,4 +117,10 @@ export {
 } from './transfer/subscription-verdict.js';
 export { TokenBucket, throttle } from './transfer/token-bucket.js';
 export { TransferQueues } from './transfer-queues.js';
+export {
+  ContentLibraryClient,
+  type ContentLibraryClientOptions,
+  MANAGED_BY_FERRY,
+  UpdateSession,
+} from './vcenter/content-library-client.js';
 export { AGENT_VERSION } from './version.js';

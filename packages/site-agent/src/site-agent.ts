@@ -1,5 +1,3 @@
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import {
   Catalog,
   connectNats,
@@ -21,6 +19,7 @@ import { KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 import { AgentMetrics } from './agent-metrics.js';
+import { checkReadiness, ReadinessReporter } from './agent-readiness.js';
 import type { AgentRuntime } from './agent-runtime.js';
 import { ControlWatch } from './control-watch.js';
 import { EventConsumer, type MessageOutcome } from './event-consumer.js';
@@ -54,6 +53,7 @@ export class SiteAgent {
   #consumer: EventConsumer | undefined;
   #http: AgentHttp | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  readonly #readiness: ReadinessReporter;
   #connected = false;
   #suspended = false;
   #startedAt = new Date().toISOString();
@@ -65,6 +65,11 @@ export class SiteAgent {
   constructor(rt: AgentRuntime, options: SiteAgentOptions = {}) {
     this.rt = rt;
     this.#options = options;
+    this.#readiness = new ReadinessReporter(
+      () => this.readiness(),
+      rt.log,
+      () => this.httpUrl,
+    );
     this.metrics = new AgentMetrics({
       queueDepth: () => rt.queues.depth,
       activeDownloads: () => rt.queues.active.downloads,
@@ -197,7 +202,7 @@ export class SiteAgent {
     }
     await this.#beat();
     this.#heartbeat = setInterval(() => void this.#beat(), this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
-    log.info({ site: config.site, zone: config.zone, version: AGENT_VERSION }, 'agent started');
+    log.info({ zone: config.zone, version: AGENT_VERSION }, 'agent started');
     if (config.reconcile.enabled) {
       this.#reconciler.schedule(config.reconcile.schedule, config.reconcile.timezone, config.reconcile.jitterMs);
       void this.#reconciler.run('start');
@@ -243,26 +248,12 @@ export class SiteAgent {
     this.#runner?.setSuspended(suspended);
   }
 
-  async readiness(): Promise<ReadinessCheck[]> {
-    const checks: ReadinessCheck[] = [];
-    checks.push({
-      name: 'nats',
-      ok: this.#connected && !this.#nc?.isClosed(),
-      detail: this.#connected ? undefined : 'disconnected',
+  readiness(): Promise<ReadinessCheck[]> {
+    return checkReadiness({
+      natsConnected: () => this.#connected && !this.#nc?.isClosed(),
+      checkVcenterSession: () => this.rt.library.checkSession(),
+      cacheDir: this.rt.cache.dir,
     });
-    try {
-      await withTimeout(this.rt.library.checkSession(), 5_000);
-      checks.push({ name: 'vcenter', ok: true });
-    } catch (err) {
-      checks.push({ name: 'vcenter', ok: false, detail: describeError(err).message });
-    }
-    try {
-      await access(this.rt.cache.dir, constants.W_OK);
-      checks.push({ name: 'cache', ok: true });
-    } catch (err) {
-      checks.push({ name: 'cache', ok: false, detail: `${this.rt.cache.dir} not writable: ${(err as Error).message}` });
-    }
-    return checks;
   }
 
   async #handle(msg: JsMsg): Promise<MessageOutcome> {
@@ -340,6 +331,7 @@ export class SiteAgent {
   async #beat(): Promise<void> {
     if (!this.#topology) return;
     const { config } = this.rt;
+    const notReady = this.#stopping ? this.#readiness.last : await this.#readiness.failing();
     const hb: Heartbeat = {
       site: config.site,
       zone: config.zone,
@@ -352,6 +344,8 @@ export class SiteAgent {
       activeImports: this.rt.queues.active.imports,
       cacheFreeBytes: await this.rt.cache.freeBytes(),
       suspended: this.#suspended,
+      ready: notReady.length === 0,
+      notReady,
     };
     try {
       await this.#topology.sites.put(siteKey(config.site), JSON.stringify(hb));
@@ -389,11 +383,4 @@ export class SiteAgent {
       else if (s.type === 'reconnect') this.#connected = true;
     }
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()),
-  ]);
 }

@@ -10,8 +10,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/wait.js';
 import { startVcsim, type VcsimHandle } from '../../../test/world/vcsim.js';
-import { ContentLibraryClient, type UpdateSession } from '../src/content-library-client.js';
 import { UpdateSessionError, VsphereAuthError, VsphereError } from '../src/errors.js';
+import { ContentLibraryClient, type UpdateSession } from '../src/vcenter/content-library-client.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -51,7 +51,8 @@ function rawCall(vc: VcsimHandle, method: string, path: string, sessionId: strin
 }
 
 /** The client's current REST session id: only the test peeks at it, to delete it server-side. */
-const sessionOf = (c: ContentLibraryClient) => (c as unknown as { sessionId: string | undefined }).sessionId;
+const sessionOf = (c: ContentLibraryClient) =>
+  (c as unknown as { rest: { sessionId: string | undefined } }).rest.sessionId;
 
 describe('ContentLibraryClient against vcsim', () => {
   let vc: VcsimHandle;

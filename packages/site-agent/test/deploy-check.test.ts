@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuiltOva, buildOva, deployableOvfDescriptor, tarEntryOffsets } from '../../../test/world/ova.js';
 import { startVcsim, type VcsimHandle } from '../../../test/world/vcsim.js';
-import { ContentLibraryClient } from '../src/content-library-client.js';
 import {
   cleanupLeftovers,
   DEPLOY_CHECK_PREFIX,
@@ -19,6 +18,7 @@ import {
 } from '../src/deploy-check/deploy-check.js';
 import { ovfExpectations } from '../src/deploy-check/ovf-expectations.js';
 import { VimClient, type VmInventory } from '../src/deploy-check/vim-client.js';
+import { ContentLibraryClient } from '../src/vcenter/content-library-client.js';
 
 describe('deploy check against vcsim', () => {
   let vc: VcsimHandle;

@@ -12,9 +12,9 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuiltOva, buildOva, tarEntryOffsets } from '../../../test/world/ova.js';
 import { startVcsim, type VcsimHandle } from '../../../test/world/vcsim.js';
-import { ContentLibraryClient } from '../src/content-library-client.js';
 import { type PullFile, PullServer, parseRange } from '../src/transfer/pull-server.js';
 import { PullTransferError, pullIntoSession } from '../src/transfer/pull-transfer.js';
+import { ContentLibraryClient } from '../src/vcenter/content-library-client.js';
 
 async function sha256Of(s: Readable): Promise<string> {
   const h = createHash('sha256');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { LibraryFileInfo } from '../src/content-library-client.js';
 import type { LibraryInfo } from '../src/transfer/subscription-api.js';
 import { type ExpectedFile, judgeSubscribedItem, planSubscription } from '../src/transfer/subscription-verdict.js';
+import type { LibraryFileInfo } from '../src/vcenter/content-library-client.js';
 
 const SUM = 'ab'.repeat(32);
 const expected: ExpectedFile[] = [

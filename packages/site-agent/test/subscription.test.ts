@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVcsim, type VcsimHandle } from '../../../test/world/vcsim.js';
-import { ContentLibraryClient } from '../src/content-library-client.js';
 import { VsphereError } from '../src/errors.js';
 import {
   ensureSubscription,
@@ -26,6 +25,7 @@ import {
   syncItem,
 } from '../src/transfer/subscription.js';
 import { deleteSubscribedLibrary, getLibrary } from '../src/transfer/subscription-api.js';
+import { ContentLibraryClient } from '../src/vcenter/content-library-client.js';
 
 /** last_sync_time of a library or item, read by the test itself: vcsim's sync only stamps it. */
 async function lastSyncTime(client: ContentLibraryClient, path: string): Promise<string | undefined> {

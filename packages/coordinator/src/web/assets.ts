@@ -18,14 +18,30 @@ export interface Asset {
 const FILES: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/assets/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+  '/assets/view.js': ['view.js', 'text/javascript; charset=utf-8'],
+  '/assets/render.js': ['render.js', 'text/javascript; charset=utf-8'],
   '/assets/app.css': ['app.css', 'text/css; charset=utf-8'],
 };
 
 export const WEB_DIR = new URL('../../web/', import.meta.url);
 
+/**
+ * Modules of @ferry/shared that the page imports as they are compiled (no imports, no Node APIs),
+ * so the page and the CLI share one targeting rule and one age format and cannot drift.
+ */
+const SHARED_FILES: Record<string, string> = {
+  '/assets/targets.js': 'targets.js',
+  '/assets/format-age.js': 'format-age.js',
+};
+const SHARED_DIST = new URL('./', import.meta.resolve('@ferry/shared'));
+
 /** Content-Security-Policy of the page: nothing but this origin; no inline script or style. */
 export const PAGE_CSP =
   "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+function asset(body: Buffer, type: string): Asset {
+  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+}
 
 export async function loadAssets(dir: URL = WEB_DIR): Promise<Map<string, Asset>> {
   const out = new Map<string, Asset>();
@@ -35,8 +51,13 @@ export async function loadAssets(dir: URL = WEB_DIR): Promise<Map<string, Asset>
         cause: err,
       });
     });
-    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
-    out.set(path, { body, type, etag });
+    out.set(path, asset(body, type));
+  }
+  for (const [path, file] of Object.entries(SHARED_FILES)) {
+    const url = new URL(file, SHARED_DIST);
+    // The compiled file ends with a source-map comment pointing at a file not served: drop it.
+    const text = (await readFile(url, 'utf8')).replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
+    out.set(path, asset(Buffer.from(text), 'text/javascript; charset=utf-8'));
   }
   return out;
 }

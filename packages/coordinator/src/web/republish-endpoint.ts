@@ -129,7 +129,12 @@ export async function handleRepublish(req: IncomingMessage, deps: RepublishDeps)
       unknownSiteHint: 'check the spelling; a site is known once its agent has reported',
     });
     deps.logger?.info(
-      { name, version, site: parsed.site ?? 'all', force: parsed.force ?? false, from: req.socket.remoteAddress },
+      {
+        image: `${name}@${version}`,
+        target: parsed.site ?? 'all',
+        force: parsed.force ?? false,
+        from: req.socket.remoteAddress,
+      },
       'web: republish',
     );
     return { status: 202, body: result };

@@ -243,10 +243,16 @@ export class ArtifactoryStore implements ObjectStore {
       });
     }
     if (isRetryableStatus(status)) {
-      return new StoreError(this.description, operation, path, `Artifactory unavailable (HTTP ${status}); will retry`, {
-        status,
-        retryable: true,
-      });
+      return new StoreError(
+        this.description,
+        operation,
+        path,
+        `Artifactory unavailable (HTTP ${status}): try again later`,
+        {
+          status,
+          retryable: true,
+        },
+      );
     }
     return new StoreError(this.description, operation, path, `unexpected HTTP ${status} from Artifactory`, {
       status,
@@ -260,10 +266,16 @@ export class ArtifactoryStore implements ObjectStore {
     const cause = safeCause(err, this.secrets);
     const netCode = networkErrorCode(err);
     if (netCode) {
-      return new StoreError(this.description, operation, path, `network error (${netCode}); will retry`, {
-        cause,
-        retryable: true,
-      });
+      return new StoreError(
+        this.description,
+        operation,
+        path,
+        `network error (${netCode}): check store.url and that Artifactory is reachable`,
+        {
+          cause,
+          retryable: true,
+        },
+      );
     }
     if (isHostNotFound(err)) {
       return new StoreError(this.description, operation, path, 'host not found: check store.url and DNS', { cause });

@@ -260,11 +260,18 @@ export class S3Store implements ObjectStore {
     if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
       return new NotFoundError(this.description, path, { cause });
     }
+    if (name === 'CredentialsProviderError') {
+      return fail(
+        'no S3 credentials: set store.accessKeyIdFile and store.secretAccessKeyFile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+        false,
+      );
+    }
     const netCode = networkErrorCode(err);
-    if (netCode) return fail(`network error (${netCode}); will retry`, true);
+    // Retryable, but the message does not promise a retry: a one-shot CLI command does not make one.
+    if (netCode) return fail(`network error (${netCode}): check store.endpoint and that the store is reachable`, true);
     if (isHostNotFound(err)) return fail('endpoint host not found: check store.endpoint and DNS', false);
     if (isRetryableServiceName(name) || (status !== undefined && isRetryableStatus(status))) {
-      return fail(`store unavailable (HTTP ${status ?? '?'} ${name}); will retry`, true);
+      return fail(`store unavailable (HTTP ${status ?? '?'} ${name}): try again later`, true);
     }
     const detail = redact(e.message ?? name, this.secrets);
     if (

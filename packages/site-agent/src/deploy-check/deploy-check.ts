@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FerryError, type Logger, silentLogger } from '@ferry/shared';
-import type { ContentLibraryClient } from '../content-library-client.js';
+import type { ContentLibraryClient } from '../vcenter/content-library-client.js';
 import { type OvfExpectations, ovfExpectations } from './ovf-expectations.js';
 import type { VmInventory } from './vim-client.js';
 

@@ -6,7 +6,7 @@
  * agent can hold one per target.
  */
 import { ConfigError, type DeployCheckSettings, describeError, type Logger, silentLogger } from '@ferry/shared';
-import type { ContentLibraryClient } from '../content-library-client.js';
+import type { ContentLibraryClient } from '../vcenter/content-library-client.js';
 import type { ItemChecker } from './check-stage.js';
 import { checkVmPrefix, cleanupLeftovers, type DeployCheckResult, destroyVm, runDeployCheck } from './deploy-check.js';
 import type { VimClient } from './vim-client.js';

@@ -11,7 +11,7 @@
  */
 import { connect, type PeerCertificate } from 'node:tls';
 import { FerryError, type Logger, silentLogger } from '@ferry/shared';
-import type { UpdateSession } from '../content-library-client.js';
+import type { UpdateSession } from '../vcenter/content-library-client.js';
 import type { PullRegistration } from './pull-server.js';
 
 /** How long probing the listener's certificate may take. */

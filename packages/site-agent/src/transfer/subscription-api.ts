@@ -9,16 +9,9 @@
  * `publish_info` or `subscription_info` are accepted and ignored.
  */
 import { randomUUID } from 'node:crypto';
-import type { ContentLibraryClient } from '../content-library-client.js';
 import { VsphereError } from '../errors.js';
-
-const REST = '/rest/com/vmware/content';
-const P = {
-  library: `${REST}/library`,
-  localLibrary: `${REST}/local-library`,
-  subscribedLibrary: `${REST}/subscribed-library`,
-  subscribedItem: `${REST}/library/subscribed-item`,
-} as const;
+import type { ContentLibraryClient } from '../vcenter/content-library-client.js';
+import { VAPI_PATHS as P } from '../vcenter/vapi-wire.js';
 
 /** The user name vCenter fixes for BASIC authentication of a published library. */
 const PUBLISH_USER = 'vcsp';

@@ -2,7 +2,7 @@
  * The decisions of Content Library subscriptions, as pure functions: what to do with the target
  * library, and whether a subscribed item holds what its source holds.
  */
-import type { LibraryFileInfo } from '../content-library-client.js';
+import type { LibraryFileInfo } from '../vcenter/content-library-client.js';
 import type { LibraryInfo } from './subscription-api.js';
 
 /** A file the subscribed item must hold: its name, size and, where known, checksum. */

@@ -13,14 +13,14 @@
  */
 import type { ErrorCode } from '@ferry/shared';
 import { FerryError, type Logger, silentLogger } from '@ferry/shared';
+import { VsphereError } from '../errors.js';
+import { pollUntil } from '../poll.js';
 import {
   type ContentLibraryClient,
   type LibraryFileInfo,
   type LibraryItemInfo,
   MANAGED_BY_FERRY,
-} from '../content-library-client.js';
-import { VsphereError } from '../errors.js';
-import { pollUntil } from '../poll.js';
+} from '../vcenter/content-library-client.js';
 import {
   createSubscribedLibrary,
   deleteSubscribedLibrary,
