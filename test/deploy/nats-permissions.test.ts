@@ -274,6 +274,19 @@ describe('deploy/nats: what an agent may do', () => {
     expect((await topology.catalog.get('probe.1'))?.string()).toBe('{"probe":true}');
     await topology.catalog.purge('probe.1');
   });
+
+  it('reads rollouts (get and keys) and cannot write them', async () => {
+    const kv = topology.rollouts!;
+    await kv.put('probe.1', '{"probe":true}');
+    const t = await openTopology(agent);
+    expect((await t.rollouts!.get('probe.1'))?.string()).toBe('{"probe":true}');
+    const keys: string[] = [];
+    for await (const k of await t.rollouts!.keys()) keys.push(k);
+    expect(keys).toContain('probe.1');
+    await refused(() => t.rollouts!.put('probe.1', '{"forged":true}', { timeout: 2_000 }));
+    expect((await kv.get('probe.1'))?.string()).toBe('{"probe":true}');
+    await kv.purge('probe.1');
+  });
 });
 
 describe('deploy/nats: a real agent with least-privilege credentials', () => {

@@ -1,7 +1,8 @@
 /**
  * The status page never cuts a label and never hides a refusal (issue 20): in a real headless
  * Chromium at 1400 and 800 px, with long names, long error codes, a refused event, a stale site
- * with frozen transfers, a not-ready agent, a suspended site and a version not in the catalog.
+ * with frozen transfers, a not-ready agent, a suspended site, a version not in the catalog, a
+ * soaking and a halted rollout and a failed deploy check.
  * Every cell is measured in the page (`scrollWidth > clientWidth` means cut text); screenshots
  * go to test-output/.
  */
@@ -12,6 +13,9 @@ import type { CoordinatorDaemon } from '@ferry/coordinator';
 import {
   type Heartbeat,
   type Manifest,
+  ROLLOUT_SCHEMA,
+  type RolloutRecord,
+  rolloutKey,
   type SiteControl,
   type StatusRecord,
   signManifest,
@@ -127,7 +131,44 @@ describe('the status page layout', () => {
       error: { code: 'VSPHERE_AUTH', message: 'vCenter rejected user "svc-ferry@vsphere.local"' },
     });
     await record(LIVE[2]!, long, { state: 'downloading', bytesDone: 1024 ** 3, bytesTotal: 3 * 1024 ** 3 });
-    await record(LIVE[0]!, short, {});
+    await record(LIVE[0]!, short, {
+      check: {
+        passed: false,
+        durationMs: 4_200,
+        at: iso(10_000),
+        error: 'VM vm-7 has 0 disk(s) but the OVF declares 1',
+      },
+    });
+    const rollout = (m: Manifest, extra: Partial<RolloutRecord>) =>
+      world.topology.rollouts!.put(
+        rolloutKey(m.name, m.version),
+        JSON.stringify({
+          schema: ROLLOUT_SCHEMA,
+          name: m.name,
+          version: m.version,
+          sha256: m.sha256,
+          gate: 'approval',
+          approval: { by: 'alice@jump-host-01', at: iso(900_000), note: 'security scan 4711 passed' },
+          waves: [
+            {
+              name: 'canary-frankfurt',
+              targets: [LIVE[0]!],
+              soakMs: 3_600_000,
+              releasedAt: iso(600_000),
+              announcedAt: iso(600_000),
+              readyAt: iso(60_000),
+              sites: [LIVE[0]!],
+            },
+            { name: 'everything-else', targets: ['*'], soakMs: 0 },
+          ],
+          createdAt: iso(900_000),
+          updatedAt: iso(60_000),
+          ...extra,
+        } satisfies RolloutRecord),
+      );
+    // The longest badge ("soak wave 1/2") next to the longest version, and a halted one.
+    await rollout(long, {});
+    await rollout(short, { halt: { reason: 'wave canary-frankfurt: the deploy check failed', at: iso(30_000) } });
     // The stale site's frozen transfer and failure must not count in the summary.
     await record(STALE, long, { state: 'importing', bytesDone: 10, bytesTotal: 100, updatedAt: iso(3 * 3_600_000) });
     await record(STALE, short, { state: 'failed', error: { code: 'STORE_ERROR', message: 'gone' } });
@@ -196,6 +237,28 @@ describe('the status page layout', () => {
       expect(await detail.textContent()).toContain('which is not in trust.publicKeys');
       expect(await detail.locator('dt', { hasText: 'catalog sha256 (unverified here)' }).count()).toBe(1);
       await page.screenshot({ path: join(OUT, 'web-page-refusal.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows each rollout as a badge by its version, and the wave and deploy check in cell and detail', async () => {
+    const page = await open(1400);
+    try {
+      const row = (m: string) => page.locator(`#matrix-body [data-image="${m}"]`);
+      const soaking = row('windows-server-2022-datacenter-hardened@2026.11.21-build.4711').locator('.badge.rollout');
+      await expect.poll(() => soaking.textContent()).toBe('soak wave 1/2');
+      expect(await soaking.getAttribute('title')).toMatch(/approved by alice@jump-host-01 .*\(security scan 4711/);
+      expect(await row('alma@9.4').locator('.badge.rollout').textContent()).toBe('halted');
+      expect(await page.textContent('#legend')).toContain('rollout: waiting for ferry approve');
+      const cell = row('alma@9.4').locator(`[data-site="${LIVE[0]}"]`);
+      expect(await cell.locator('.sub').textContent()).toBe('check failed');
+      expect(await cell.getAttribute('title')).toContain('deploy check failed');
+      await cell.click();
+      const detail = page.locator('#detail');
+      await detail.waitFor({ state: 'visible' });
+      expect(await detail.textContent()).toContain('halted: wave canary-frankfurt: the deploy check failed');
+      expect(await detail.locator('dt', { hasText: 'deploy check' }).count()).toBe(1);
     } finally {
       await page.close();
     }

@@ -3,35 +3,22 @@
  * runs it in-process and returns the exit code: 0 ok, 1 a FerryError (one line `ferry: <message>`
  * on stderr, no stack), 2 a usage error.
  */
-import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
-import {
-  describeError,
-  FerryError,
-  loadCoordinatorConfig,
-  parseImageRef,
-  privateKeyModeProblem,
-  writeKeyPair,
-} from '@ferry/shared';
+import { describeError, FerryError, loadCoordinatorConfig, parseImageRef, writeKeyPair } from '@ferry/shared';
 import { Command, CommanderError, Option } from 'commander';
-import {
-  formatPublish,
-  formatReconcile,
-  formatRepublish,
-  formatRetire,
-  formatSiteControl,
-  formatSiteRemoved,
-} from './cli-output.js';
+import { type CommandHelpers, collect } from './cli-helpers.js';
+import { formatReconcile, formatRepublish, formatRetire, formatSiteControl, formatSiteRemoved } from './cli-output.js';
 import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from './coordinator-context.js';
 import { runCoordinator } from './coordinator-daemon.js';
-import { exitCodeOf, StatusFilterError, UsageError } from './errors.js';
+import { exitCodeOf, ResignIncompleteError, StatusFilterError, UsageError } from './errors.js';
 import { checkSites, knownSites } from './known-sites.js';
-import { createProgress, noProgress } from './progress.js';
-import { parseLabels, publishFile, publishFromStore, validatePublishOptions } from './publish-image.js';
+import { addPublishCommand } from './publish-cli.js';
 import { removeSite } from './remove-site.js';
 import { republishImage } from './republish-image.js';
 import { requestReconcile } from './request-reconcile.js';
+import { formatResign, resignImages } from './resign-images.js';
 import { retireImage } from './retire-image.js';
+import { addRolloutCommands, resumeRolloutCommand } from './rollout/rollout-cli.js';
 import { setSiteSuspended } from './site-control.js';
 import { buildStatusMatrix, type StatusFilter, unknownFilterReason } from './status-matrix.js';
 import { readStatusInput } from './status-snapshot.js';
@@ -47,7 +34,13 @@ export interface CliIo {
 
 const VERSION = '0.1.0';
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+interface SiteControlOptions {
+  site?: string;
+  reason?: string;
+  force?: boolean;
+  json?: boolean;
+  config: string;
+}
 
 /** The whole `ferry` program; exported so tests can dry-parse documented command lines. */
 export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
@@ -71,6 +64,16 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
       await ctx.close();
     }
   }
+
+  const helpers: CommandHelpers = {
+    withContext,
+    out,
+    json,
+    configOption,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    signal: io.signal,
+  };
 
   const program = new Command('ferry')
     .description('Publish VM images (OVA) to vSphere Content Libraries in every site')
@@ -98,81 +101,7 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
       );
     });
 
-  program
-    .command('publish')
-    .description('upload an OVA to the store and announce it (or register one already in the store)')
-    .argument('[file]', 'the .ova file to upload')
-    .requiredOption('--name <name>', 'image name, e.g. ubuntu-22.04: 1-128 of A-Z a-z 0-9 . _ + -')
-    .requiredOption('--version <version>', 'image version, e.g. 1.2.3+build.7: 1-128 of A-Z a-z 0-9 . _ + -')
-    .option('--target <selector>', 'site id, zone:<zone>, label:<k>=<v> or * (repeatable; default *)', collect)
-    .option('--label <k=v>', 'label recorded in the manifest (repeatable)', collect)
-    .option('--replace', 'replace the bytes of an already published name@version')
-    .option('--from-store <path>', 'register an OVA that is already in the store at this path')
-    .option('--json', 'print the manifest as JSON')
-    .addOption(configOption())
-    .action(
-      async (
-        file: string | undefined,
-        opts: {
-          name: string;
-          version: string;
-          target?: string[];
-          label?: string[];
-          replace?: boolean;
-          fromStore?: string;
-          json?: boolean;
-          config: string;
-        },
-      ) => {
-        if (file && opts.fromStore) throw new UsageError('give either FILE or --from-store PATH, not both');
-        if (!file && !opts.fromStore) throw new UsageError('missing FILE (or --from-store PATH)');
-        const base = {
-          name: opts.name,
-          version: opts.version,
-          targets: opts.target,
-          labels: parseLabels(opts.label ?? []),
-          replace: opts.replace ?? false,
-        };
-        // Checks that need no config, NATS or store come first: nothing is written when they fail.
-        validatePublishOptions(base);
-        const result = await withContext(opts.config, async (ctx) => {
-          // No signing block: publish fails below, before anything is read or written, saying so.
-          const keyFile = ctx.config.signing?.privateKeyFile;
-          const keyProblem = keyFile === undefined ? undefined : await privateKeyModeProblem(keyFile);
-          if (keyProblem) io.stderr.write(`ferry: warning: ${keyProblem}\n`);
-          if (opts.fromStore) return publishFromStore(ctx, { ...base, path: opts.fromStore });
-          let progress = noProgress;
-          // Ctrl-C / SIGTERM abort the upload and undo what was written, instead of exiting with a
-          // half-finished multipart upload and an object discovery could announce.
-          const stop = new AbortController();
-          const onSignal = () => stop.abort();
-          process.once('SIGINT', onSignal);
-          process.once('SIGTERM', onSignal);
-          io.signal?.addEventListener('abort', onSignal, { once: true });
-          try {
-            return await publishFile(ctx, {
-              ...base,
-              signal: stop.signal,
-              file: file!,
-              onProgress: (done, total) => {
-                if (progress === noProgress && !opts.json) progress = createProgress(io.stdout, basename(file!), total);
-                progress.update(done);
-              },
-            });
-          } catch (err) {
-            progress.fail();
-            throw err;
-          } finally {
-            process.off('SIGINT', onSignal);
-            process.off('SIGTERM', onSignal);
-            io.signal?.removeEventListener('abort', onSignal);
-            progress.stop();
-          }
-        });
-        if (opts.json) json(result.manifest);
-        else out(formatPublish(result));
-      },
-    );
+  addPublishCommand(program, helpers);
 
   program
     .command('republish')
@@ -285,28 +214,56 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     ['suspend', true],
     ['resume', false],
   ] as const) {
-    program
+    const command = program
       .command(name)
       .description(
         suspended
           ? "stop a site's agent from starting new downloads and imports"
-          : "let a suspended site's agent work again",
-      )
-      .requiredOption('--site <site>', 'site id')
+          : "let a suspended site's agent work again (--site), or a halted rollout go on (NAME@VERSION)",
+      );
+    if (!suspended) command.argument('[image]', 'NAME@VERSION of a halted rollout');
+    command
+      .option('--site <site>', 'site id')
       .option('--reason <text>', 'why (shown to other operators)')
       .option('--force', 'address a site that has not reported yet')
       .option('--json', 'print the control record as JSON')
       .addOption(configOption())
-      .action(async (opts: { site: string; reason?: string; force?: boolean; json?: boolean; config: string }) => {
+      .action(async (...args: unknown[]) => {
+        // Commander passes the [image] argument first when the command declares it.
+        const ref = suspended ? undefined : (args[0] as string | undefined);
+        const opts = args[suspended ? 0 : 1] as SiteControlOptions;
+        if (ref && opts.site) throw new UsageError('give either NAME@VERSION or --site, not both');
+        if (ref) return resumeRolloutCommand(helpers, ref, opts);
+        if (!opts.site)
+          throw new UsageError(`missing --site${suspended ? '' : ' (or NAME@VERSION of a halted rollout)'}`);
+        const site = opts.site;
         await withContext(opts.config, async (ctx) => {
           const known = await knownSites(ctx.topology);
-          checkSites([opts.site], known, { force: opts.force });
-          const control = await setSiteSuspended(ctx.topology.status, opts.site, suspended, opts.reason);
+          checkSites([site], known, { force: opts.force });
+          const control = await setSiteSuspended(ctx.topology.status, site, suspended, opts.reason);
           if (opts.json) json(control);
           else out(formatSiteControl(control, known.includes(control.site)));
         });
       });
   }
+
+  addRolloutCommands(program, helpers);
+
+  program
+    .command('resign')
+    .description('sign published manifests again with a new key (same bytes: sites re-import nothing)')
+    .argument('[image]', 'NAME@VERSION (or --all)')
+    .requiredOption('--key <file>', 'the new private key (from ferry keygen)')
+    .option('--all', 'every manifest in the catalog, retired ones included')
+    .option('--json', 'print the result as JSON')
+    .addOption(configOption())
+    .action(async (ref: string | undefined, opts: { key: string; all?: boolean; json?: boolean; config: string }) => {
+      if (!ref === !opts.all) throw new UsageError('give either NAME@VERSION or --all');
+      const r = await withContext(opts.config, (ctx) => resignImages(ctx, { keyFile: opts.key, ref, all: opts.all }));
+      if (opts.json) json(r);
+      else out(formatResign(r));
+      if (r.errors.length > 0) throw new ResignIncompleteError(r.errors.length);
+    });
 
   program
     .command('coordinator')

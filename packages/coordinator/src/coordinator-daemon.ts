@@ -1,6 +1,7 @@
 /**
  * `ferry coordinator`: the long-running side. Keeps the topology, runs store discovery on a UTC
- * cron schedule (and once at start), serves the HTTP API and the Artifactory webhook. Discovery
+ * cron schedule (and once at start), drives rollouts (rollout/rollout-loop.ts), serves the HTTP API
+ * and the Artifactory webhook. Discovery
  * passes and webhook registrations run one at a time (a serial queue), so the same OVA is never
  * registered twice concurrently. SIGTERM/SIGINT: stop cron, close HTTP, drain NATS.
  */
@@ -10,6 +11,9 @@ import type { WebhookRegistration } from './artifactory-webhook.js';
 import { type CoordinatorContext, openContext } from './coordinator-context.js';
 import { type HttpApi, startHttpApi } from './http-api.js';
 import { publishFromStore } from './publish-image.js';
+import { rolloutDeps } from './rollout/rollout-deps.js';
+import { RolloutLoop, type RolloutLoopOptions } from './rollout/rollout-loop.js';
+import { resolveRollout, rolloutHook } from './rollout/rollout-start.js';
 import { buildStatusMatrix } from './status-matrix.js';
 import { readStatusInput } from './status-snapshot.js';
 import { type DiscoveryReport, StoreDiscovery } from './store-discovery.js';
@@ -20,11 +24,13 @@ export interface CoordinatorDaemonOptions {
   discoverAtStart?: boolean;
   /** See DiscoveryOptions.settleMs. */
   settleMs?: number;
+  rollouts?: RolloutLoopOptions;
 }
 
 export interface CoordinatorDaemon {
   context: CoordinatorContext;
   discovery: StoreDiscovery;
+  rollouts: RolloutLoop;
   http: HttpApi;
   /** `http://host:port` of the API. */
   url: string;
@@ -69,7 +75,11 @@ export async function startCoordinator(
   });
 
   const queue = serialQueue();
-  const discovery = new StoreDiscovery(context, {
+  const rollouts = rolloutDeps(context);
+  // Discovery and the webhook publish with the config's rollout policy, like `ferry publish`.
+  const hook = rolloutHook(rollouts, resolveRollout(config.rollout, { hold: false }));
+  const publishDeps = hook ? { ...context, rollout: hook } : context;
+  const discovery = new StoreDiscovery(publishDeps, {
     prefix: config.discovery.prefix,
     targets: config.discovery.targets,
     settleMs: options.settleMs,
@@ -83,7 +93,7 @@ export async function startCoordinator(
     inFlight.add(job.path);
     queue
       .run(() =>
-        publishFromStore(context, {
+        publishFromStore(publishDeps, {
           path: job.path,
           name: job.name,
           version: job.version,
@@ -104,6 +114,7 @@ export async function startCoordinator(
     http = await startHttpApi({
       listen: config.http.listen,
       token: config.http.token,
+      approve: { rollouts, tokenName: config.http.tokenName },
       status: async () => buildStatusMatrix(await readStatusInput(context), new Date()),
       live: context,
       webhook: {
@@ -123,6 +134,15 @@ export async function startCoordinator(
       'http.listen',
       { cause: err },
     );
+  }
+
+  const rolloutLoop = new RolloutLoop(rollouts, options.rollouts);
+  try {
+    await rolloutLoop.start();
+  } catch (err) {
+    await http.close();
+    await context.close();
+    throw err;
   }
 
   let task: ScheduledTask | undefined;
@@ -146,6 +166,7 @@ export async function startCoordinator(
   return {
     context,
     discovery,
+    rollouts: rolloutLoop,
     http,
     url: http.url,
     runDiscovery,
@@ -154,6 +175,7 @@ export async function startCoordinator(
       if (stopped) return;
       stopped = true;
       await task?.destroy();
+      await rolloutLoop.stop();
       await http.close();
       await queue.idle();
       await context.close();

@@ -42,6 +42,13 @@ export class InputFileError extends FerryError {
   }
 }
 
+/** `ferry resign` could not re-sign some manifests (each is listed in its output). */
+export class ResignIncompleteError extends FerryError {
+  constructor(readonly failed: number) {
+    super('RESIGN_INCOMPLETE', `${failed} manifest(s) were not re-signed (see above); run ferry resign again`);
+  }
+}
+
 /** `republish` of a retired version: the catalog's state, not the command line, is in the way. */
 export class ImageRetiredError extends FerryError {
   constructor(message: string) {

@@ -8,6 +8,7 @@
  *   GET  /api/images         { schema, generatedAt, images } (the same rows)
  *   GET  /api/sites          { schema, generatedAt, sites }  (the `ferry sites --json` document)
  *   POST /api/republish      { name, version, site?, force? }: `ferry republish` (web/republish-endpoint.ts)
+ *   POST /api/approve        { name, version, note? }: `ferry approve` (web/approve-endpoint.ts)
  *   DELETE /api/sites/<site> `ferry sites remove <site>` (?force=true: `--force`) (web/site-remove-endpoint.ts)
  *   POST /hooks/artifactory  Artifactory "deployed" webhook (X-JFrog-Event-Auth = webhook secret)
  *
@@ -26,8 +27,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type Catalog, describeError, type EventBus, type Logger, type Secret, type Topology } from '@ferry/shared';
 import { handleArtifactoryWebhook, secretMatches, type WebhookDeps } from './artifactory-webhook.js';
+import type { RolloutDriverDeps } from './rollout/rollout-driver.js';
 import type { StatusMatrix } from './status-matrix.js';
 import { renderStatus } from './status-table.js';
+import { handleApprove } from './web/approve-endpoint.js';
 import { type Asset, loadAssets, PAGE_CSP } from './web/assets.js';
 import { createEventStreamHub, type EventStreamHub } from './web/event-stream.js';
 import { LiveStatus } from './web/live-status.js';
@@ -38,6 +41,11 @@ export interface HttpApiOptions {
   /** `host:port` (`[::1]:port` for IPv6); port 0 picks a free one. */
   listen: string;
   token?: Secret;
+  /**
+   * For /api/approve (without it: 503): the rollouts, and who approvals through the API are
+   * recorded as (`api:<tokenName>`, config `http.tokenName`).
+   */
+  approve?: { rollouts: RolloutDriverDeps; tokenName: string };
   /** Builds the status matrix on demand (reads NATS). */
   status: () => Promise<StatusMatrix>;
   webhook: WebhookDeps;
@@ -136,6 +144,12 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, undefined, { allow: 'POST' });
       if (!options.live) return send(res, 503, { error: 'republish is not available in this process' });
       const out = await handleRepublish(req, { ...options.live, token: options.token, logger: log });
+      return send(res, out.status, out.body, undefined, out.headers);
+    }
+    if (path === '/api/approve') {
+      if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, undefined, { allow: 'POST' });
+      if (!options.approve) return send(res, 503, { error: 'approve is not available in this process' });
+      const out = await handleApprove(req, { ...options.approve, token: options.token, logger: log });
       return send(res, out.status, out.body, undefined, out.headers);
     }
     if (path.startsWith(SITES_PATH_PREFIX) && req.method === 'DELETE') {

@@ -32,6 +32,7 @@ export {
   type UploadPassOutcome,
   uploadAndInspect,
 } from './ova-single-pass.js';
+export { parseLabels } from './publish-cli.js';
 export { markedArtifact, publishMarkerPath } from './publish-guard.js';
 export {
   announce,
@@ -40,7 +41,6 @@ export {
   type PublishFromStoreOptions,
   type PublishOptions,
   type PublishResult,
-  parseLabels,
   publishFile,
   publishFromStore,
   validatePublishOptions,

@@ -13,12 +13,14 @@
  *    writing it first is also the probe that the store is writable. A publish killed with -9
  *    leaves the marker, so its object stays unannounced (and the marker names who left it).
  * 2. On any failure after the object was committed (signing, sidecar, catalog, event, Ctrl-C), the
- *    object, the sidecar and the catalog entry this publish wrote are removed again (`undo`).
+ *    object, the sidecar, the rollout state and the catalog entry this publish wrote are removed
+ *    again (`undo`; a replaced version's rollout state is put back).
  */
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { catalogKey, describeError, type Logger, type Manifest, type ObjectStore } from '@ferry/shared';
 import type { PublishDeps } from './publish-image.js';
+import type { RolloutBegun } from './rollout/rollout-start.js';
 import { sidecarPathOf } from './sidecar.js';
 
 export const PUBLISH_MARKER_SUFFIX = '.ferry-publishing';
@@ -61,6 +63,8 @@ export interface PublishWrites {
   object: boolean;
   /** The sidecar this manifest names was written. */
   sidecar?: Manifest;
+  /** The rollout state was written (before the catalog entry). */
+  rollout?: RolloutBegun;
   /** The catalog entry was written, replacing nothing. */
   newCatalogEntry?: Manifest;
 }
@@ -82,6 +86,8 @@ export async function undoPublish(deps: PublishDeps, writes: PublishWrites, log:
   };
   const entry = writes.newCatalogEntry;
   if (entry) await step('the catalog entry', () => deps.catalog.kv.delete(catalogKey(entry.name, entry.version)));
+  const rollout = writes.rollout;
+  if (rollout) await step('the rollout record', () => rollout.undo());
   const sidecar = writes.sidecar;
   if (sidecar) await step('the sidecar', () => deps.store.delete(sidecarPathOf(sidecar)));
   const objectGone = !writes.object || (await step('the uploaded object', () => deps.store.delete(writes.artifact)));

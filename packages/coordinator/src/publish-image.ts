@@ -6,6 +6,7 @@ import {
   assertVersion,
   type Catalog,
   ChecksumMismatchError,
+  describeError,
   type EventBus,
   InvalidNameError,
   isSafeStorePath,
@@ -22,9 +23,10 @@ import {
   type SigningKey,
   signManifest,
 } from '@ferry/shared';
-import { InputFileError, InterruptedError, PublishConflictError, UsageError } from './errors.js';
+import { InputFileError, InterruptedError, PublishConflictError } from './errors.js';
 import { hashAndInspect, uploadAndInspect } from './ova-single-pass.js';
 import { type PublishWrites, publishMarkerPath, undoPublish, writePublishMarker } from './publish-guard.js';
+import type { RolloutHook } from './rollout/rollout-start.js';
 import { readImageSidecar, writeSidecar } from './sidecar.js';
 
 /** What publishing needs from a coordinator context. */
@@ -34,6 +36,8 @@ export interface PublishDeps {
   bus: EventBus;
   signingKey(): Promise<SigningKey>;
   logger?: Logger;
+  /** Rolls the image out in waves or holds it for approval instead of announcing it to every site. */
+  rollout?: RolloutHook;
 }
 
 export interface PublishOptions {
@@ -98,21 +102,6 @@ export function validatePublishOptions(options: PublishOptions): ValidatedReques
   return { name, version, targets, labels: { ...(options.labels ?? {}) } };
 }
 
-/** `k=v` pairs from the command line → a labels map. */
-export function parseLabels(pairs: readonly string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`invalid --label ${JSON.stringify(pair)}: expected key=value`);
-    const key = pair.slice(0, eq);
-    if (!/^[A-Za-z0-9_./-]{1,128}$/.test(key)) {
-      throw new UsageError(`invalid --label key ${JSON.stringify(key)}: use 1-128 of A-Z a-z 0-9 _ . / -`);
-    }
-    labels[key] = pair.slice(eq + 1);
-  }
-  return labels;
-}
-
 type Verdict = { kind: 'new' } | { kind: 'same'; existing: Manifest } | { kind: 'replace'; existing: Manifest };
 
 /** Same name@version: same bytes are a no-op, other bytes need --replace. */
@@ -173,23 +162,41 @@ async function buildManifest(
 }
 
 /**
- * Sidecar, then catalog, then event: a crash in between is finished by the daemon's discovery
- * (unless a publish marker says the upload's publish never finished). `writes` records each step
- * for an undo; `signal` is checked before each, since the event is the point of no return.
+ * Sidecar, then (with a rollout) its state, then catalog, then event: a crash in between is
+ * finished by the daemon's discovery (unless a publish marker says the upload's publish never
+ * finished). The rollout's state comes before the catalog entry, so no agent's reconcile sees the
+ * image without it; a rollout announces its first wave (or nothing while held) instead of `all`.
+ * `writes` records each step for an undo; `signal` is checked before each, since the event is the
+ * point of no return.
  */
 export async function announce(
   deps: PublishDeps,
   manifest: Manifest,
   guard: { writes?: PublishWrites; signal?: AbortSignal; replacing?: boolean } = {},
-): Promise<PublishedEvent> {
+): Promise<PublishedEvent | undefined> {
   throwIfInterrupted(guard.signal);
   await writeSidecar(deps.store, manifest);
   if (guard.writes) guard.writes.sidecar = manifest;
   throwIfInterrupted(guard.signal);
+  const rollout = await deps.rollout?.begin(manifest);
+  if (guard.writes && rollout) guard.writes.rollout = rollout;
+  throwIfInterrupted(guard.signal);
   await deps.catalog.put(manifest);
   if (guard.writes && !guard.replacing) guard.writes.newCatalogEntry = manifest;
   throwIfInterrupted(guard.signal);
-  return deps.bus.publish('all', { kind: 'published', manifest }, publishedMsgId(manifest));
+  if (!rollout) return deps.bus.publish('all', { kind: 'published', manifest }, publishedMsgId(manifest));
+  // Past the catalog entry a rollout is published: its state is durable and the daemon's rollout
+  // loop releases what this first step does not (undoing now could strand a site that already got
+  // the first wave's event).
+  try {
+    return await rollout.start();
+  } catch (err) {
+    deps.logger?.warn(
+      { image: `${manifest.name}@${manifest.version}`, err: describeError(err).message },
+      'rollout: first wave not released yet; the coordinator daemon releases it',
+    );
+    return undefined;
+  }
 }
 
 function throwIfInterrupted(signal: AbortSignal | undefined): void {
@@ -354,7 +361,7 @@ export async function publishFromStore(deps: PublishDeps, options: PublishFromSt
   // The object was there before and stays; a sidecar or catalog entry written before a failure is
   // removed, so the failed registration is not announced later by discovery.
   const writes: PublishWrites = { artifact, marker: false, object: false };
-  let event: PublishedEvent;
+  let event: PublishedEvent | undefined;
   try {
     event = await announce(deps, manifest, { writes, replacing: !!replaces });
   } catch (err) {

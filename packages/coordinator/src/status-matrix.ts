@@ -9,16 +9,27 @@ import {
   type JobState,
   type Manifest,
   type ReconcileReport,
+  type RolloutRecord,
+  type RolloutView,
   type StatusRecord,
   targetsSite,
+  viewRollout,
+  waveOfSite,
 } from '@ferry/shared';
 import type { SiteControl } from './site-control.js';
 
 export const STATUS_JSON_SCHEMA = 'ferry/status/v1';
 
+/** A deploy check result as an agent records it (only `passed` is relied on here). */
+export type DeployCheckResult = { passed: boolean } & Record<string, unknown>;
+/** A status record whose deploy check is read leniently (see rollout/site-status.ts). */
+export type StatusRecordWithCheck = Omit<StatusRecord, 'check'> & { check?: DeployCheckResult };
+
 export interface StatusInput {
   manifests: readonly Manifest[];
-  records: readonly StatusRecord[];
+  records: ReadonlyArray<StatusRecordWithCheck>;
+  /** `ferry_rollouts` records (absent: no image has a rollout). */
+  rollouts?: readonly RolloutRecord[];
   heartbeats: readonly Heartbeat[];
   reports: readonly ReconcileReport[];
   controls: readonly SiteControl[];
@@ -87,6 +98,10 @@ export interface StatusCell {
   outdated: boolean;
   /** The last event the agent refused for this image while keeping what it had (bad signature, rollback). */
   refused: { code: string; message: string; at: string } | null;
+  /** The rollout wave this site belongs to, when the image has a rollout. */
+  wave: string | null;
+  /** The deploy check result, when the agent ran one. */
+  check: DeployCheckResult | null;
 }
 
 export interface ImageRow {
@@ -102,6 +117,8 @@ export interface ImageRow {
   targets: string[];
   /** Per site id that has a status record for this image. */
   sites: Record<string, StatusCell>;
+  /** The image's rollout in waves (state, wave n of m, soak, halt reason, approval), or null. */
+  rollout: RolloutView | null;
 }
 
 export interface StatusMatrix {
@@ -116,7 +133,7 @@ export function isTransferring(state: JobState): boolean {
   return TRANSFERRING.includes(state);
 }
 
-function toCell(record: StatusRecord, manifest: Manifest | undefined): StatusCell {
+function toCell(record: StatusRecordWithCheck, manifest: Manifest | undefined, wave: string | null): StatusCell {
   return {
     state: record.state,
     bytesDone: record.bytesDone,
@@ -131,6 +148,8 @@ function toCell(record: StatusRecord, manifest: Manifest | undefined): StatusCel
     refused: record.lastRefusal
       ? { code: record.lastRefusal.code, message: record.lastRefusal.message, at: record.lastRefusal.at }
       : null,
+    wave,
+    check: record.check ?? null,
   };
 }
 
@@ -206,9 +225,16 @@ export function buildStatusMatrix(input: StatusInput, now: Date, filter: StatusF
       inCatalog: true,
       targets: [...m.targets],
       sites: {},
+      rollout: null,
     });
   }
   const manifests = new Map(input.manifests.map((m) => [key(m.name, m.version), m]));
+  // A rollout of bytes the catalog no longer holds (replaced without one) is not shown.
+  const rollouts = new Map(
+    (input.rollouts ?? [])
+      .filter((r) => manifests.get(key(r.name, r.version))?.sha256 === r.sha256)
+      .map((r) => [key(r.name, r.version), r]),
+  );
   for (const r of input.records) {
     if (!wanted(r.name, r.version) || !shownSites.has(r.site)) continue;
     let row = rows.get(key(r.name, r.version));
@@ -224,10 +250,18 @@ export function buildStatusMatrix(input: StatusInput, now: Date, filter: StatusF
         inCatalog: false,
         targets: [],
         sites: {},
+        rollout: null,
       };
       rows.set(key(r.name, r.version), row);
     }
-    row.sites[r.site] = toCell(r, manifests.get(key(r.name, r.version)));
+    const rollout = rollouts.get(key(r.name, r.version));
+    const hb = heartbeats.get(r.site);
+    const wave = rollout && hb ? rollout.waves[waveOfSite(rollout.waves, hb)]!.name : null;
+    row.sites[r.site] = toCell(r, manifests.get(key(r.name, r.version)), wave);
+  }
+  for (const [k, r] of rollouts) {
+    const row = rows.get(k);
+    if (row) row.rollout = viewRollout(r, now);
   }
   // Grouped by name (alphabetically), newest publishedAt first within a name.
   const images = [...rows.values()].sort(

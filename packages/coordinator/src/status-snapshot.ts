@@ -7,13 +7,14 @@ import {
   parseHeartbeat,
   parseReconcileReport,
   parseStatusKey,
-  parseStatusRecord,
   type ReconcileReport,
-  type StatusRecord,
+  RolloutReader,
+  type RolloutRecord,
   type Topology,
 } from '@ferry/shared';
+import { parseStatusRecordWithCheck } from './rollout/site-status.js';
 import { parseSiteControl, type SiteControl } from './site-control.js';
-import type { StatusInput } from './status-matrix.js';
+import type { StatusInput, StatusRecordWithCheck } from './status-matrix.js';
 
 type Kv = Topology['status'];
 
@@ -51,12 +52,16 @@ export async function readStatusInput(deps: {
   logger?: Logger;
 }): Promise<StatusInput> {
   const log = deps.logger;
-  const [manifests, statusEntries, siteEntries] = await Promise.all([
+  const rolloutKv = deps.topology.rollouts;
+  const [manifests, statusEntries, siteEntries, rollouts] = await Promise.all([
     deps.catalog.list((key, err) => log?.warn({ key, err: err.message }, 'invalid catalog entry skipped')),
     readAll(deps.topology.status, 'ferry_status', log),
     readAll(deps.topology.sites, 'ferry_sites', log),
+    rolloutKv
+      ? new RolloutReader(rolloutKv).list((key, err) => log?.warn({ key, err: err.message }, 'invalid rollout skipped'))
+      : Promise.resolve([] as RolloutRecord[]),
   ]);
-  const records: StatusRecord[] = [];
+  const records: StatusRecordWithCheck[] = [];
   const reports: ReconcileReport[] = [];
   const controls: SiteControl[] = [];
   for (const { key, value } of statusEntries) {
@@ -65,7 +70,7 @@ export async function readStatusInput(deps: {
       else if (key.endsWith('._control')) {
         const c = parseSiteControl(value);
         if (c) controls.push(c);
-      } else if (parseStatusKey(key)) records.push(parseStatusRecord(value));
+      } else if (parseStatusKey(key)) records.push(parseStatusRecordWithCheck(value));
     } catch (err) {
       log?.warn({ key, err: (err as Error).message }, 'invalid status entry skipped');
     }
@@ -78,5 +83,5 @@ export async function readStatusInput(deps: {
       log?.warn({ key, err: (err as Error).message }, 'invalid heartbeat skipped');
     }
   }
-  return { manifests, records, heartbeats, reports, controls };
+  return { manifests, records, heartbeats, reports, controls, rollouts };
 }

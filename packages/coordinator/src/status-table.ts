@@ -18,9 +18,11 @@ export function formatAge(iso: string | null, now: Date): string {
 export function formatCell(cell: StatusCell | undefined, targeted: boolean, now: Date): string {
   if (!cell) return targeted ? 'none' : '-';
   const parts: string[] = [cell.outdated ? `${cell.state}*` : cell.state];
+  if (cell.wave) parts.unshift(`${cell.wave}:`);
   if (isTransferring(cell.state) && cell.percent !== null) parts.push(`${cell.percent}%`);
   if (cell.state === 'failed' && cell.error) parts.push(cell.error.code);
   else if (cell.refused) parts.push(`(refused ${cell.refused.code})`);
+  if (cell.check) parts.push(cell.check.passed ? 'check ok' : 'check FAILED');
   parts.push(formatAge(cell.updatedAt, now));
   return parts.join(' ');
 }
@@ -141,10 +143,25 @@ export function renderReconcileTable(matrix: StatusMatrix, now: Date): string {
   return renderColumns([header, ...rows]);
 }
 
-/** The whole `ferry status` page: matrix, sites, last reconcile. */
+/** Images with a rollout: its state (held, wave n of m, soaking until, halted: why, done) and approval. */
+export function renderRolloutsTable(matrix: StatusMatrix): string | undefined {
+  const rolling = matrix.images.filter((img) => img.rollout);
+  if (rolling.length === 0) return undefined;
+  const header = ['IMAGE', 'ROLLOUT', 'APPROVED'];
+  const rows = rolling.map((img) => {
+    const r = img.rollout!;
+    const approved = r.approvedBy ? `by ${r.approvedBy} at ${r.approvedAt}${r.note ? ` (${r.note})` : ''}` : '-';
+    return [`${img.name}@${img.version}`, r.summary, approved];
+  });
+  return renderColumns([header, ...rows]);
+}
+
+/** The whole `ferry status` page: matrix, rollouts (if any), sites, last reconcile. */
 export function renderStatus(matrix: StatusMatrix, now: Date): string {
+  const rollouts = renderRolloutsTable(matrix);
   return [
     renderImagesTable(matrix, now),
+    ...(rollouts ? ['', 'ROLLOUTS', rollouts] : []),
     '',
     'SITES',
     renderSitesTable(matrix, now),

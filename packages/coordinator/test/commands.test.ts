@@ -175,8 +175,11 @@ describe('ferry status and sites', () => {
             retryAt: null,
             outdated: false,
             refused: null,
+            wave: null,
+            check: null,
           },
         },
+        rollout: null,
       },
     ]);
   });

@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FERRY_BIN } from '../../../test/support/processes.js';
 import { buildOva } from '../../../test/world/ova.js';
 import { openContextFromFile, publishFile, StoreDiscovery } from '../src/index.js';
+import { rolloutDeps } from '../src/rollout/rollout-deps.js';
+import { type RolloutHook, rolloutHook } from '../src/rollout/rollout-start.js';
 import { startWorld, type World } from './world.js';
 
 let world: World;
@@ -71,6 +73,34 @@ describe('a failed ferry publish leaves nothing a site or discovery could pick u
       // The context checked the stream when it opened; it disappears while the OVA uploads.
       await (await jetstreamManager(world.nc)).streams.delete('FERRY_EVENTS');
       await expect(publishFile(ctx, { file: ova.path, name: 'nostream', version: '1' })).rejects.toThrow();
+    } finally {
+      await ctx.close();
+    }
+    await nothingLeft();
+  });
+
+  it('Ctrl-C right after the rollout state was written removes it with the rest', async () => {
+    const dir = join(world.dir, 'rollout');
+    await mkdir(dir, { recursive: true });
+    const ova = await buildOva(dir, { name: 'held', diskSize: 20 * 2 ** 20, seed: 'ro' });
+    const ctx = await openContextFromFile(world.configFile, world.env);
+    try {
+      const deps = rolloutDeps(ctx);
+      const hook = rolloutHook(deps, { gate: 'approval', waves: [{ name: 'all', targets: ['*'], soakMs: 0 }] })!;
+      const stop = new AbortController();
+      // The operator's Ctrl-C arrives just after the rollout record is written, before the catalog entry.
+      const rollout: RolloutHook = {
+        begin: async (m) => {
+          const begun = await hook.begin(m);
+          expect(await deps.rollouts.get(m.name, m.version)).toMatchObject({ gate: 'approval' });
+          stop.abort();
+          return begun;
+        },
+      };
+      await expect(
+        publishFile({ ...ctx, rollout }, { file: ova.path, name: 'held.os', version: '1.0', signal: stop.signal }),
+      ).rejects.toThrow(/^interrupted/);
+      expect(await deps.rollouts.get('held.os', '1.0')).toBeUndefined();
     } finally {
       await ctx.close();
     }

@@ -1,5 +1,12 @@
 /** Pure tests of the status matrix and its rendering (no servers: records and heartbeats in, rows out). */
-import type { Heartbeat, Manifest, ReconcileReport, StatusRecord } from '@ferry/shared';
+import {
+  type Heartbeat,
+  type Manifest,
+  type ReconcileReport,
+  ROLLOUT_SCHEMA,
+  type RolloutRecord,
+  type StatusRecord,
+} from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
 import { buildStatusMatrix, formatAge, renderStatus, type StatusInput } from '../src/index.js';
 import { unknownFilterReason } from '../src/status-matrix.js';
@@ -166,6 +173,67 @@ describe('renderStatus', () => {
     expect(formatAge(ago(47 * 3_600_000), now)).toBe('47h');
     expect(formatAge(ago(49 * 3_600_000), now)).toBe('2d');
     expect(formatAge(null, now)).toBe('-');
+  });
+});
+
+describe('rollouts in the matrix', () => {
+  const rollout = (m: Manifest, extra: Partial<RolloutRecord> = {}): RolloutRecord => ({
+    schema: ROLLOUT_SCHEMA,
+    name: m.name,
+    version: m.version,
+    sha256: m.sha256,
+    gate: 'approval',
+    approval: { by: 'alice', at: ago(60_000), note: 'scan 4711 passed' },
+    waves: [
+      { name: 'canary', targets: ['dc1'], soakMs: 600_000, releasedAt: ago(120_000), readyAt: ago(60_000) },
+      { name: 'rest', targets: ['*'], soakMs: 0 },
+    ],
+    createdAt: ago(200_000),
+    updatedAt: ago(60_000),
+    ...extra,
+  });
+  const input = (r: RolloutRecord): StatusInput => ({
+    manifests: [u2],
+    records: [
+      { ...record('dc1', u2, { state: 'ready' }), check: { passed: true, vm: 'vm-42' } },
+      record('dc2', u2, { state: 'pending' }),
+    ],
+    heartbeats: [heartbeat('dc1', 1_000), heartbeat('dc2', 1_000)],
+    reports: [],
+    controls: [],
+    rollouts: [r],
+  });
+
+  it('shows state, soak, approval per image and the wave and deploy check per cell', () => {
+    const m = buildStatusMatrix(input(rollout(u2)), now);
+    const row = m.images[0]!;
+    expect(row.rollout).toMatchObject({
+      state: 'soaking',
+      wave: 'canary',
+      waveNumber: 1,
+      of: 2,
+      soakUntil: new Date(now.getTime() + 540_000).toISOString(),
+      approvedBy: 'alice',
+      note: 'scan 4711 passed',
+    });
+    expect(row.sites.dc1).toMatchObject({ wave: 'canary', check: { passed: true, vm: 'vm-42' } });
+    expect(row.sites.dc2).toMatchObject({ wave: 'rest', check: null });
+    const text = renderStatus(m, now);
+    expect(text).toMatch(
+      /ROLLOUTS\nIMAGE\s+ROLLOUT\s+APPROVED\nubuntu@2026\.11\.21\s+wave 1 of 2 \(canary\), soaking until \S+\s+by alice at \S+ \(scan 4711 passed\)/,
+    );
+    expect(text).toMatch(/canary: ready check ok/);
+  });
+
+  it('says halted and why; hides a rollout of bytes the catalog no longer holds', () => {
+    const halted = buildStatusMatrix(
+      input(rollout(u2, { halt: { reason: 'wave canary: dc1 failed', at: ago(1) } })),
+      now,
+    );
+    expect(halted.images[0]!.rollout).toMatchObject({ state: 'halted', haltReason: 'wave canary: dc1 failed' });
+    const other = buildStatusMatrix(input(rollout(u2, { sha256: sha('f') })), now);
+    expect(other.images[0]!.rollout).toBeNull();
+    expect(other.images[0]!.sites.dc1!.wave).toBeNull();
   });
 });
 

@@ -18,6 +18,7 @@ import {
   renderRow,
   renderSitesTable,
   renderSummary,
+  rolloutDetails,
   suspensionText,
 } from './render.js';
 import { $, ago, el, fmtBytes, fmtTime, refreshAges, rowFilter, targets, view, visibleSites } from './view.js';
@@ -133,6 +134,7 @@ function renderDetail() {
     if (cell.retryAt) add('retry at', fmtTime(cell.retryAt));
     if (cell.outdated) add('note', 'this record is for older bytes than the catalog holds now');
   }
+  for (const [k, v] of rolloutDetails(row, cell)) add(k, v);
   const flags = `${site.stale ? ', stale' : ''}${site.suspended ? ', suspended' : ''}`;
   add('site', `${site.site} (zone ${site.zone ?? '?'})${flags}`);
   if (site.suspension) add('suspension', suspensionText(site));

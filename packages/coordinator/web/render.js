@@ -45,11 +45,40 @@ export function renderCell(row, site) {
     : cell.refused
       ? `\nrefused ${cell.refused.code}: ${cell.refused.message}`
       : '';
-  td.title = `${site.site}: ${cell.state}${bytes}${cell.outdated ? ' (older bytes)' : ''}, updated ${fmtTime(cell.updatedAt)}${err}`;
+  if (cell.check && !cell.check.passed) td.append(el('span', 'sub', 'check failed'));
+  const wave = cell.wave ? `, wave ${cell.wave}` : '';
+  const check = cell.check ? `, deploy check ${cell.check.passed ? 'passed' : 'failed'}` : '';
+  td.title = `${site.site}: ${cell.state}${bytes}${cell.outdated ? ' (older bytes)' : ''}${wave}${check}, updated ${fmtTime(cell.updatedAt)}${err}`;
   if (view.selected && view.selected.key === `${row.name}@${row.version}` && view.selected.site === site.site) {
     td.classList.add('selected');
   }
   return td;
+}
+
+/** held, wave 1/2, soaking, halted, done: the rollout at a glance; the full summary on hover. */
+function rolloutBadge(r) {
+  const short =
+    r.state === 'rolling' || r.state === 'soaking' || r.state === 'pending'
+      ? `${r.state === 'soaking' ? 'soak ' : ''}wave ${r.waveNumber}/${r.of}`
+      : r.state;
+  const badge = el('span', `badge rollout r-${r.state}`, short);
+  badge.title = `rollout: ${r.summary}${r.approvedBy ? `\napproved ${approvalText(r)}` : ''}`;
+  return badge;
+}
+
+/** "by alice at 2026-12-01 10:00:00Z (scan 4711 passed)" */
+function approvalText(r) {
+  return `by ${r.approvedBy} at ${fmtTime(r.approvedAt)}${r.note ? ` (${r.note})` : ''}`;
+}
+
+/** The detail panel's rows about the cell's wave and deploy check and the image's rollout. */
+export function rolloutDetails(row, cell) {
+  const out = [];
+  if (cell?.wave) out.push(['wave', cell.wave]);
+  if (cell?.check) out.push(['deploy check', cell.check.passed ? 'passed' : 'failed']);
+  if (row.rollout) out.push(['rollout', row.rollout.summary]);
+  if (row.rollout?.approvedBy) out.push(['approved', approvalText(row.rollout)]);
+  return out;
 }
 
 export function renderRow(row, first) {
@@ -72,6 +101,7 @@ export function renderRow(row, first) {
     .filter(Boolean)
     .join('\n');
   if (!row.inCatalog) version.append(el('span', 'badge', 'not in catalog'));
+  if (row.rollout) version.append(rolloutBadge(row.rollout));
   tr.append(version);
   for (const site of view.columns) tr.append(renderCell(row, site));
   return tr;

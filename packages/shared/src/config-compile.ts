@@ -9,6 +9,7 @@ import { access, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { AgentOptionsWithDefaults, CoordinatorOptionsWithDefaults } from './config.js';
 import { ConfigError, fsReason } from './errors.js';
+import type { RolloutGate, WaveSpec } from './rollout.js';
 import { Secret } from './secret.js';
 import { type DeployCheckSettings, resolveDeployCheck } from './zone-parts-config.js';
 
@@ -96,7 +97,8 @@ export interface CoordinatorConfig {
   signing?: { privateKeyFile: string };
   jetstream: { replicas: number };
   discovery: { schedule: string; prefix: string; enabled: boolean; targets: string[] };
-  http: { listen: string; token?: Secret; webhookSecret?: Secret };
+  http: { listen: string; token?: Secret; tokenName: string; webhookSecret?: Secret };
+  rollout: { gate: RolloutGate; waves: WaveSpec[] };
   log: { level: string };
 }
 
@@ -293,8 +295,13 @@ export async function compileCoordinatorConfig(
     discovery: raw.discovery,
     http: {
       listen: raw.http.listen,
+      tokenName: raw.http.tokenName,
       token: await r.secret('http.tokenFile', raw.http.tokenFile, 'FERRY_API_TOKEN'),
       webhookSecret: await r.secret('http.webhookSecretFile', raw.http.webhookSecretFile, 'FERRY_WEBHOOK_SECRET'),
+    },
+    rollout: {
+      gate: raw.rollout.gate,
+      waves: raw.rollout.waves.map((w) => ({ name: w.name, targets: w.targets, soakMs: w.soak })),
     },
     log: raw.log,
   };

@@ -25,7 +25,9 @@ import {
 } from './config-compile.js';
 import { duration, httpUrl, listen, size } from './config-fields.js';
 import { ConfigError, fsReason } from './errors.js';
+import { targetSchema } from './manifest.js';
 import { isSiteId, SITE_ID_RULE } from './names.js';
+import { ROLLOUT_GATES, waveNameSchema } from './rollout.js';
 import { formatIssues } from './schema-error.js';
 import { deployCheckConfigSchema } from './zone-parts-config.js';
 
@@ -246,7 +248,31 @@ const coordinatorSchema = z.strictObject({
       /** Address of the API, the status page and the webhook. @default 127.0.0.1:9470 */
       listen: listen.default('127.0.0.1:9470'),
       tokenFile: z.string().optional(),
+      /** Who `POST /api/approve` records as the approver (`api:<tokenName>`). @default api */
+      tokenName: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 of A-Z a-z 0-9 _ . -')
+        .default('api'),
       webhookSecretFile: z.string().optional(),
+    })
+    .prefault({}),
+  /** Default rollout of every publish (flags on `ferry publish` override it); no waves: all sites at once. */
+  rollout: z
+    .strictObject({
+      /** `approval`: no wave is released until `ferry approve`. @default none */
+      gate: z.enum(ROLLOUT_GATES).default('none'),
+      /** Waves in order; a site is in the first wave whose targets select it (else the last). @default [] */
+      waves: z
+        .array(
+          z.strictObject({
+            name: waveNameSchema,
+            targets: z.array(targetSchema).min(1),
+            /** How long every site of the wave stays ready before the next wave. @default 0 */
+            soak: duration.prefault(0),
+          }),
+        )
+        .default([])
+        .refine((w) => new Set(w.map((x) => x.name)).size === w.length, 'wave names must be unique'),
     })
     .prefault({}),
   log: logSchema.prefault({}),

@@ -45,6 +45,9 @@ export const ErrorCodes = {
   Interrupted: 'INTERRUPTED',
   UnknownSite: 'UNKNOWN_SITE',
   SiteActive: 'SITE_ACTIVE',
+  ResignIncomplete: 'RESIGN_INCOMPLETE',
+  RolloutNotFound: 'ROLLOUT_NOT_FOUND',
+  RolloutState: 'ROLLOUT_STATE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -130,6 +130,25 @@ export {
   type RetryRule,
   retryDecision,
 } from './retry-policy.js';
+export {
+  parseRolloutRecord,
+  ROLLOUT_GATES,
+  ROLLOUT_SCHEMA,
+  ROLLOUTS_BUCKET,
+  type RolloutGate,
+  type RolloutPhase,
+  RolloutReader,
+  type RolloutRecord,
+  type RolloutView,
+  type RolloutWave,
+  rolloutKey,
+  rolloutRecordSchema,
+  siteReleased,
+  viewRollout,
+  type WaveSpec,
+  waveOfSite,
+  waveSpecSchema,
+} from './rollout.js';
 export { formatIssues, isSecretKeyName, parseWith, redactSecrets } from './schema-error.js';
 export { Secret } from './secret.js';
 export {

@@ -59,6 +59,9 @@ export const ERROR_CODE_RULES: Readonly<Record<ErrorCode, RetryRule>> = {
   INTERRUPTED: 'never',
   UNKNOWN_SITE: 'never',
   SITE_ACTIVE: 'never',
+  RESIGN_INCOMPLETE: 'never',
+  ROLLOUT_NOT_FOUND: 'never',
+  ROLLOUT_STATE: 'never',
 };
 
 /**

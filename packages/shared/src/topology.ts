@@ -10,6 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { DEFAULT_JETSTREAM_REPLICAS } from './config.js';
 import { MessagingError } from './errors.js';
 import { CATALOG_BUCKET, EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, SITES_BUCKET, STATUS_BUCKET } from './nats-names.js';
+import { ROLLOUTS_BUCKET } from './rollout.js';
 
 const DAY_NS = 24 * 60 * 60 * 1e9;
 
@@ -17,6 +18,11 @@ export interface Topology {
   catalog: KV;
   status: KV;
   sites: KV;
+  /**
+   * `ferry_rollouts`. Undefined only when an agent opens a hub whose coordinator predates rollouts
+   * (the bucket is missing): then no image has a rollout.
+   */
+  rollouts?: KV;
 }
 
 export interface TopologyOptions {
@@ -25,7 +31,7 @@ export interface TopologyOptions {
 }
 
 /**
- * Creates FERRY_EVENTS and the three KV buckets if they are missing, and leaves
+ * Creates FERRY_EVENTS and the four KV buckets if they are missing, and leaves
  * existing ones as they are (safe to call from every process at every start).
  */
 export async function ensureTopology(nc: NatsConnection, options: TopologyOptions = {}): Promise<Topology> {
@@ -34,12 +40,13 @@ export async function ensureTopology(nc: NatsConnection, options: TopologyOption
     const jsm = await jetstreamManager(nc);
     await ensureEventsStream(jsm, replicas);
     const kvm = new Kvm(nc);
-    const [catalog, status, sites] = await Promise.all([
+    const [catalog, status, sites, rollouts] = await Promise.all([
       kvm.create(CATALOG_BUCKET, { history: 5, replicas, description: 'ferry: signed manifests by <name>.<version>' }),
       kvm.create(STATUS_BUCKET, { history: 1, replicas, description: 'ferry: job status by <site>.<name>.<version>' }),
       kvm.create(SITES_BUCKET, { history: 1, replicas, description: 'ferry: agent heartbeats by <site>' }),
+      kvm.create(ROLLOUTS_BUCKET, { history: 5, replicas, description: 'ferry: rollout state by <name>.<version>' }),
     ]);
-    return { catalog, status, sites };
+    return { catalog, status, sites, rollouts };
   } catch (err) {
     throw new MessagingError(`cannot create or open ferry's JetStream stream and buckets: ${(err as Error).message}`, {
       cause: err,
@@ -64,7 +71,11 @@ export async function openTopology(nc: NatsConnection): Promise<Topology> {
       return kvm.open(bucket, { allow_direct: info.config.allow_direct === true });
     };
     const [catalog, status, sites] = await Promise.all([open(CATALOG_BUCKET), open(STATUS_BUCKET), open(SITES_BUCKET)]);
-    return { catalog, status, sites };
+    const rollouts = await open(ROLLOUTS_BUCKET).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    return { catalog, status, sites, ...(rollouts ? { rollouts } : {}) };
   } catch (err) {
     throw new MessagingError(`cannot open ferry's KV buckets: ${(err as Error).message}`, { cause: err });
   }

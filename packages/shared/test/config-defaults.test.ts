@@ -57,6 +57,9 @@ const DEFAULTS: ReadonlyArray<readonly [Kind, string, unknown]> = [
   ['coordinator', 'discovery.enabled', true],
   ['coordinator', 'discovery.targets', ['*']],
   ['coordinator', 'http.listen', '127.0.0.1:9470'],
+  ['coordinator', 'http.tokenName', 'api'],
+  ['coordinator', 'rollout.gate', 'none'],
+  ['coordinator', 'rollout.waves', []],
   ['coordinator', 'log.level', 'info'],
 ];
 

@@ -255,6 +255,42 @@ describe('coordinator config', () => {
     expect(cfg.store).toEqual({ type: 'file', root: join(dir, 'store') });
     expect(cfg.http.listen).toBe('127.0.0.1:9470');
     expect(cfg.discovery.targets).toEqual(['*']);
+    expect(cfg.rollout).toEqual({ gate: 'none', waves: [] });
+    expect(cfg.http.tokenName).toBe('api');
+  });
+
+  const coordinator = (rollout: string) =>
+    `nats: { servers: [nats://127.0.0.1:4222] }\nstore: { type: file, root: store }\nsigning: { privateKeyFile: k.key }\nrollout: ${rollout}\n`;
+
+  it('reads a rollout policy: gate, ordered waves, soak as a duration', async () => {
+    const file = await write(
+      'rollout.yaml',
+      coordinator(
+        '{ gate: approval, waves: [{ name: canary, targets: ["label:canary=true"], soak: 30m }, { name: all, targets: ["*"] }] }',
+      ),
+    );
+    expect((await loadCoordinatorConfig(file, {})).rollout).toEqual({
+      gate: 'approval',
+      waves: [
+        { name: 'canary', targets: ['label:canary=true'], soakMs: 30 * 60_000 },
+        { name: 'all', targets: ['*'], soakMs: 0 },
+      ],
+    });
+  });
+
+  it.each([
+    ['{ gate: maybe }', /rollout\.gate/],
+    ['{ waves: [{ name: canary, targets: ["bad selector"] }] }', /rollout\.waves\.0\.targets\.0/],
+    ['{ waves: [{ name: a, targets: ["*"], soak: soon }] }', /expected a duration/],
+    ['{ waves: [{ name: a, targets: ["*"] }, { name: a, targets: ["dc1"] }] }', /wave names must be unique/],
+  ])('names what is wrong in rollout %s', async (rollout, message) => {
+    const file = await write(`r${Math.random().toString(36).slice(2)}.yaml`, coordinator(rollout));
+    const err = await loadCoordinatorConfig(file, {}).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(message);
   });
 
   it('refuses a discovery schedule that is not a cron expression at load', async () => {

@@ -12,6 +12,7 @@ import {
   loadAgentConfig,
   openTopology,
   parseManifest,
+  RolloutReader,
   verifyManifest,
 } from '@ferry/shared';
 import { Command, CommanderError } from 'commander';
@@ -156,6 +157,8 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
         const reconciler = new Reconciler({
           site: { site: config.site, zone: config.zone, labels: config.labels },
           catalog: new Catalog(topology.catalog),
+          // A one-off pass honours rollouts as the daemon does: a held wave is not imported.
+          rollouts: topology.rollouts ? new RolloutReader(topology.rollouts) : undefined,
           trusted: rt.trusted,
           library: rt.library,
           libraryId: (refresh) => rt.libraryId(refresh),

@@ -208,7 +208,11 @@ export class DownloadCache {
       await rm(partial, { force: true });
     }
     await this.#makeRoom(ref.size - done, ref.sha256);
-    if (done === 0) await writeFile(partial, '');
+    if (done === 0) {
+      await writeFile(partial, '').catch((err: unknown) => {
+        throw this.#writeError(err, partial) ?? err;
+      });
+    }
     growing.grew(done);
     const hasher = new FileHasher(partial);
     hasher.grew(done);
@@ -285,13 +289,8 @@ export class DownloadCache {
           .catch((closeErr: unknown) =>
             this.#log.debug({ err: (closeErr as Error).message }, 'partial file not closed'),
           );
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') {
-          const full = new CacheError(
-            this.dir,
-            `cannot write ${partial}: ${code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : 'not writable'} (${code}); free space or fix permissions of cache.dir`,
-            { cause: err },
-          );
+        const full = this.#writeError(err, partial);
+        if (full) {
           growing.fail(full);
           await rm(partial, { force: true });
           throw full;
@@ -322,6 +321,18 @@ export class DownloadCache {
     await rename(partial, this.finalPath(ref.sha256));
     log.info({ bytes: ref.size, bytesFromStore }, 'download verified');
     return { reused: false, bytesFromStore };
+  }
+
+  /** A cache that cannot take the bytes (full, read-only, no permission) as one clear CacheError. */
+  #writeError(err: unknown, partial: string): CacheError | undefined {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOSPC' && code !== 'EACCES' && code !== 'EROFS' && code !== 'EDQUOT') return undefined;
+    const why = code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : 'not writable';
+    return new CacheError(
+      this.dir,
+      `cannot write ${partial}: ${why} (${code}); free space or fix permissions of cache.dir`,
+      { cause: err },
+    );
   }
 
   /** Evicts least-recently-used finished files that nobody uses until `needed` more bytes fit. */

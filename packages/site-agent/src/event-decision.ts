@@ -5,12 +5,15 @@ import {
   MAX_EVENT_BYTES,
   type Manifest,
   parseEvent,
+  type RolloutRecord,
   type SchemaError,
   type SiteIdentity,
   type StatusRecord,
+  siteReleased,
   type TrustedKey,
   targetsSite,
   verifyManifest,
+  waveOfSite,
 } from '@ferry/shared';
 
 /** What the agent does with one event. Pure: all I/O happens in the caller. */
@@ -27,6 +30,21 @@ export interface DecisionContext {
   trusted: readonly TrustedKey[];
   /** The site's current status record for the event's image, if any. */
   current?: StatusRecord;
+  /** The image's rollout (`ferry_rollouts`), if it has one. */
+  rollout?: RolloutRecord;
+}
+
+/**
+ * Why an image may not be imported at this site yet: its rollout (for these bytes) has not
+ * released the site's wave. Undefined when it may (no rollout, or the wave is released).
+ */
+export function heldByRollout(
+  manifest: Pick<Manifest, 'sha256'>,
+  rollout: RolloutRecord | undefined,
+  site: SiteIdentity,
+): string | undefined {
+  if (!rollout || rollout.sha256 !== manifest.sha256 || siteReleased(rollout, site)) return undefined;
+  return `rollout wave ${rollout.waves[waveOfSite(rollout.waves, site)]?.name} is not released for ${site.site} yet`;
 }
 
 /** Step 1: bytes → event, or a rejection that says why. */
@@ -84,6 +102,9 @@ export function decideEvent(event: FerryEvent, ctx: DecisionContext): EventDecis
     }
     return { action: 'retire', manifest };
   }
+  // Whatever subject the event came on (a republish to `all`, say), an unreleased wave waits.
+  const held = heldByRollout(manifest, ctx.rollout, ctx.site);
+  if (held) return { action: 'ignore', reason: held, manifest };
   const rollback = rollbackReason(manifest, ctx.current);
   if (rollback) return { action: 'reject', code: 'ROLLBACK_REFUSED', reason: rollback, image };
   const force = event.kind === 'republish' && event.force;

@@ -1,5 +1,5 @@
 import {
-  ChecksumMismatchError,
+  FerryError,
   isRetryable,
   type JobState,
   type Logger,
@@ -168,9 +168,11 @@ export class ImageImporter {
       // point it can resume from) before the job is retried or given up.
       if (!isRetryable(err)) stopDownload.abort(err);
       const end = await settled;
-      // An object that is not what was signed is the root cause of whatever the OVA reader met
-      // at its end (e.g. a corrupt end-of-archive block): report that.
-      throw end.error instanceof ChecksumMismatchError ? end.error : err;
+      // A download that failed on its own (bytes not what was signed, cache full or unwritable, store
+      // gone) is the root cause of whatever the upload then met reading the file: report that.
+      // (When the upload failed first and stopped the download, the download ends with that abort,
+      // not with an error of its own.)
+      throw end.error instanceof FerryError && end.error !== err ? end.error : err;
     } finally {
       (await settled).cached?.release();
     }

@@ -27,6 +27,8 @@ export interface ReconcileInput {
   prune: boolean;
   /** Library item name of an image version (the `vsphere.itemName` template). */
   itemName: (m: Pick<Manifest, 'name' | 'version'>) => string;
+  /** Why an image may not come to this site yet (its rollout wave is not released); undefined: it may. */
+  heldBack?: (m: Manifest) => string | undefined;
 }
 
 const ref = (name: string, version: string) => `${name}@${version}`;
@@ -42,8 +44,15 @@ export function planReconcile(input: ReconcileInput): ReconcileAction[] {
   const { site, catalog, items, keepVersions, prune } = input;
   const byRef = new Map(catalog.map((m) => [ref(m.name, m.version), m]));
 
-  // Desired: per name, the newest `keepVersions` non-retired versions that target this site.
-  const live = catalog.filter((m) => !m.retiredAt && targetsSite(m.targets, site));
+  // Desired: per name, the newest `keepVersions` non-retired versions that target this site and
+  // that their rollout has released here (a held version does not push older ones out of retention).
+  const held = new Map<string, string>();
+  const live = catalog.filter((m) => {
+    if (m.retiredAt || !targetsSite(m.targets, site)) return false;
+    const why = input.heldBack?.(m);
+    if (why) held.set(ref(m.name, m.version), why);
+    return !why;
+  });
   const byName = new Map<string, Manifest[]>();
   for (const m of live) byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
   const desired = new Map<string, Manifest>();
@@ -98,6 +107,11 @@ export function planReconcile(input: ReconcileInput): ReconcileAction[] {
           ? { kind: 'reimport', manifest: want, itemId: item.id, reason }
           : { kind: 'keep', manifest: want, itemId: item.id },
       );
+      continue;
+    }
+    const heldWhy = held.get(key);
+    if (heldWhy) {
+      actions.push({ kind: 'ignore', itemId: item.id, itemName: item.name, reason: heldWhy });
       continue;
     }
     const known = byRef.get(key);

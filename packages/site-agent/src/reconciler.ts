@@ -6,6 +6,7 @@ import {
   type Manifest,
   mapLimit,
   type ReconcileReport,
+  type RolloutReader,
   reconcileReportKey,
   type SiteIdentity,
   type TrustedKey,
@@ -14,6 +15,7 @@ import {
 import type { KV } from '@nats-io/kv';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { ContentLibrary } from './content-library.js';
+import { heldByRollout } from './event-decision.js';
 import { parseMarker } from './item-marker.js';
 import { type ActualItem, countActions, planReconcile, type ReconcileAction } from './reconcile-plan.js';
 
@@ -28,6 +30,8 @@ export interface ReconcileExecutor {
 export interface ReconcilerOptions {
   site: SiteIdentity;
   catalog: Catalog;
+  /** `ferry_rollouts`: images whose wave is not released at this site are not imported. */
+  rollouts?: RolloutReader;
   trusted: readonly TrustedKey[];
   library: Pick<ContentLibrary, 'listItems' | 'listFiles'>;
   /** The library id, looked up again each pass (a rebuilt vCenter has a new one). */
@@ -97,6 +101,13 @@ export class Reconciler {
         return false;
       }
     });
+    const rollouts = new Map(
+      (
+        (await this.#o.rollouts?.list((key, err) =>
+          log.warn({ key, err: err.message }, 'unreadable rollout record'),
+        )) ?? []
+      ).map((r) => [`${r.name}@${r.version}`, r]),
+    );
     const libraryId = await this.#o.libraryId(true);
     const items: ActualItem[] = (await library.listItems(libraryId)).map((i) => {
       const marker = parseMarker(i.description);
@@ -109,6 +120,7 @@ export class Reconciler {
       keepVersions: this.#o.keepVersions,
       prune: this.#o.prune,
       itemName: this.#o.itemName,
+      heldBack: (m: Manifest) => heldByRollout(m, rollouts.get(`${m.name}@${m.version}`), this.#o.site),
     };
     // Files are listed only for items that are otherwise in sync: that is where they decide.
     const keep = new Set(planReconcile(input).flatMap((a) => (a.kind === 'keep' ? [a.itemId] : [])));

@@ -9,6 +9,7 @@ import {
   type Manifest,
   openTopology,
   parseSiteControl,
+  RolloutReader,
   siteControlKey,
   siteKey,
   type Topology,
@@ -48,6 +49,7 @@ export class SiteAgent {
   #ownsConnection = false;
   #topology: Topology | undefined;
   #catalog: Catalog | undefined;
+  #rollouts: RolloutReader | undefined;
   #status: StatusWriter | undefined;
   #runner: JobRunner | undefined;
   #consumer: EventConsumer | undefined;
@@ -128,6 +130,7 @@ export class SiteAgent {
     // Agents with least-privilege credentials may only open what the coordinator created.
     this.#topology = await openTopology(this.#nc).catch(() => ensureTopology(this.#nc!));
     this.#catalog = new Catalog(this.#topology.catalog);
+    this.#rollouts = this.#topology.rollouts ? new RolloutReader(this.#topology.rollouts) : undefined;
     this.#status = new StatusWriter(
       this.#topology.status,
       config.site,
@@ -158,6 +161,7 @@ export class SiteAgent {
     this.#reconciler = new Reconciler({
       site: { site: config.site, zone: config.zone, labels: config.labels },
       catalog: this.#catalog,
+      rollouts: this.#rollouts,
       trusted: this.rt.trusted,
       library: this.rt.library,
       libraryId: (refresh) => this.rt.libraryId(refresh),
@@ -263,10 +267,16 @@ export class SiteAgent {
     this.metrics.eventsReceived.inc({ kind: event.kind });
     const current =
       event.kind === 'reconcile' ? undefined : this.status.current(event.manifest.name, event.manifest.version);
+    // A rollout that cannot be read fails the message (redelivered later): never import past a wave by accident.
+    const rollout =
+      event.kind === 'published' || event.kind === 'republish'
+        ? await this.#rollouts?.get(event.manifest.name, event.manifest.version)
+        : undefined;
     const decision = decideEvent(event, {
       site: { site: this.site, zone: this.rt.config.zone, labels: this.rt.config.labels },
       trusted: this.rt.trusted,
       current,
+      ...(rollout ? { rollout } : {}),
     });
     const log = this.rt.log.child({ seq: msg.seq, kind: event.kind });
     switch (decision.action) {

@@ -1,5 +1,12 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { generateSigningKeyPair, type Manifest, type StatusRecord, signManifest } from '@ferry/shared';
+import {
+  generateSigningKeyPair,
+  type Manifest,
+  ROLLOUT_SCHEMA,
+  type RolloutRecord,
+  type StatusRecord,
+  signManifest,
+} from '@ferry/shared';
 import { decideEvent, decodeEvent } from '@ferry/site-agent';
 import { describe, expect, it } from 'vitest';
 
@@ -116,5 +123,53 @@ describe('decideEvent', () => {
       },
     );
     expect(d).toMatchObject({ action: 'reject', code: 'ROLLBACK_REFUSED' });
+  });
+});
+
+describe('events of an image under a rollout', () => {
+  const m = manifest();
+  const rollout = (releasedWaves: number, sha256 = m.sha256): RolloutRecord => ({
+    schema: ROLLOUT_SCHEMA,
+    name: 'ubuntu',
+    version: '1',
+    sha256,
+    gate: 'none',
+    waves: [
+      { name: 'canary', targets: ['dc9'], soakMs: 0 },
+      { name: 'rest', targets: ['*'], soakMs: 0 },
+    ].map((w, i) => (i < releasedWaves ? { ...w, releasedAt: '2026-12-01T00:00:00Z' } : w)),
+    createdAt: '2026-12-01T00:00:00Z',
+    updatedAt: '2026-12-01T00:00:00Z',
+  });
+
+  it.each([
+    ['published', 1, 'ignore'],
+    ['republish', 1, 'ignore'],
+    ['published', 2, 'import'],
+    ['republish', 2, 'import'],
+  ] as const)('%s with %i wave(s) released: %s at a site of the second wave', (kind, waves, action) => {
+    const d = decideEvent(event(kind, m), { site, trusted, rollout: rollout(waves) });
+    expect(d.action).toBe(action);
+    if (action === 'ignore') expect(d).toMatchObject({ reason: 'rollout wave rest is not released for dc1 yet' });
+  });
+
+  it('a rollout of other bytes does not hold these back', () => {
+    expect(decideEvent(event('published', m), { site, trusted, rollout: rollout(0, 'c'.repeat(64)) }).action).toBe(
+      'import',
+    );
+  });
+
+  it('a re-signed manifest (new key id, same bytes) is not imported again', () => {
+    const next = generateSigningKeyPair();
+    const { signature: _s, keyId: _k, ...unsigned } = m;
+    const resigned = signManifest(unsigned, { keyId: next.keyId, privateKey: createPrivateKey(next.privateKeyPem) });
+    const bothKeys = [...trusted, { keyId: next.keyId, publicKey: createPublicKey(next.publicKeyPem), source: 'n' }];
+    expect(resigned.keyId).not.toBe(m.keyId);
+    const d = decideEvent(event('published', resigned), {
+      site,
+      trusted: bothKeys,
+      current: record({ state: 'ready' }),
+    });
+    expect(d).toMatchObject({ action: 'ignore', reason: 'already ready' });
   });
 });

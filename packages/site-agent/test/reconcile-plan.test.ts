@@ -173,6 +173,55 @@ describe('planReconcile', () => {
   });
 });
 
+describe('planReconcile with rollouts', () => {
+  const v1 = m('ubuntu', '1');
+  const v2 = m('ubuntu', '2');
+  const heldV2 = (x: Manifest) => (x.version === '2' ? 'rollout wave rest is not released for dc1 yet' : undefined);
+
+  it('does not import a version whose wave is not released, and keeps the older one within retention', () => {
+    const actions = planReconcile({
+      site,
+      catalog: [v1, v2],
+      items: [item(v1)],
+      keepVersions: 1,
+      prune: true,
+      itemName,
+      heldBack: heldV2,
+    });
+    expect(summary(actions)).toEqual(['keep ubuntu@1']);
+  });
+
+  it('leaves an item of a held version alone (no delete, no re-import)', () => {
+    const actions = planReconcile({
+      site,
+      catalog: [v1, v2],
+      items: [item(v1), item(v2)],
+      keepVersions: 1,
+      prune: true,
+      itemName,
+      heldBack: heldV2,
+    });
+    expect(actions.find((a) => a.kind === 'ignore')).toMatchObject({
+      itemName: 'ubuntu-2',
+      reason: expect.stringContaining('not released'),
+    });
+    expect(summary(actions)).toEqual(['ignore ubuntu-2', 'keep ubuntu@1']);
+  });
+
+  it('imports it once released', () => {
+    const actions = planReconcile({
+      site,
+      catalog: [v1, v2],
+      items: [item(v1)],
+      keepVersions: 1,
+      prune: true,
+      itemName,
+      heldBack: () => undefined,
+    });
+    expect(summary(actions)).toEqual(['delete ubuntu-1', 'import ubuntu@2']);
+  });
+});
+
 describe('item marker', () => {
   it('round-trips and ignores foreign descriptions', () => {
     const marker = { name: 'ubuntu', version: '1.2', sha256: sha('a'), publishedAt: '2026-11-21T00:00:00Z' };

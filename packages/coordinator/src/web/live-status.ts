@@ -19,13 +19,14 @@ import {
   parseHeartbeat,
   parseManifest,
   parseReconcileReport,
+  parseRolloutRecord,
   parseStatusKey,
-  parseStatusRecord,
   type ReconcileReport,
-  type StatusRecord,
+  type RolloutRecord,
   type Topology,
 } from '@ferry/shared';
 import type { KvWatchEntry } from '@nats-io/kv';
+import { parseStatusRecordWithCheck } from '../rollout/site-status.js';
 import { parseSiteControl, type SiteControl } from '../site-control.js';
 import { buildStatusMatrix, STATUS_JSON_SCHEMA, type StatusInput } from '../status-matrix.js';
 
@@ -68,7 +69,7 @@ interface Snapshot {
   rows: Map<string, string>;
 }
 
-type Bucket = 'status' | 'sites' | 'catalog';
+type Bucket = 'status' | 'sites' | 'catalog' | 'rollouts';
 
 /** Watch loop state of one bucket. */
 interface WatchState {
@@ -78,16 +79,18 @@ interface WatchState {
 
 export class LiveStatus {
   readonly #o: Required<Omit<LiveStatusOptions, 'logger'>> & { logger?: Logger };
-  readonly #records = new Map<string, StatusRecord>();
+  readonly #records = new Map<string, StatusInput['records'][number]>();
   readonly #reports = new Map<string, ReconcileReport>();
   readonly #controls = new Map<string, SiteControl>();
   readonly #heartbeats = new Map<string, Heartbeat>();
   readonly #manifests = new Map<string, Manifest>();
+  readonly #rollouts = new Map<string, RolloutRecord>();
   readonly #listeners = new Set<Listener>();
   readonly #watches: Record<Bucket, WatchState> = {
     status: { loaded: false },
     sites: { loaded: false },
     catalog: { loaded: false },
+    rollouts: { loaded: false },
   };
   #snapshot: Snapshot | undefined;
   #dirty = true;
@@ -123,6 +126,8 @@ export class LiveStatus {
     void this.#watchLoop('status', topology.status);
     void this.#watchLoop('sites', topology.sites);
     void this.#watchLoop('catalog', topology.catalog);
+    if (topology.rollouts) void this.#watchLoop('rollouts', topology.rollouts);
+    else this.#watches.rollouts.loaded = true;
     this.#refresh = setInterval(() => this.#flush(), this.#o.refreshMs);
     this.#refresh.unref();
     this.#readyTimer = setTimeout(() => {
@@ -199,6 +204,7 @@ export class LiveStatus {
       heartbeats: sorted(this.#heartbeats),
       reports: sorted(this.#reports),
       controls: sorted(this.#controls),
+      rollouts: sorted(this.#rollouts),
     };
   }
 
@@ -244,6 +250,7 @@ export class LiveStatus {
       this.#reports.clear();
       this.#controls.clear();
     } else if (bucket === 'sites') this.#heartbeats.clear();
+    else if (bucket === 'rollouts') this.#rollouts.clear();
     else this.#manifests.clear();
   }
 
@@ -265,6 +272,8 @@ export class LiveStatus {
     };
     if (bucket === 'sites') {
       set(this.#heartbeats, put ? parse('heartbeat', parseHeartbeat) : undefined);
+    } else if (bucket === 'rollouts') {
+      set(this.#rollouts, put ? parse('rollout', parseRolloutRecord) : undefined);
     } else if (bucket === 'catalog') {
       if (!parseCatalogKey(key)) return;
       set(this.#manifests, put ? parse('manifest', parseManifest) : undefined);
@@ -273,7 +282,7 @@ export class LiveStatus {
     } else if (key.endsWith('._control')) {
       set(this.#controls, put ? parse('site control', parseSiteControl) : undefined);
     } else if (parseStatusKey(key)) {
-      set(this.#records, put ? parse('status record', parseStatusRecord) : undefined);
+      set(this.#records, put ? parse('status record', parseStatusRecordWithCheck) : undefined);
     }
   }
 

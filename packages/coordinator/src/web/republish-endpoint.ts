@@ -105,19 +105,34 @@ export function refuseWrite(
   return undefined;
 }
 
-export async function handleRepublish(req: IncomingMessage, deps: RepublishDeps): Promise<ApiResponse> {
-  const refused = refuseWrite(req, deps.token, 'republish', 'json');
-  if (refused) return refused;
+/**
+ * A write with a JSON body: the refusals of refuseWrite, then the body parsed with `schema` (its
+ * expected `shape` named in the 400). The body, or the refusal to send.
+ */
+export async function readWriteRequest<T>(
+  req: IncomingMessage,
+  token: Secret | undefined,
+  what: string,
+  schema: z.ZodType<T>,
+  shape: string,
+): Promise<{ body: T } | { refusal: ApiResponse }> {
+  const refused = refuseWrite(req, token, what, 'json');
+  if (refused) return { refusal: refused };
   const raw = await readBody(req, MAX_BODY_BYTES);
-  if (!raw) return { status: 413, body: { error: `body larger than ${MAX_BODY_BYTES} bytes` } };
-  let parsed: z.infer<typeof bodySchema>;
+  if (!raw) return { refusal: { status: 413, body: { error: `body larger than ${MAX_BODY_BYTES} bytes` } } };
   try {
-    const r = bodySchema.safeParse(JSON.parse(raw.toString('utf8')));
-    if (!r.success) return { status: 400, body: { error: 'expected { name, version, site?, force? }' } };
-    parsed = r.data;
+    const r = schema.safeParse(JSON.parse(raw.toString('utf8')));
+    if (!r.success) return { refusal: { status: 400, body: { error: `expected ${shape}` } } };
+    return { body: r.data };
   } catch {
-    return { status: 400, body: { error: 'body is not JSON' } };
+    return { refusal: { status: 400, body: { error: 'body is not JSON' } } };
   }
+}
+
+export async function handleRepublish(req: IncomingMessage, deps: RepublishDeps): Promise<ApiResponse> {
+  const request = await readWriteRequest(req, deps.token, 'republish', bodySchema, '{ name, version, site?, force? }');
+  if ('refusal' in request) return request.refusal;
+  const parsed = request.body;
   try {
     const name = assertImageName(parsed.name);
     const version = assertVersion(parsed.version);

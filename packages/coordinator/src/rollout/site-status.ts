@@ -1,0 +1,99 @@
+/**
+ * Lenient reads of what a rollout needs from agents: heartbeats (which sites exist, their zone and
+ * labels) and each site's status record for one image. Status records are read without the full
+ * schema on purpose: newer agents add states (`checking`) and fields (`check`) that the rollout
+ * only needs to recognise, not to validate.
+ */
+import {
+  type Heartbeat,
+  type Logger,
+  MessagingError,
+  parseHeartbeat,
+  parseStatusRecord,
+  type SiteIdentity,
+  statusKey,
+  type Topology,
+} from '@ferry/shared';
+import { z } from 'zod';
+import type { DeployCheckResult, StatusRecordWithCheck } from '../status-matrix.js';
+import type { SiteImageStatus } from './rollout-planner.js';
+
+const siteImageStatusSchema = z.looseObject({
+  state: z.string(),
+  sha256: z.string(),
+  error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
+  retryAt: z.string().optional(),
+  check: z.looseObject({ passed: z.boolean() }).optional(),
+});
+
+/** The deploy check part of a raw status record, when it carries one. */
+export function readCheck(value: unknown): DeployCheckResult | undefined {
+  const r = siteImageStatusSchema.shape.check.safeParse((value as { check?: unknown } | null)?.check);
+  return r.success ? r.data : undefined;
+}
+
+/** A status record with its deploy check result (read on its own: see the top of this file). */
+export function parseStatusRecordWithCheck(value: unknown): StatusRecordWithCheck {
+  const check = readCheck(value);
+  // The rest strictly; the check (whose full shape the agent's schema defines) only as read above.
+  const rest = Object.fromEntries(
+    Object.entries((value ?? {}) as Record<string, unknown>).filter(([k]) => k !== 'check'),
+  );
+  return { ...parseStatusRecord(rest), ...(check ? { check } : {}) };
+}
+
+export function readSiteImageStatus(value: unknown): SiteImageStatus | undefined {
+  const r = siteImageStatusSchema.safeParse(value);
+  if (!r.success) return undefined;
+  const { state, sha256, error, retryAt, check } = r.data;
+  return {
+    state,
+    sha256,
+    ...(error ? { error: { code: error.code, message: error.message } } : {}),
+    ...(retryAt ? { retryAt } : {}),
+    ...(check ? { check: { passed: check.passed } } : {}),
+  };
+}
+
+/** Sites that run an agent, from `ferry_sites` (unparsable heartbeats are logged and skipped). */
+export async function readSites(topology: Topology, logger?: Logger): Promise<SiteIdentity[]> {
+  const out: SiteIdentity[] = [];
+  try {
+    for await (const key of await topology.sites.keys()) {
+      const entry = await topology.sites.get(key);
+      if (entry?.operation !== 'PUT' || entry.length === 0) continue;
+      let hb: Heartbeat;
+      try {
+        hb = parseHeartbeat(entry.json());
+      } catch (err) {
+        logger?.warn({ key, err: (err as Error).message }, 'invalid heartbeat skipped');
+        continue;
+      }
+      out.push({ site: hb.site, zone: hb.zone, labels: hb.labels });
+    }
+  } catch (err) {
+    throw new MessagingError(`cannot read ferry_sites: ${(err as Error).message}`, { cause: err });
+  }
+  return out.sort((a, b) => a.site.localeCompare(b.site));
+}
+
+/** Each site's status record for one image version. */
+export async function readImageStatuses(
+  topology: Topology,
+  sites: readonly SiteIdentity[],
+  name: string,
+  version: string,
+): Promise<Map<string, SiteImageStatus>> {
+  const out = new Map<string, SiteImageStatus>();
+  await Promise.all(
+    sites.map(async ({ site }) => {
+      const entry = await topology.status.get(statusKey(site, name, version)).catch((err: unknown) => {
+        throw new MessagingError(`cannot read the status of ${site}: ${(err as Error).message}`, { cause: err });
+      });
+      if (entry?.operation !== 'PUT' || entry.length === 0) return;
+      const status = readSiteImageStatus(entry.json());
+      if (status) out.set(site, status);
+    }),
+  );
+  return out;
+}
