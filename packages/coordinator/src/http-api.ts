@@ -26,10 +26,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Catalog, describeError, type EventBus, type Logger, type Secret, type Topology } from '@ferry/shared';
-import { handleArtifactoryWebhook, secretMatches, type WebhookDeps } from './artifactory-webhook.js';
+import { handleArtifactoryWebhook, secretMatches, type WebhookDeps } from './discovery/artifactory-webhook.js';
 import type { RolloutDriverDeps } from './rollout/rollout-driver.js';
-import type { StatusMatrix } from './status-matrix.js';
-import { renderStatus } from './status-table.js';
+import type { StatusMatrix } from './status/status-matrix.js';
+import { renderStatus } from './status/status-table.js';
 import { handleApprove } from './web/approve-endpoint.js';
 import { type Asset, loadAssets, PAGE_CSP } from './web/assets.js';
 import { createEventStreamHub, type EventStreamHub } from './web/event-stream.js';

@@ -9,8 +9,8 @@ import {
 } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
 import { buildStatusMatrix, formatAge, renderStatus, type StatusInput } from '../src/index.js';
-import { unknownFilterReason } from '../src/status-matrix.js';
-import { renderSitesTable } from '../src/status-table.js';
+import { unknownFilterReason } from '../src/status/status-matrix.js';
+import { renderSitesTable } from '../src/status/status-table.js';
 
 const now = new Date('2026-11-21T12:00:00.000Z');
 const ago = (ms: number) => new Date(now.getTime() - ms).toISOString();

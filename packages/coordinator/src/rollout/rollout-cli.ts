@@ -1,7 +1,7 @@
 /** `ferry rollout status | approve | promote | halt` (and `resume N@V`, registered with `resume --site`). */
 import type { Command } from 'commander';
-import type { CommandHelpers } from '../cli-helpers.js';
-import { renderColumns } from '../status-table.js';
+import type { CommandHelpers } from '../cli/cli-helpers.js';
+import { renderColumns } from '../status/status-table.js';
 import {
   approveRollout,
   haltRollout,

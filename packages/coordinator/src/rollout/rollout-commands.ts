@@ -5,7 +5,7 @@
  */
 import { userInfo } from 'node:os';
 import { type RolloutRecord, type RolloutView, viewRollout } from '@ferry/shared';
-import { parseExactRef } from '../republish-image.js';
+import { parseExactRef } from '../publish/republish-image.js';
 import { driveRollout, type RolloutDriverDeps, withWave } from './rollout-driver.js';
 import { RolloutNotFoundError, RolloutStateError } from './rollout-errors.js';
 import { currentWave, type RolloutAction } from './rollout-planner.js';

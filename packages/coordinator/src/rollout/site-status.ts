@@ -16,7 +16,7 @@ import {
   type Topology,
 } from '@ferry/shared';
 import { z } from 'zod';
-import type { DeployCheckResult } from '../status-matrix.js';
+import type { DeployCheckResult } from '../status/status-matrix.js';
 import type { SiteImageStatus } from './rollout-planner.js';
 
 const siteImageStatusSchema = z.looseObject({

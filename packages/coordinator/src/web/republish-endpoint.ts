@@ -24,10 +24,10 @@ import {
   type Topology,
 } from '@ferry/shared';
 import { z } from 'zod';
-import { secretMatches } from '../artifactory-webhook.js';
+import { secretMatches } from '../discovery/artifactory-webhook.js';
 import { ImageNotFoundError, UnknownSiteError } from '../errors.js';
 import { readBody } from '../http-body.js';
-import { republishImage } from '../republish-image.js';
+import { republishImage } from '../publish/republish-image.js';
 
 const MAX_BODY_BYTES = 4096;
 

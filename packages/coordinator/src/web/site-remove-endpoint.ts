@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { FerryError, type Logger, type Secret, type Topology } from '@ferry/shared';
-import { removeSite } from '../remove-site.js';
+import { removeSite } from '../sites/remove-site.js';
 import { type ApiResponse, refuseWrite } from './republish-endpoint.js';
 
 export const SITES_PATH_PREFIX = '/api/sites/';

@@ -11,7 +11,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger, Secret } from '@ferry/shared';
-import { readBody } from './http-body.js';
+import { readBody } from '../http-body.js';
 import { imageFromPath } from './store-discovery.js';
 
 export const WEBHOOK_AUTH_HEADER = 'x-jfrog-event-auth';

@@ -13,8 +13,8 @@ import {
   type StatusRecord,
   type Topology,
 } from '@ferry/shared';
-import { parseStatusRecordWithCheck } from './rollout/site-status.js';
-import { parseSiteControl, type SiteControl } from './site-control.js';
+import { parseStatusRecordWithCheck } from '../rollout/site-status.js';
+import { parseSiteControl, type SiteControl } from '../sites/site-control.js';
 import type { DeployCheckResult, StatusInput } from './status-matrix.js';
 
 type Kv = Topology['status'];
