@@ -1,12 +1,5 @@
-export {
-  handleArtifactoryWebhook,
-  secretMatches,
-  WEBHOOK_AUTH_HEADER,
-  type WebhookDeps,
-  type WebhookRegistration,
-  type WebhookResponse,
-} from './discovery/artifactory-webhook.js';
 export { buildProgram, type CliIo, runCli } from './cli/cli-program.js';
+export { parseLabels } from './cli/publish-cli.js';
 export {
   type CoordinatorContext,
   defaultConfigFile,
@@ -21,9 +14,22 @@ export {
   runCoordinator,
   startCoordinator,
 } from './coordinator-daemon.js';
+export {
+  handleArtifactoryWebhook,
+  secretMatches,
+  WEBHOOK_AUTH_HEADER,
+  type WebhookDeps,
+  type WebhookRegistration,
+  type WebhookResponse,
+} from './discovery/artifactory-webhook.js';
+export {
+  type DiscoveryOptions,
+  type DiscoveryReport,
+  imageFromPath,
+  StoreDiscovery,
+} from './discovery/store-discovery.js';
 export { exitCodeOf, ImageNotFoundError, InputFileError, PublishConflictError, UsageError } from './errors.js';
 export { type HttpApi, type HttpApiOptions, parseListen, startHttpApi } from './http-api.js';
-export { checkSites, knownSites } from './sites/known-sites.js';
 export {
   type CommitDecision,
   hashAndInspect,
@@ -32,7 +38,6 @@ export {
   type UploadPassOutcome,
   uploadAndInspect,
 } from './publish/ova-single-pass.js';
-export { parseLabels } from './cli/publish-cli.js';
 export { markedArtifact, publishMarkerPath } from './publish/publish-guard.js';
 export {
   announce,
@@ -45,11 +50,18 @@ export {
   publishFromStore,
   validatePublishOptions,
 } from './publish/publish-image.js';
-export { type RemoveSiteResult, removeSite } from './sites/remove-site.js';
-export { parseExactRef, type RepublishOptions, type RepublishResult, republishImage } from './publish/republish-image.js';
-export { requestReconcile } from './sites/request-reconcile.js';
+export {
+  parseExactRef,
+  type RepublishOptions,
+  type RepublishResult,
+  republishImage,
+} from './publish/republish-image.js';
 export { type RetireResult, retireImage } from './publish/retire-image.js';
 export { isSidecarPathOf, ovasWithSidecars, readSidecar, sidecarPathOf, writeSidecar } from './publish/sidecar.js';
+export { openStore } from './publish/store-factory.js';
+export { checkSites, knownSites } from './sites/known-sites.js';
+export { type RemoveSiteResult, removeSite } from './sites/remove-site.js';
+export { requestReconcile } from './sites/request-reconcile.js';
 export {
   parseSiteControl,
   SITE_CONTROL_SCHEMA,
@@ -81,5 +93,3 @@ export {
   renderSitesTable,
   renderStatus,
 } from './status/status-table.js';
-export { type DiscoveryOptions, type DiscoveryReport, imageFromPath, StoreDiscovery } from './discovery/store-discovery.js';
-export { openStore } from './publish/store-factory.js';

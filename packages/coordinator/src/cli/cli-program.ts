@@ -6,23 +6,23 @@
 import type { Writable } from 'node:stream';
 import { describeError, FerryError, loadCoordinatorConfig, parseImageRef, writeKeyPair } from '@ferry/shared';
 import { Command, CommanderError, Option } from 'commander';
-import { type CommandHelpers, collect } from './cli-helpers.js';
-import { formatReconcile, formatRepublish, formatRetire, formatSiteControl, formatSiteRemoved } from './cli-output.js';
 import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from '../coordinator-context.js';
 import { runCoordinator } from '../coordinator-daemon.js';
 import { exitCodeOf, ResignIncompleteError, StatusFilterError, UsageError } from '../errors.js';
-import { checkSites, knownSites } from '../sites/known-sites.js';
-import { addPublishCommand } from './publish-cli.js';
-import { removeSite } from '../sites/remove-site.js';
 import { republishImage } from '../publish/republish-image.js';
-import { requestReconcile } from '../sites/request-reconcile.js';
 import { formatResign, resignImages } from '../publish/resign-images.js';
 import { retireImage } from '../publish/retire-image.js';
 import { addRolloutCommands, resumeRolloutCommand } from '../rollout/rollout-cli.js';
+import { checkSites, knownSites } from '../sites/known-sites.js';
+import { removeSite } from '../sites/remove-site.js';
+import { requestReconcile } from '../sites/request-reconcile.js';
 import { setSiteSuspended } from '../sites/site-control.js';
 import { buildStatusMatrix, type StatusFilter, unknownFilterReason } from '../status/status-matrix.js';
 import { readStatusInput } from '../status/status-snapshot.js';
 import { renderSitesTable, renderStatus } from '../status/status-table.js';
+import { type CommandHelpers, collect } from './cli-helpers.js';
+import { formatReconcile, formatRepublish, formatRetire, formatSiteControl, formatSiteRemoved } from './cli-output.js';
+import { addPublishCommand } from './publish-cli.js';
 
 export interface CliIo {
   stdout: Writable;
