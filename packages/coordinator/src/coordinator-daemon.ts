@@ -10,7 +10,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { type CoordinatorContext, openContext } from './coordinator-context.js';
 import type { WebhookRegistration } from './discovery/artifactory-webhook.js';
 import { type DiscoveryReport, StoreDiscovery } from './discovery/store-discovery.js';
-import { type HttpApi, startHttpApi } from './http-api.js';
+import { type HttpApi, startHttpApi } from './http/http-server.js';
 import { publishFromStore } from './publish/publish-image.js';
 import { rolloutDeps } from './rollout/rollout-deps.js';
 import { RolloutLoop, type RolloutLoopOptions } from './rollout/rollout-loop.js';

@@ -15,9 +15,7 @@ export {
   startCoordinator,
 } from './coordinator-daemon.js';
 export {
-  handleArtifactoryWebhook,
-  secretMatches,
-  WEBHOOK_AUTH_HEADER,
+  readArtifactoryWebhook,
   type WebhookDeps,
   type WebhookRegistration,
   type WebhookResponse,
@@ -29,7 +27,9 @@ export {
   StoreDiscovery,
 } from './discovery/store-discovery.js';
 export { exitCodeOf, ImageNotFoundError, InputFileError, PublishConflictError, UsageError } from './errors.js';
-export { type HttpApi, type HttpApiOptions, parseListen, startHttpApi } from './http-api.js';
+export { type HttpApi, type HttpApiOptions, startHttpApi } from './http/http-server.js';
+export { parseListen } from './http/listen-address.js';
+export { secretMatches, WEBHOOK_AUTH_HEADER } from './http/request-access.js';
 export {
   type CommitDecision,
   hashAndInspect,
