@@ -16,7 +16,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { ImageNotFoundError, UnknownSiteError } from '../errors.js';
 import { republishImage } from '../publish/republish-image.js';
-import { methodNotAllowed, unavailable } from './route-helpers.js';
+import { registerJsonWrite, strictObjectSchema } from './route-helpers.js';
 
 export interface RepublishDeps {
   catalog: Catalog;
@@ -25,72 +25,56 @@ export interface RepublishDeps {
   logger?: Logger;
 }
 
-interface RepublishBody {
-  name: string;
-  version: string;
-  site?: string;
-  force?: boolean;
-}
+type RepublishBody = { name: string; version: string; site?: string; force?: boolean };
 
-const bodySchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'version'],
-  properties: {
-    name: { type: 'string' },
-    version: { type: 'string' },
-    site: { type: 'string' },
-    force: { type: 'boolean' },
-  },
-} as const;
-
-const URL = '/api/republish';
+const ROUTE = {
+  url: '/api/republish',
+  what: 'republish',
+  schema: strictObjectSchema(
+    { name: { type: 'string' }, version: { type: 'string' } },
+    { site: { type: 'string' }, force: { type: 'boolean' } },
+  ),
+  shape: '{ name, version, site?, force? }',
+};
 
 /** Without deps (no NATS in this process) the route answers 503. */
 export function registerRepublishRoute(app: FastifyInstance, deps: RepublishDeps | undefined): void {
-  methodNotAllowed(app, URL, 'POST');
-  if (!deps) {
-    unavailable(app, 'POST', URL, 'republish');
-    return;
-  }
-  app.post<{ Body: RepublishBody }>(
-    URL,
-    {
-      schema: { body: bodySchema },
-      config: { access: { level: 'write', what: 'republish', json: true }, shape: '{ name, version, site?, force? }' },
-    },
-    async (request, reply) => {
-      const body = request.body;
-      try {
-        const name = assertImageName(body.name);
-        const version = assertVersion(body.version);
-        const sites = body.site === undefined ? undefined : [assertSiteId(body.site)];
-        const result = await republishImage(deps, {
-          ref: `${name}@${version}`,
-          sites,
-          force: body.force ?? false,
-          unknownSiteHint: 'check the spelling; a site is known once its agent has reported',
-        });
-        deps.logger?.info(
-          {
-            image: `${name}@${version}`,
-            target: body.site ?? 'all',
+  registerJsonWrite<RepublishBody>(
+    app,
+    ROUTE,
+    deps &&
+      (async (request, reply) => {
+        const body = request.body;
+        try {
+          const name = assertImageName(body.name);
+          const version = assertVersion(body.version);
+          const sites = body.site === undefined ? undefined : [assertSiteId(body.site)];
+          const result = await republishImage(deps, {
+            ref: `${name}@${version}`,
+            sites,
             force: body.force ?? false,
-            from: request.socket.remoteAddress,
-          },
-          'web: republish',
-        );
-        return reply.code(202).send(result);
-      } catch (err) {
-        if (err instanceof ImageNotFoundError) return reply.code(404).send({ error: err.message });
-        if (err instanceof UnknownSiteError) {
-          return reply.code(400).send({ error: err.message, knownSites: err.known });
+            unknownSiteHint: 'check the spelling; a site is known once its agent has reported',
+          });
+          deps.logger?.info(
+            {
+              image: `${name}@${version}`,
+              target: body.site ?? 'all',
+              force: body.force ?? false,
+              from: request.socket.remoteAddress,
+            },
+            'web: republish',
+          );
+          return reply.code(202).send(result);
+        } catch (err) {
+          if (err instanceof ImageNotFoundError) return reply.code(404).send({ error: err.message });
+          if (err instanceof UnknownSiteError) {
+            return reply.code(400).send({ error: err.message, knownSites: err.known });
+          }
+          if (err instanceof FerryError && (err.code === 'USAGE' || err.code === 'INVALID_NAME')) {
+            return reply.code(400).send({ error: err.message });
+          }
+          throw err;
         }
-        if (err instanceof FerryError && (err.code === 'USAGE' || err.code === 'INVALID_NAME')) {
-          return reply.code(400).send({ error: err.message });
-        }
-        throw err;
-      }
-    },
+      }),
   );
 }

@@ -1,5 +1,5 @@
 /** Small pieces the route files share. */
-import type { FastifyInstance, FastifyReply, HTTPMethods } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { Refusal } from './request-access.js';
 
 export const sendRefusal = (reply: FastifyReply, r: Refusal) =>
@@ -32,4 +32,48 @@ export function unavailable(app: FastifyInstance, method: HTTPMethods, url: stri
     config: { access: { level: 'public' } },
     handler: (_request, reply) => reply.code(503).send({ error: `${what} is not available in this process` }),
   });
+}
+
+/** A JSON-schema object of exactly these properties (no others), `required` ones first. */
+export function strictObjectSchema(required: Record<string, object>, optional: Record<string, object> = {}) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: Object.keys(required),
+    properties: { ...required, ...optional },
+  };
+}
+
+export interface JsonWriteRoute {
+  url: string;
+  /** Names the change in the read-only and the 503 refusals. */
+  what: string;
+  /** The body's JSON schema (strictObjectSchema) and its shape, as the 400 names it. */
+  schema: object;
+  shape: string;
+}
+
+/**
+ * `POST <url>` with a JSON body: a write (the auth hook checks token, origin, type and bearer),
+ * its body checked against the schema; other methods 405. Without a handler (what it needs is not
+ * in this process) it answers 503.
+ */
+export function registerJsonWrite<Body>(
+  app: FastifyInstance,
+  route: JsonWriteRoute,
+  handler: ((request: FastifyRequest<{ Body: Body }>, reply: FastifyReply) => Promise<FastifyReply>) | undefined,
+): void {
+  methodNotAllowed(app, route.url, 'POST');
+  if (!handler) {
+    unavailable(app, 'POST', route.url, route.what);
+    return;
+  }
+  app.post<{ Body: Body }>(
+    route.url,
+    {
+      schema: { body: route.schema },
+      config: { access: { level: 'write', what: route.what, json: true }, shape: route.shape },
+    },
+    handler,
+  );
 }
