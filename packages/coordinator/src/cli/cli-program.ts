@@ -65,6 +65,10 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     }
   }
 
+  /** A result on stdout: as JSON with --json, else as `format` writes it. */
+  const show = <T>(value: T, asJson: boolean | undefined, format: (value: T) => string) =>
+    asJson ? json(value) : out(format(value));
+
   const helpers: CommandHelpers = {
     withContext,
     out,
@@ -119,8 +123,7 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const r = await withContext(opts.config, (ctx) =>
         republishImage(ctx, { ref, sites: opts.site, force, allowUnknownSites: force }),
       );
-      if (opts.json) json(r);
-      else out(formatRepublish(r));
+      show(r, opts.json, formatRepublish);
     });
 
   program
@@ -179,8 +182,7 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .addOption(configOption())
     .action(async (site: string, opts: { force?: boolean; json?: boolean; config: string }) => {
       const r = await withContext(opts.config, (ctx) => removeSite(ctx.topology, site, { force: opts.force }));
-      if (opts.json) json(r);
-      else out(formatSiteRemoved(r));
+      show(r, opts.json, formatSiteRemoved);
     });
 
   program
@@ -260,8 +262,7 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .action(async (ref: string | undefined, opts: { key: string; all?: boolean; json?: boolean; config: string }) => {
       if (!ref === !opts.all) throw new UsageError('give either NAME@VERSION or --all');
       const r = await withContext(opts.config, (ctx) => resignImages(ctx, { keyFile: opts.key, ref, all: opts.all }));
-      if (opts.json) json(r);
-      else out(formatResign(r));
+      show(r, opts.json, formatResign);
       if (r.errors.length > 0) throw new ResignIncompleteError(r.errors.length);
     });
 
