@@ -4,7 +4,7 @@
  * package imports index.ts only.
  */
 
-export { sameOrigin } from './http/request-access.js';
+export { type Access, refuseAccess, sameOrigin } from './http/request-access.js';
 export * from './index.js';
 export { rolloutDeps } from './rollout/rollout-deps.js';
 export { planRollout, type RolloutAction, type SiteImageStatus } from './rollout/rollout-planner.js';

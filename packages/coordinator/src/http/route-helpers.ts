@@ -24,13 +24,18 @@ export function methodNotAllowed(app: FastifyInstance, url: string, allow: HTTPM
   });
 }
 
-/** The route when this process cannot serve it: 503, after the method check, before access. */
+/**
+ * The route when this process cannot serve it: 503 after the method check, before access and
+ * before any body is read (hence in onRequest: the handler would first parse the body).
+ */
 export function unavailable(app: FastifyInstance, method: HTTPMethods, url: string, what: string): void {
+  const refuse = (reply: FastifyReply) => reply.code(503).send({ error: `${what} is not available in this process` });
   app.route({
     method,
     url,
     config: { access: { level: 'public' } },
-    handler: (_request, reply) => reply.code(503).send({ error: `${what} is not available in this process` }),
+    onRequest: async (_request, reply) => refuse(reply),
+    handler: async (_request, reply) => refuse(reply),
   });
 }
 
