@@ -15,7 +15,7 @@ import {
   type Topology,
 } from '@ferry/shared';
 import { z } from 'zod';
-import type { DeployCheckResult, StatusRecordWithCheck } from '../status-matrix.js';
+import type { DeployCheckResult, StatusRecordWithCheck } from '../status/status-matrix.js';
 import type { SiteImageStatus } from './rollout-planner.js';
 
 const siteImageStatusSchema = z.looseObject({

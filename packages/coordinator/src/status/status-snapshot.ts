@@ -12,8 +12,8 @@ import {
   type RolloutRecord,
   type Topology,
 } from '@ferry/shared';
-import { parseStatusRecordWithCheck } from './rollout/site-status.js';
-import { parseSiteControl, type SiteControl } from './site-control.js';
+import { parseStatusRecordWithCheck } from '../rollout/site-status.js';
+import { parseSiteControl, type SiteControl } from '../sites/site-control.js';
 import type { StatusInput, StatusRecordWithCheck } from './status-matrix.js';
 
 type Kv = Topology['status'];

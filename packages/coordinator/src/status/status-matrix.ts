@@ -16,7 +16,7 @@ import {
   viewRollout,
   waveOfSite,
 } from '@ferry/shared';
-import type { SiteControl } from './site-control.js';
+import type { SiteControl } from '../sites/site-control.js';
 
 export const STATUS_JSON_SCHEMA = 'ferry/status/v1';
 
