@@ -68,11 +68,7 @@ describe('the status page layout', () => {
     const short = manifest('alma', '9.4');
     await world.catalog.put(long);
     await world.catalog.put(short);
-    const record = (
-      site: string,
-      m: Pick<Manifest, 'name' | 'version'>,
-      extra: Partial<StatusRecord> & { check?: { passed: boolean } },
-    ) =>
+    const record = (site: string, m: Pick<Manifest, 'name' | 'version'>, extra: Partial<StatusRecord>) =>
       world.topology.status.put(
         statusKey(site, m.name, m.version),
         JSON.stringify({
@@ -135,7 +131,14 @@ describe('the status page layout', () => {
       error: { code: 'VSPHERE_AUTH', message: 'vCenter rejected user "svc-ferry@vsphere.local"' },
     });
     await record(LIVE[2]!, long, { state: 'downloading', bytesDone: 1024 ** 3, bytesTotal: 3 * 1024 ** 3 });
-    await record(LIVE[0]!, short, { check: { passed: false } });
+    await record(LIVE[0]!, short, {
+      check: {
+        passed: false,
+        durationMs: 4_200,
+        at: iso(10_000),
+        error: 'VM vm-7 has 0 disk(s) but the OVF declares 1',
+      },
+    });
     const rollout = (m: Manifest, extra: Partial<RolloutRecord>) =>
       world.topology.rollouts!.put(
         rolloutKey(m.name, m.version),

@@ -14,7 +14,7 @@ import {
   silentLogger,
   type Topology,
 } from '@ferry/shared';
-import { openStore } from './store-factory.js';
+import { openStore } from './publish/store-factory.js';
 
 /** The NATS connection type, named through @ferry/shared (the coordinator does not depend on the NATS client itself). */
 export type NatsConnection = Awaited<ReturnType<typeof connectNats>>;

@@ -7,16 +7,16 @@
  */
 import { ConfigError, type CoordinatorConfig, createLogger, describeError, type Logger } from '@ferry/shared';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { WebhookRegistration } from './artifactory-webhook.js';
 import { type CoordinatorContext, openContext } from './coordinator-context.js';
-import { type HttpApi, startHttpApi } from './http-api.js';
-import { publishFromStore } from './publish-image.js';
+import type { WebhookRegistration } from './discovery/artifactory-webhook.js';
+import { type DiscoveryReport, StoreDiscovery } from './discovery/store-discovery.js';
+import { type HttpApi, startHttpApi } from './http/http-server.js';
+import { publishFromStore } from './publish/publish-image.js';
 import { rolloutDeps } from './rollout/rollout-deps.js';
 import { RolloutLoop, type RolloutLoopOptions } from './rollout/rollout-loop.js';
 import { resolveRollout, rolloutHook } from './rollout/rollout-start.js';
-import { buildStatusMatrix } from './status-matrix.js';
-import { readStatusInput } from './status-snapshot.js';
-import { type DiscoveryReport, StoreDiscovery } from './store-discovery.js';
+import { buildStatusMatrix } from './status/status-matrix.js';
+import { readStatusInput } from './status/status-snapshot.js';
 
 export interface CoordinatorDaemonOptions {
   logger?: Logger;

@@ -1,12 +1,5 @@
-export {
-  handleArtifactoryWebhook,
-  secretMatches,
-  WEBHOOK_AUTH_HEADER,
-  type WebhookDeps,
-  type WebhookRegistration,
-  type WebhookResponse,
-} from './artifactory-webhook.js';
-export { buildProgram, type CliIo, runCli } from './cli-program.js';
+export { buildProgram, type CliIo, runCli } from './cli/cli-program.js';
+export { parseLabels } from './cli/publish-cli.js';
 export {
   type CoordinatorContext,
   defaultConfigFile,
@@ -21,9 +14,22 @@ export {
   runCoordinator,
   startCoordinator,
 } from './coordinator-daemon.js';
+export {
+  readArtifactoryWebhook,
+  type WebhookDeps,
+  type WebhookRegistration,
+  type WebhookResponse,
+} from './discovery/artifactory-webhook.js';
+export {
+  type DiscoveryOptions,
+  type DiscoveryReport,
+  imageFromPath,
+  StoreDiscovery,
+} from './discovery/store-discovery.js';
 export { exitCodeOf, ImageNotFoundError, InputFileError, PublishConflictError, UsageError } from './errors.js';
-export { type HttpApi, type HttpApiOptions, parseListen, startHttpApi } from './http-api.js';
-export { checkSites, knownSites } from './known-sites.js';
+export { type HttpApi, type HttpApiOptions, startHttpApi } from './http/http-server.js';
+export { parseListen } from './http/listen-address.js';
+export { secretMatches, WEBHOOK_AUTH_HEADER } from './http/request-access.js';
 export {
   type CommitDecision,
   hashAndInspect,
@@ -31,9 +37,8 @@ export {
   type UploadPassOptions,
   type UploadPassOutcome,
   uploadAndInspect,
-} from './ova-single-pass.js';
-export { parseLabels } from './publish-cli.js';
-export { markedArtifact, publishMarkerPath } from './publish-guard.js';
+} from './publish/ova-single-pass.js';
+export { markedArtifact, publishMarkerPath } from './publish/publish-guard.js';
 export {
   announce,
   type PublishDeps,
@@ -44,12 +49,19 @@ export {
   publishFile,
   publishFromStore,
   validatePublishOptions,
-} from './publish-image.js';
-export { type RemoveSiteResult, removeSite } from './remove-site.js';
-export { parseExactRef, type RepublishOptions, type RepublishResult, republishImage } from './republish-image.js';
-export { requestReconcile } from './request-reconcile.js';
-export { type RetireResult, retireImage } from './retire-image.js';
-export { isSidecarPathOf, ovasWithSidecars, readSidecar, sidecarPathOf, writeSidecar } from './sidecar.js';
+} from './publish/publish-image.js';
+export {
+  parseExactRef,
+  type RepublishOptions,
+  type RepublishResult,
+  republishImage,
+} from './publish/republish-image.js';
+export { type RetireResult, retireImage } from './publish/retire-image.js';
+export { isSidecarPathOf, ovasWithSidecars, readSidecar, sidecarPathOf, writeSidecar } from './publish/sidecar.js';
+export { openStore } from './publish/store-factory.js';
+export { checkSites, knownSites } from './sites/known-sites.js';
+export { type RemoveSiteResult, removeSite } from './sites/remove-site.js';
+export { requestReconcile } from './sites/request-reconcile.js';
 export {
   parseSiteControl,
   SITE_CONTROL_SCHEMA,
@@ -57,7 +69,7 @@ export {
   setSiteSuspended,
   siteControlKey,
   siteControlSchema,
-} from './site-control.js';
+} from './sites/site-control.js';
 export {
   buildStatusMatrix,
   type ImageRow,
@@ -70,8 +82,8 @@ export {
   type StatusFilter,
   type StatusInput,
   type StatusMatrix,
-} from './status-matrix.js';
-export { readStatusInput } from './status-snapshot.js';
+} from './status/status-matrix.js';
+export { readStatusInput } from './status/status-snapshot.js';
 export {
   formatAge,
   formatCell,
@@ -80,6 +92,4 @@ export {
   renderReconcileTable,
   renderSitesTable,
   renderStatus,
-} from './status-table.js';
-export { type DiscoveryOptions, type DiscoveryReport, imageFromPath, StoreDiscovery } from './store-discovery.js';
-export { openStore } from './store-factory.js';
+} from './status/status-table.js';

@@ -13,9 +13,14 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FERRY_BIN } from '../../../test/support/processes.js';
 import { buildOva } from '../../../test/world/ova.js';
-import { openContextFromFile, publishFile, StoreDiscovery } from '../src/index.js';
-import { rolloutDeps } from '../src/rollout/rollout-deps.js';
-import { type RolloutHook, rolloutHook } from '../src/rollout/rollout-start.js';
+import {
+  openContextFromFile,
+  publishFile,
+  type RolloutHook,
+  rolloutDeps,
+  rolloutHook,
+  StoreDiscovery,
+} from '../src/internal.js';
 import { startWorld, type World } from './world.js';
 
 let world: World;

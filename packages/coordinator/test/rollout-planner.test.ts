@@ -1,8 +1,13 @@
 /** The rollout planner and the publish flags, as tables (pure: no NATS). */
 import { ROLLOUT_SCHEMA, type RolloutRecord, type SiteIdentity, siteReleased, waveOfSite } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
-import { planRollout, type RolloutAction, type SiteImageStatus } from '../src/rollout/rollout-planner.js';
-import { parseRolloutFlags, resolveRollout } from '../src/rollout/rollout-start.js';
+import {
+  parseRolloutFlags,
+  planRollout,
+  type RolloutAction,
+  resolveRollout,
+  type SiteImageStatus,
+} from '../src/internal.js';
 
 const SHA = 'a'.repeat(64);
 const T0 = Date.parse('2026-12-01T10:00:00Z');

@@ -8,9 +8,14 @@ import {
   type StatusRecord,
 } from '@ferry/shared';
 import { describe, expect, it } from 'vitest';
-import { buildStatusMatrix, formatAge, renderStatus, type StatusInput } from '../src/index.js';
-import { unknownFilterReason } from '../src/status-matrix.js';
-import { renderSitesTable } from '../src/status-table.js';
+import {
+  buildStatusMatrix,
+  formatAge,
+  renderSitesTable,
+  renderStatus,
+  type StatusInput,
+  unknownFilterReason,
+} from '../src/internal.js';
 
 const now = new Date('2026-11-21T12:00:00.000Z');
 const ago = (ms: number) => new Date(now.getTime() - ms).toISOString();

@@ -7,10 +7,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Heartbeat, StatusRecord, Topology } from '@ferry/shared';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { buildStatusMatrix } from '../src/status-matrix.js';
-import { createEventStreamHub } from '../src/web/event-stream.js';
-import { LiveStatus, type StatusPatch } from '../src/web/live-status.js';
-import { sameOrigin } from '../src/web/republish-endpoint.js';
+import { buildStatusMatrix, createEventStreamHub, LiveStatus, type StatusPatch, sameOrigin } from '../src/internal.js';
 
 interface FakeEntry {
   key: string;

@@ -11,7 +11,12 @@ import type { AgentOptionsWithDefaults, CoordinatorOptionsWithDefaults } from '.
 import { ConfigError, fsReason } from './errors.js';
 import type { RolloutGate, WaveSpec } from './rollout.js';
 import { Secret } from './secret.js';
-import type { BandwidthConfig, DeployCheckConfig, PullConfig } from './zone-parts-config.js';
+import {
+  type BandwidthConfig,
+  type DeployCheckSettings,
+  type PullConfig,
+  resolveDeployCheck,
+} from './zone-parts-config.js';
 
 type RawStore = AgentOptionsWithDefaults['store'];
 type RawNats = AgentOptionsWithDefaults['nats'];
@@ -84,7 +89,8 @@ export interface TargetConfig {
   bandwidth: BandwidthConfig;
   /** Site id of the target whose library this one's subscribed library follows. */
   subscribe?: string;
-  deployCheck?: DeployCheckConfig;
+  /** The target's deploy check (its own `deployCheck`, else the agent's). */
+  deployCheck: DeployCheckSettings;
 }
 
 export interface AgentConfig {
@@ -110,6 +116,7 @@ export interface AgentConfig {
   trust: { publicKeys: string[] };
   http: { listen: string };
   jobs: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number; shutdownGraceMs: number };
+  deployCheck: DeployCheckSettings;
   log: { level: string };
 }
 
@@ -269,7 +276,7 @@ export async function compileAgentConfig(
       ...(t.concurrency?.imports === undefined ? {} : { imports: t.concurrency.imports }),
       bandwidth: t.bandwidth ?? {},
       ...(t.subscribe === undefined ? {} : { subscribe: t.subscribe }),
-      ...(t.deployCheck === undefined ? {} : { deployCheck: t.deployCheck }),
+      deployCheck: resolveDeployCheck(t.deployCheck ?? raw.deployCheck),
     });
   }
   const nats = await r.nats(raw.nats);
@@ -311,6 +318,7 @@ export async function compileAgentConfig(
       retryMaxMs: raw.jobs.retryMax,
       shutdownGraceMs: raw.jobs.shutdownGrace,
     },
+    deployCheck: resolveDeployCheck(raw.deployCheck),
     log: raw.log,
   };
 }

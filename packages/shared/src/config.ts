@@ -6,14 +6,14 @@
  *    (durations already in ms and sizes in bytes: the field parsers convert them);
  * 3. compiled (`AgentConfig`, config-compile.ts): secrets read, paths absolute; what constructors take.
  *
- * Each default is written once, here, with a `@default` in the option's doc comment. Sections use
+ * Each default is written once, with a `@default` in the option's doc comment: here, in
+ * config-sections.ts (NATS, store, vCenter, log) or config-targets.ts (a zone's targets). Sections use
  * `.prefault({})`: an absent section is parsed as `{}`, so its fields' own defaults apply (a
  * `.default({...})` would have to repeat them). Code that needs a default without a config
  * (library use) imports the DEFAULT_* constants at the end, which are read from this schema.
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import cron from 'node-cron';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import {
@@ -23,177 +23,22 @@ import {
   compileCoordinatorConfig,
   type Env,
 } from './config-compile.js';
-import { duration, httpUrl, listen, size } from './config-fields.js';
+import { duration, listen, size } from './config-fields.js';
+import {
+  cronSchedule,
+  logSchema,
+  natsSchema,
+  siteId,
+  storeSchema,
+  timezone,
+  vsphereSchema,
+} from './config-sections.js';
+import { checkTargets, zoneTargetSchema } from './config-targets.js';
 import { ConfigError, fsReason } from './errors.js';
 import { targetSchema } from './manifest.js';
-import { isSiteId, SITE_ID_RULE } from './names.js';
 import { ROLLOUT_GATES, waveNameSchema } from './rollout.js';
 import { formatIssues } from './schema-error.js';
 import { bandwidthConfigSchema, deployCheckConfigSchema, pullConfigSchema } from './zone-parts-config.js';
-
-const natsUrl = z.string().refine((v) => {
-  try {
-    const u = new URL(v.includes('://') ? v : `nats://${v}`);
-    return ['nats:', 'tls:', 'ws:', 'wss:'].includes(u.protocol) && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}, 'expected a NATS URL like nats://host:4222');
-
-const siteId = z.string().refine(isSiteId, SITE_ID_RULE);
-
-/** A node-cron expression: a typo is refused at start, not found out when no pass ever runs. */
-const cronSchedule = z
-  .string()
-  .refine((v) => cron.validate(v), 'expected a cron expression with 5 or 6 fields, e.g. "*/15 * * * *"');
-
-const timezone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected an IANA time zone, e.g. UTC or Europe/Berlin');
-
-/** Secrets are never inline in YAML: refuse with a message that says where to put them. */
-function noInlineSecret(instead: string) {
-  return z
-    .unknown()
-    .optional()
-    .superRefine((v, ctx) => {
-      if (v !== undefined) ctx.addIssue({ code: 'custom', message: `inline secrets are not accepted: use ${instead}` });
-    });
-}
-
-const tlsSchema = z.strictObject({
-  caFile: z.string().optional(),
-  certFile: z.string().optional(),
-  keyFile: z.string().optional(),
-  /** Skip verification of the server's certificate (tests, self-signed without a CA file). @default false */
-  insecure: z.boolean().default(false),
-});
-
-const natsSchema = z.strictObject({
-  servers: z.array(natsUrl).min(1),
-  /** Client name shown by the server. @default the process's, e.g. "ferry-agent dc1-corp" */
-  name: z.string().optional(),
-  credsFile: z.string().optional(),
-  user: z.string().optional(),
-  passwordFile: z.string().optional(),
-  password: noInlineSecret('passwordFile or FERRY_NATS_PASSWORD'),
-  tokenFile: z.string().optional(),
-  token: noInlineSecret('tokenFile or FERRY_NATS_TOKEN'),
-  tls: tlsSchema.optional(),
-  /**
-   * Subject prefix of this client's reply inboxes. Give each agent its own
-   * (e.g. `_INBOX.ferry-agent-dc1-corp`) so its NATS user may subscribe to its replies only.
-   * @default "_INBOX" (the NATS client's)
-   */
-  inboxPrefix: z
-    .string()
-    .regex(
-      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
-      'expected subject tokens without wildcards, e.g. _INBOX.ferry-agent-dc1-corp',
-    )
-    .optional(),
-});
-
-const storeSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('s3'),
-    /** S3-compatible endpoint. @default AWS's endpoint for `region` */
-    endpoint: httpUrl.optional(),
-    bucket: z.string().min(3).max(63),
-    /** @default "us-east-1" */
-    region: z.string().default('us-east-1'),
-    /** `endpoint/bucket/key` URLs instead of `bucket.endpoint/key` (MinIO, most on-premises stores). @default false */
-    forcePathStyle: z.boolean().default(false),
-    prefix: z.string().optional(),
-    accessKeyIdFile: z.string().optional(),
-    secretAccessKeyFile: z.string().optional(),
-    secretAccessKey: noInlineSecret('secretAccessKeyFile or AWS_SECRET_ACCESS_KEY'),
-    caFile: z.string().optional(),
-    /** @default false */
-    insecure: z.boolean().default(false),
-  }),
-  z.strictObject({
-    type: z.literal('artifactory'),
-    url: httpUrl,
-    repo: z.string().min(1),
-    tokenFile: z.string().optional(),
-    apiKeyFile: z.string().optional(),
-    token: noInlineSecret('tokenFile or FERRY_ARTIFACTORY_TOKEN'),
-    caFile: z.string().optional(),
-    /** @default false */
-    insecure: z.boolean().default(false),
-  }),
-  z.strictObject({ type: z.literal('file'), root: z.string().min(1) }),
-]);
-
-const vsphereSchema = z.strictObject({
-  url: httpUrl,
-  username: z.string().min(1),
-  passwordFile: z.string().optional(),
-  password: noInlineSecret('passwordFile or FERRY_VSPHERE_PASSWORD'),
-  /** Skip verification of vCenter's certificate. @default false */
-  insecure: z.boolean().default(false),
-  caFile: z.string().optional(),
-  library: z.string().min(1),
-  datastore: z.string().min(1),
-  /** Library item name; `{name}` and `{version}` are replaced. @default "{name}-{version}" */
-  itemName: z
-    .string()
-    .default('{name}-{version}')
-    .refine((v) => v.includes('{name}') && v.includes('{version}'), 'must contain {name} and {version}'),
-  /** How often the REST session is checked and an open update session extended during an upload. @default 5m */
-  keepAlive: duration.prefault('5m'),
-});
-
-const logSchema = z.strictObject({
-  /** @default info */
-  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-});
-
-/**
- * One Content Library in one vCenter served by a zone agent, with its own site id (a status
- * column). A `subscribe:` target is a subscribed library synced by vSphere from another target's.
- */
-const zoneTargetSchema = z
-  .strictObject({
-    site: siteId,
-    /** Merged over the agent's labels (the target's win). @default {} */
-    labels: z.record(z.string(), z.string()).default({}),
-    vsphere: vsphereSchema,
-    /** push: ferry uploads each file; pull: vCenter GETs it from the agent's `pull` listener. @default push */
-    transfer: z.enum(['push', 'pull']).default('push'),
-    concurrency: z
-      .strictObject({
-        /** Imports into this target at once (within the agent's `concurrency.imports`). @default the agent's */
-        imports: z.number().int().min(1).max(64).optional(),
-      })
-      .optional(),
-    bandwidth: bandwidthConfigSchema.optional(),
-    /** Site id of another target whose library this one subscribes to (vSphere copies the items). */
-    subscribe: siteId.optional(),
-    deployCheck: deployCheckConfigSchema.optional(),
-  })
-  .superRefine((t, ctx) => {
-    if (t.bandwidth?.store !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['bandwidth', 'store'],
-        message: 'is agent-wide (one download serves every target): set bandwidth.store at the top level',
-      });
-    }
-    if (t.subscribe !== undefined && t.transfer === 'pull') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['transfer'],
-        message: 'a subscribe target is filled by vSphere, not by a transfer: remove transfer: pull',
-      });
-    }
-  });
 
 const agentSchema = z
   .strictObject({
@@ -265,51 +110,14 @@ const agentSchema = z
         shutdownGrace: duration.prefault('60s'),
       })
       .prefault({}),
+    /**
+     * After each import, deploy a VM from the item and check it runs (off unless enabled). For
+     * every target; a target's own `deployCheck` replaces it.
+     */
+    deployCheck: deployCheckConfigSchema.prefault({}),
     log: logSchema.prefault({}),
   })
   .superRefine(checkTargets);
-
-/** Either the single-target form (`site` + `vsphere`) or `targets`, never both; targets refer to each other sanely. */
-function checkTargets(
-  v: {
-    site?: string;
-    vsphere?: unknown;
-    targets?: Array<{ site: string; subscribe?: string; transfer: string }>;
-    pull?: unknown;
-  },
-  ctx: z.RefinementCtx,
-): void {
-  const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-  if (v.targets === undefined) {
-    if (v.site === undefined) issue(['site'], 'give site and vsphere (one vCenter) or targets (a zone agent)');
-    if (v.vsphere === undefined) issue(['vsphere'], 'give site and vsphere (one vCenter) or targets (a zone agent)');
-    return;
-  }
-  if (v.site !== undefined) issue(['site'], 'not with targets: each target has its own site (use agent: for the id)');
-  if (v.vsphere !== undefined) issue(['vsphere'], 'not with targets: each target has its own vsphere block');
-  const sites = new Map<string, { subscribe?: string; transfer: string }>();
-  for (const [i, t] of v.targets.entries()) {
-    if (sites.has(t.site))
-      issue(['targets', i, 'site'], `${t.site} is listed twice: each target needs its own site id`);
-    sites.set(t.site, t);
-  }
-  for (const [i, t] of v.targets.entries()) {
-    if (t.transfer === 'pull' && v.pull === undefined) {
-      issue(['targets', i, 'transfer'], 'pull needs the agent-level pull: { listen, url } block (the HTTPS listener)');
-    }
-    if (t.subscribe === undefined) continue;
-    const source = sites.get(t.subscribe);
-    if (t.subscribe === t.site) issue(['targets', i, 'subscribe'], 'a target cannot subscribe to itself');
-    else if (!source)
-      issue(['targets', i, 'subscribe'], `names no target of this agent (have ${[...sites.keys()].join(', ')})`);
-    else if (source.subscribe !== undefined) {
-      issue(
-        ['targets', i, 'subscribe'],
-        `${t.subscribe} is itself a subscribe target: subscribe to the target that imports`,
-      );
-    }
-  }
-}
 
 const coordinatorSchema = z.strictObject({
   nats: natsSchema,

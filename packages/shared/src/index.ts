@@ -171,6 +171,8 @@ export {
   siteControlSchema,
 } from './site-control.js';
 export {
+  type DeployCheckRecord,
+  deployCheckRecordSchema,
   FINAL_STATES,
   isFinalState,
   JOB_STATES,
@@ -195,7 +197,9 @@ export {
   DEFAULT_DEPLOY_CHECK_TIMEOUT_MS,
   DEFAULT_PULL_TTL_MS,
   type DeployCheckConfig,
+  type DeployCheckSettings,
   deployCheckConfigSchema,
   type PullConfig,
   pullConfigSchema,
+  resolveDeployCheck,
 } from './zone-parts-config.js';

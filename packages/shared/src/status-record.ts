@@ -1,10 +1,33 @@
 import { z } from 'zod';
 import { parseWith } from './schema-error.js';
 
-export const JOB_STATES = ['pending', 'downloading', 'verifying', 'importing', 'ready', 'failed', 'retired'] as const;
+export const JOB_STATES = [
+  'pending',
+  'downloading',
+  'verifying',
+  'importing',
+  /** A deploy check of the imported item runs (only where `deployCheck.enabled`). */
+  'checking',
+  'ready',
+  'failed',
+  'retired',
+] as const;
 export type JobState = (typeof JOB_STATES)[number];
 /** States after which an agent does not resume the job at start. */
 export const FINAL_STATES: readonly JobState[] = ['ready', 'failed', 'retired'];
+
+/** The last deploy check of the image's library item at this site. */
+export const deployCheckRecordSchema = z.object({
+  passed: z.boolean(),
+  durationMs: z.number().nonnegative(),
+  /** Moref value of the check VM, once deployed (it is deleted again). */
+  vm: z.string().optional(),
+  /** Why it failed, as vCenter (or the check) said. */
+  error: z.string().optional(),
+  /** When the check ended (ISO time). */
+  at: z.string(),
+});
+export type DeployCheckRecord = z.infer<typeof deployCheckRecordSchema>;
 
 export const statusRecordSchema = z.object({
   site: z.string(),
@@ -33,6 +56,8 @@ export const statusRecordSchema = z.object({
     .optional(),
   /** A `republish --force` job: re-import even when the library already holds the sha256. */
   force: z.boolean().optional(),
+  /** The last deploy check (optional: records of agents without the check stay valid). */
+  check: deployCheckRecordSchema.optional(),
   /** When a failed job will be retried by the agent (ISO time), if it will. */
   retryAt: z.string().optional(),
   updatedAt: z.string(),

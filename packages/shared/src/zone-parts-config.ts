@@ -65,3 +65,18 @@ export const deployCheckConfigSchema = z
     path: ['resourcePool'],
   });
 export type DeployCheckConfig = z.infer<typeof deployCheckConfigSchema>;
+
+/** The deploy check as the agent uses it (one block, so a zone agent can hold one per target). */
+export interface DeployCheckSettings {
+  enabled: boolean;
+  resourcePool?: string;
+  folder?: string;
+  network?: string;
+  datastore?: string;
+  timeoutMs: number;
+}
+
+export function resolveDeployCheck(raw: DeployCheckConfig): DeployCheckSettings {
+  const { timeout, ...rest } = raw;
+  return { ...rest, timeoutMs: timeout };
+}

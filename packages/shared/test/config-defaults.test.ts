@@ -48,6 +48,8 @@ const DEFAULTS: ReadonlyArray<readonly [Kind, string, unknown]> = [
   ['agent', 'jobs.retryBaseMs', 10_000],
   ['agent', 'jobs.retryMaxMs', 15 * 60_000],
   ['agent', 'jobs.shutdownGraceMs', 60_000],
+  ['agent', 'deployCheck.enabled', false],
+  ['agent', 'deployCheck.timeoutMs', 10 * 60_000],
   ['agent', 'log.level', 'info'],
   ['coordinator', 'nats.tls.insecure', false],
   ['coordinator', 'store.insecure', false],

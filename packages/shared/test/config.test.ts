@@ -64,6 +64,25 @@ describe('agent config', () => {
     expect(cfg.vsphere.itemName).toBe('{name}-{version}');
   });
 
+  it('deployCheck: off by default; on, with its morefs and timeout in ms', async () => {
+    const off = await loadAgentConfig(await write('dc-off.yaml', agentYaml()), {});
+    expect(off.deployCheck).toEqual({ enabled: false, timeoutMs: 10 * 60_000 });
+    const yaml = `${agentYaml()}\ndeployCheck: { enabled: true, resourcePool: resgroup-8, folder: group-v3, network: network-7, timeout: 90s }`;
+    const on = await loadAgentConfig(await write('dc-on.yaml', yaml), {});
+    expect(on.deployCheck).toEqual({
+      enabled: true,
+      resourcePool: 'resgroup-8',
+      folder: 'group-v3',
+      network: 'network-7',
+      timeoutMs: 90_000,
+    });
+  });
+
+  it('deployCheck enabled without a resource pool says what to set', async () => {
+    const err = await loadError(`${agentYaml()}\ndeployCheck: { enabled: true }`);
+    expect(err.message).toMatch(/deployCheck\.resourcePool: deployCheck\.enabled needs deployCheck\.resourcePool/);
+  });
+
   it('never prints the secret when the config is logged or serialised', async () => {
     const cfg = await loadAgentConfig(await write('ok2.yaml', agentYaml()), {});
     expect(JSON.stringify(cfg)).not.toContain(SECRET);

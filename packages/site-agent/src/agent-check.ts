@@ -12,7 +12,7 @@ import {
   type TargetConfig,
   withTimeout,
 } from '@ferry/shared';
-import { createLibraryClient, targetsOf } from './agent-runtime.js';
+import { createLibraryClient, createSiteDeployCheck, targetsOf } from './agent-runtime.js';
 
 export interface CheckResult {
   name: string;
@@ -75,6 +75,20 @@ export async function runChecks(config: AgentConfig, timeoutMs = CHECK_PROBE_TIM
     ...targetsOf(config).map((t) =>
       check(config.targets.length === 1 ? 'vcenter' : `vcenter ${t.site}`, () => checkTarget(t), timeoutMs),
     ),
+    // One deploy-check probe per target that has it enabled (`deployCheck`, or `deployCheck <site>`).
+    ...targetsOf(config)
+      .filter((t) => t.deployCheck.enabled)
+      .map((t) =>
+        check(
+          config.targets.length === 1 ? 'deployCheck' : `deployCheck ${t.site}`,
+          async () => {
+            const library = await createLibraryClient(t.vsphere, { requestTimeoutMs: 10_000, keepAliveMs: 0 });
+            const deploy = await createSiteDeployCheck(t, library, silentLogger(), { requestTimeoutMs: 10_000 });
+            return deploy!.probe();
+          },
+          timeoutMs,
+        ),
+      ),
     check(
       'cache',
       async () => {

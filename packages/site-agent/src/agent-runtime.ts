@@ -11,6 +11,8 @@ import {
   type VsphereConfig,
 } from '@ferry/shared';
 import PQueue from 'p-queue';
+import { SiteDeployCheck } from './deploy-check/site-deploy-check.js';
+import { VimClient, type VimClientOptions } from './deploy-check/vim-client.js';
 import { DownloadCache } from './download-cache.js';
 import { ImageImporter } from './image-importer.js';
 import type { JobImporter } from './job-runner.js';
@@ -32,6 +34,8 @@ export interface TargetRuntime {
   importer: ImageImporter;
   /** What the target's jobs run: the importer, or the subscription sync of a subscribe target. */
   jobImporter: JobImporter;
+  /** The target's deploy check, when its `deployCheck.enabled`. */
+  deployCheck?: SiteDeployCheck;
 }
 
 /** The parts of an agent that every command (import, daemon, reconcile, check) builds from one config. */
@@ -51,6 +55,8 @@ export interface AgentRuntime {
   /** The first target's (the single-target form's) client, importer and library id. */
   library: ContentLibraryClient;
   importer: ImageImporter;
+  /** The first target's deploy check, when enabled (each target has its own). */
+  deployCheck?: SiteDeployCheck;
   libraryId(refresh?: boolean): Promise<string>;
 }
 
@@ -78,7 +84,7 @@ export async function createLibraryClient(
 export function targetsOf(config: AgentConfig): TargetConfig[] {
   const [only, ...more] = config.targets;
   if (!only || more.length > 0) return config.targets;
-  return [{ ...only, site: config.site, vsphere: config.vsphere }];
+  return [{ ...only, site: config.site, vsphere: config.vsphere, deployCheck: config.deployCheck }];
 }
 
 /**
@@ -92,6 +98,33 @@ export function targetLogger(log: Logger, config: Pick<AgentConfig, 'targets'>, 
 /** An optional rate as a bucket. */
 function bucketOf(rate: number | undefined): TokenBucket | undefined {
   return rate === undefined ? undefined : new TokenBucket(rate);
+}
+
+/** A vim25 (SOAP) client with the same vCenter, user, password and CA as the zone's `vsphere` config. */
+export async function createVimClient(
+  vsphere: VsphereConfig,
+  overrides: Partial<VimClientOptions> = {},
+): Promise<VimClient> {
+  return new VimClient({
+    url: vsphere.url,
+    username: vsphere.username,
+    password: vsphere.password.reveal(),
+    insecure: vsphere.insecure,
+    ca: vsphere.caFile ? await readFile(vsphere.caFile) : undefined,
+    ...overrides,
+  });
+}
+
+/** The site's deploy check, or undefined when it is not enabled. */
+export async function createSiteDeployCheck(
+  config: Pick<AgentConfig, 'site' | 'vsphere' | 'deployCheck'>,
+  library: ContentLibraryClient,
+  log: Logger,
+  overrides: Partial<VimClientOptions> = {},
+): Promise<SiteDeployCheck | undefined> {
+  if (!config.deployCheck.enabled) return undefined;
+  const vim = await createVimClient(config.vsphere, { logger: log.child({ component: 'vim25' }), ...overrides });
+  return new SiteDeployCheck({ site: config.site, settings: config.deployCheck, library, vim, logger: log });
 }
 
 export async function createAgentRuntime(config: AgentConfig, log: Logger): Promise<AgentRuntime> {
@@ -142,6 +175,7 @@ export async function createAgentRuntime(config: AgentConfig, log: Logger): Prom
   rt.library = first.library;
   rt.importer = first.importer;
   rt.libraryId = first.libraryId;
+  if (first.deployCheck) rt.deployCheck = first.deployCheck;
   return rt;
 }
 
@@ -156,11 +190,12 @@ async function baseTarget(rt: AgentRuntime, t: TargetConfig) {
   const identity: SiteIdentity = { site: t.site, zone: rt.config.zone, labels: t.labels };
   const vcenter = [rt.buckets.vcenter, bucketOf(t.bandwidth.vcenter)].filter((b) => b !== undefined);
   const targetBuckets = [bucketOf(t.bandwidth.vcenter)].filter((b) => b !== undefined);
-  return { log, library, identity, vcenter, targetBuckets };
+  const deployCheck = await createSiteDeployCheck(t, library, log);
+  return { log, library, identity, vcenter, targetBuckets, ...(deployCheck ? { deployCheck } : {}) };
 }
 
 async function pushOrPullTarget(rt: AgentRuntime, t: TargetConfig, publish: boolean): Promise<TargetRuntime> {
-  const { log, library, identity, vcenter, targetBuckets } = await baseTarget(rt, t);
+  const { log, library, identity, vcenter, targetBuckets, deployCheck } = await baseTarget(rt, t);
   let idPromise: Promise<string> | undefined;
   const libraryId = (refresh = false) => {
     if (refresh) idPromise = undefined;
@@ -191,11 +226,19 @@ async function pushOrPullTarget(rt: AgentRuntime, t: TargetConfig, publish: bool
     ...(pull ? { pull } : {}),
     logger: log,
   });
-  return { config: t, identity, library, libraryId, importer, jobImporter: importer };
+  return {
+    config: t,
+    identity,
+    library,
+    libraryId,
+    importer,
+    jobImporter: importer,
+    ...(deployCheck ? { deployCheck } : {}),
+  };
 }
 
 async function subscribeTarget(rt: AgentRuntime, t: TargetConfig): Promise<TargetRuntime> {
-  const { log, library, identity } = await baseTarget(rt, t);
+  const { log, library, identity, deployCheck } = await baseTarget(rt, t);
   const source = rt.targets.find((s) => s.config.site === t.subscribe);
   if (!source) throw new Error(`target ${t.site} subscribes to ${t.subscribe}, which is not a target of this agent`);
   const itemNameOf = source.importer;
@@ -229,5 +272,13 @@ async function subscribeTarget(rt: AgentRuntime, t: TargetConfig): Promise<Targe
     itemNameTemplate: t.vsphere.itemName,
     logger: log,
   });
-  return { config: t, identity, library, libraryId, importer, jobImporter: sync };
+  return {
+    config: t,
+    identity,
+    library,
+    libraryId,
+    importer,
+    jobImporter: sync,
+    ...(deployCheck ? { deployCheck } : {}),
+  };
 }

@@ -18,7 +18,8 @@ import {
 } from '@ferry/shared';
 import { Command, CommanderError } from 'commander';
 import { runChecks } from './agent-check.js';
-import { createAgentRuntime } from './agent-runtime.js';
+import { createAgentRuntime, type TargetRuntime } from './agent-runtime.js';
+import { CheckStage } from './deploy-check/check-stage.js';
 import { countActions, type ReconcileAction } from './reconcile-plan.js';
 import { Reconciler } from './reconciler.js';
 import { SiteAgent } from './site-agent.js';
@@ -190,14 +191,18 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
         for (const a of actions) {
           if (a.kind === 'import' || a.kind === 'reimport') {
             const r = await target.jobImporter.import({ manifest: a.manifest, force: a.kind === 'reimport' });
-            out(`imported ${a.manifest.name}@${a.manifest.version} as ${r.itemName}`);
+            const check = await oneShotCheck(target).run(a.manifest, r, new AbortController().signal, log);
+            out(`imported ${a.manifest.name}@${a.manifest.version} as ${r.itemName}${checkNote(check)}`);
           } else if (a.kind === 'delete') {
             await target.library.deleteItem(a.itemId);
             out(`deleted ${a.itemName} (${a.reason})`);
           }
         }
       } finally {
-        for (const t of rt.targets) await t.library.logout(); // best effort: logs and never throws
+        for (const t of rt.targets) {
+          await t.library.logout(); // best effort: logs and never throws
+          await t.deployCheck?.close(); // the same
+        }
         await nc.close();
       }
     });
@@ -233,16 +238,20 @@ stderr; command results go to stdout. Exit codes: 0 ok, 1 failure, 2 wrong comma
           lastLine = line;
         },
       });
-      for (const t of rt.targets) await t.library.logout(); // best effort: logs and never throws
+      const check = await oneShotCheck(target).run(manifest, result, new AbortController().signal, log);
+      for (const t of rt.targets) {
+        await t.library.logout(); // best effort: logs and never throws
+        await t.deployCheck?.close(); // the same
+      }
       if (opts.json) {
-        out(JSON.stringify(result));
+        out(JSON.stringify(check ? { ...result, check } : result));
       } else if (result.skipped) {
         out(
           `${manifest.name}@${manifest.version}: already in library ${config.vsphere.library} as ${result.itemName} (${result.itemId}); nothing to do`,
         );
       } else {
         out(
-          `${manifest.name}@${manifest.version}: imported into library ${config.vsphere.library} as ${result.itemName} (${result.itemId}), ${formatBytes(result.bytesUploaded)} uploaded`,
+          `${manifest.name}@${manifest.version}: imported into library ${config.vsphere.library} as ${result.itemName} (${result.itemId}), ${formatBytes(result.bytesUploaded)} uploaded${checkNote(check)}`,
         );
       }
     });
@@ -276,6 +285,23 @@ async function readManifestFile(file: string): Promise<unknown> {
   } catch (err) {
     throw new ConfigError(`--manifest ${file} is not valid JSON (${(err as Error).message})`, file);
   }
+}
+
+/**
+ * The deploy check after a one-shot import (where enabled); a failure throws DEPLOY_CHECK_FAILED.
+ * No status record is kept here (the daemon keeps those) and no leftovers are swept (a daemon
+ * may be running a check of this site right now).
+ */
+function oneShotCheck(target: TargetRuntime): CheckStage {
+  return new CheckStage({
+    ...(target.deployCheck ? { checker: target.deployCheck } : {}),
+    library: target.library,
+    setStatus: async () => undefined,
+  });
+}
+
+function checkNote(check: { durationMs: number; vm?: string } | undefined): string {
+  return check ? `; deploy check passed (${check.vm ?? 'no VM'}, ${(check.durationMs / 1000).toFixed(1)} s)` : '';
 }
 
 function describeAction(a: ReconcileAction): { action: string; target: string; reason: string } {

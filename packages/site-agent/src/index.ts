@@ -1,7 +1,14 @@
 export { type CheckResult, runChecks } from './agent-check.js';
 export { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 export { AgentMetrics } from './agent-metrics.js';
-export { type AgentRuntime, createAgentRuntime, createLibraryClient, type TargetRuntime } from './agent-runtime.js';
+export {
+  type AgentRuntime,
+  createAgentRuntime,
+  createLibraryClient,
+  createSiteDeployCheck,
+  createVimClient,
+  type TargetRuntime,
+} from './agent-runtime.js';
 export { buildAgentProgram, runAgentCli } from './cli.js';
 export type {
   ContentLibrary,
@@ -13,6 +20,15 @@ export type {
 } from './content-library.js';
 export { ControlWatch, type ControlWatchOptions, type WatchEntry, type WatchIterator } from './control-watch.js';
 export {
+  CheckStage,
+  type CheckStageOptions,
+  type CheckStep,
+  decideCheck,
+  type ImportedItem,
+  type ItemChecker,
+} from './deploy-check/check-stage.js';
+export {
+  checkVmPrefix,
   cleanupLeftovers,
   DEPLOY_CHECK_PREFIX,
   DeployCheckError,
@@ -21,6 +37,7 @@ export {
   runDeployCheck,
 } from './deploy-check/deploy-check.js';
 export { type OvfExpectations, ovfExpectations } from './deploy-check/ovf-expectations.js';
+export { SiteDeployCheck, type SiteDeployCheckOptions } from './deploy-check/site-deploy-check.js';
 export {
   VimClient,
   type VimClientOptions,

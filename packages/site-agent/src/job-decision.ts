@@ -52,8 +52,13 @@ export function decideRequest(
   const sameBytes = inFlight?.sha256 === request.sha256;
   if (request.source === 'reconcile') {
     if (inFlight) return { action: 'skip', reason: `a job is already ${inFlight.phase}` };
-    // Bytes proven bad stay failed until an operator republishes: no re-download every pass.
-    if (current?.state === 'failed' && current.sha256 === request.sha256 && isPermanent(current.error?.code ?? '')) {
+    // Bytes proven bad (or that failed their deploy check here) stay failed until an operator
+    // republishes: no re-download every pass.
+    if (
+      current?.state === 'failed' &&
+      current.sha256 === request.sha256 &&
+      (isPermanent(current.error?.code ?? '') || current.check?.passed === false)
+    ) {
       return { action: 'refuse', reason: `left failed (${current.error?.code}); republish to retry` };
     }
     return { action: 'start' };

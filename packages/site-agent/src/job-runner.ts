@@ -11,6 +11,7 @@ import {
 } from '@ferry/shared';
 import type { AgentMetrics } from './agent-metrics.js';
 import type { ContentLibrary, LibraryItemInfo } from './content-library.js';
+import { CheckStage, type ItemChecker } from './deploy-check/check-stage.js';
 import type { ImportRequest, ImportResult } from './image-importer.js';
 import { parseMarker } from './item-marker.js';
 import { decideRequest, type JobPhase, type JobSource, type RequestDecision } from './job-decision.js';
@@ -27,8 +28,10 @@ export type JobStatusStore = Pick<StatusWriter, 'current' | 'update' | 'progress
 
 export interface JobRunnerOptions {
   importer: JobImporter;
-  library: Pick<ContentLibrary, 'deleteItem'>;
+  library: Pick<ContentLibrary, 'deleteItem' | 'getItem' | 'updateItem'>;
   status: JobStatusStore;
+  /** The site's deploy check, when enabled: imported items are checked before `ready`. */
+  checker?: ItemChecker;
   metrics: AgentMetrics;
   log: Logger;
   retry: { maxAttempts: number; retryBaseMs: number; retryMaxMs: number };
@@ -84,11 +87,17 @@ class RetiredSignal extends Error {
 export class JobRunner {
   readonly #o: JobRunnerOptions;
   readonly #jobs = new Map<string, Job>();
+  readonly #check: CheckStage;
   #accepting = true;
   #suspended = false;
 
   constructor(options: JobRunnerOptions) {
     this.#o = options;
+    this.#check = new CheckStage({
+      ...(options.checker ? { checker: options.checker } : {}),
+      library: options.library,
+      setStatus: (m, patch) => options.status.update(m.name, m.version, patch),
+    });
   }
 
   /** Jobs running now (downloading or importing). */
@@ -143,6 +152,7 @@ export class JobRunner {
       force: options.force || undefined,
       retryAt: undefined,
       libraryItemId: undefined,
+      check: undefined,
     });
     if (this.#jobs.get(key) === job) this.#startUnlessHeld(job);
     return decision;
@@ -284,9 +294,11 @@ export class JobRunner {
       if (job.retired) {
         await this.#finishedAfterRetire(job, result, log);
       } else {
+        const check = await this.#check.run(manifest, result, signal, log);
         const total = manifest.files.reduce((s, f) => s + f.size, 0);
         await status.update(manifest.name, manifest.version, {
           state: 'ready',
+          check,
           sha256: manifest.sha256,
           publishedAt: manifest.publishedAt,
           libraryItemId: result.itemId,

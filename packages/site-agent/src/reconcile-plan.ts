@@ -96,6 +96,11 @@ export function planReconcile(input: ReconcileInput): ReconcileAction[] {
         });
         continue;
       }
+      const check = checkAction(want, item);
+      if (check) {
+        actions.push(check);
+        continue;
+      }
       const reason = driftReason(want, item);
       actions.push(
         reason
@@ -131,6 +136,26 @@ export function planReconcile(input: ReconcileInput): ReconcileAction[] {
     if (!present.has(key)) actions.push({ kind: 'import', manifest: m, reason: 'missing from the library' });
   }
   return actions;
+}
+
+/**
+ * An item of the wanted bytes whose deploy check failed is not good, and not re-imported either
+ * (the same bytes would fail again): republish to retry. One whose check did not finish (the
+ * agent stopped) is asked for again without force: the import is skipped and the check runs.
+ */
+function checkAction(want: Manifest, item: ActualItem): ReconcileAction | undefined {
+  const marker = item.marker!;
+  if (marker.sha256 !== want.sha256 || marker.importing) return undefined;
+  if (marker.checkFailed) {
+    return {
+      kind: 'ignore',
+      itemId: item.id,
+      itemName: item.name,
+      reason: 'its deploy check failed (DEPLOY_CHECK_FAILED): republish to retry',
+    };
+  }
+  if (marker.checking) return { kind: 'import', manifest: want, reason: 'a deploy check did not finish' };
+  return undefined;
 }
 
 function driftReason(want: Manifest, item: ActualItem): string | undefined {

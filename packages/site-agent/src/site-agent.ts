@@ -186,7 +186,10 @@ export class SiteAgent {
     for (const t of this.#targets) t.status.close();
     await this.#http?.close();
     await this.rt.pullServer?.close();
-    for (const t of this.rt.targets) await t.library.logout(); // best effort: logs and never throws
+    for (const t of this.rt.targets) {
+      await t.library.logout(); // best effort: logs and never throws
+      await t.deployCheck?.close(); // the same
+    }
     if (this.#ownsConnection) {
       await this.#nc
         ?.drain()

@@ -67,6 +67,7 @@ export class SiteTarget {
     this.runner = new JobRunner({
       importer: t.jobImporter,
       library: t.library,
+      ...(t.deployCheck ? { checker: t.deployCheck } : {}),
       status: this.status,
       metrics: z.metrics,
       log,
@@ -121,6 +122,9 @@ export class SiteTarget {
   async start(): Promise<void> {
     this.runner.setSuspended(this.#suspended);
     await this.#watchControl();
+    // Check VMs a crash left behind go first; resumed checks wait for the sweep (never awaited here:
+    // a vCenter that is away must not hold up the agent's start).
+    void this.#t.deployCheck?.cleanupAtStart();
     const resumed = await this.runner.resume(await this.status.load());
     if (resumed) this.#log.info({ resumed }, 'resumed unfinished jobs');
     this.#consumer = new EventConsumer({

@@ -6,14 +6,18 @@
 import { type Logger, type Manifest, NotFoundError, type StatusRecord, StoreError, statusKey } from '@ferry/shared';
 import {
   AgentMetrics,
+  DeployCheckError,
+  type DeployCheckResult,
   decideRequest,
   type ImportRequest,
   type ImportResult,
   type InFlightJob,
+  type ItemChecker,
   type JobRequest,
   JobRunner,
   type JobStatusStore,
   type LibraryItemInfo,
+  parseMarker,
   type RequestDecision,
   type StatusPatch,
 } from '@ferry/site-agent';
@@ -132,14 +136,21 @@ const silent: Logger = {
   child: () => silent,
 };
 
-function setup(options: { maxAttempts?: number; manifests?: Manifest[] } = {}) {
+function setup(options: { maxAttempts?: number; manifests?: Manifest[]; checker?: ItemChecker } = {}) {
   const status = new FakeStatus();
   const importer = new FakeImporter();
   const deleted: string[] = [];
   const catalog = new Map((options.manifests ?? [manifest()]).map((m) => [`${m.name}@${m.version}`, m]));
   const runner = new JobRunner({
     importer,
-    library: { deleteItem: async (id) => void deleted.push(id) },
+    library: {
+      deleteItem: async (id) => void deleted.push(id),
+      getItem: async () => importer.item,
+      updateItem: async (id, patch) => {
+        importer.item = { id, name: 'ubuntu-1', description: patch.description ?? '' };
+      },
+    },
+    ...(options.checker ? { checker: options.checker } : {}),
     status,
     metrics: new AgentMetrics({
       queueDepth: () => 0,
@@ -224,6 +235,20 @@ describe('decideRequest (pure)', () => {
     ],
     ['reconcile, transient failure', req({ source: 'reconcile' }), undefined, failed('STORE_ERROR'), 'start'],
     ['event, proven-bad bytes: operator asked', req(), undefined, failed('CHECKSUM_MISMATCH'), 'start'],
+    [
+      'reconcile, deploy check failed on these bytes: refused',
+      req({ source: 'reconcile' }),
+      undefined,
+      { ...failed('DEPLOY_CHECK_FAILED'), check: { passed: false, durationMs: 1, at: 't' } },
+      'refuse',
+    ],
+    [
+      'event after a failed deploy check (republish): start',
+      req(),
+      undefined,
+      { ...failed('DEPLOY_CHECK_FAILED'), check: { passed: false, durationMs: 1, at: 't' } },
+      'start',
+    ],
   ];
   it.each(cases)('%s', (_what, request, inFlight, current, action) => {
     expect(decideRequest(request, inFlight, current, permanent).action).toBe(action);
@@ -231,6 +256,44 @@ describe('decideRequest (pure)', () => {
 });
 
 describe('JobRunner with fakes', () => {
+  it('deploy check: a timed-out check is retried on the item already there (no new import), then ready', async () => {
+    const results: DeployCheckResult[] = [
+      {
+        passed: false,
+        durationMs: 9,
+        vm: 'vm-1',
+        error: new DeployCheckError('timed out after 9 ms', { retryable: true }),
+      },
+      { passed: true, durationMs: 3, vm: 'vm-2' },
+    ];
+    const checked: string[] = [];
+    const checker: ItemChecker = {
+      check: async (item) => {
+        checked.push(item.id);
+        return results.shift()!;
+      },
+    };
+    const { runner, status, importer } = setup({ checker });
+    await runner.request(manifest(), { force: false, source: 'event' });
+    importer.last().resolve({});
+    await until('failed with a retry', () => status.state() === 'failed');
+    expect(status.current('ubuntu', '1')).toMatchObject({
+      error: { code: 'DEPLOY_CHECK_FAILED' },
+      check: { passed: false, vm: 'vm-1' },
+    });
+    expect(status.current('ubuntu', '1')?.retryAt).toBeDefined();
+    expect(parseMarker(importer.item?.description)?.checkFailed).toBe(true);
+    // The retry: the importer finds the bytes in the library (skipped); the check runs again.
+    await until('the retry started', () => importer.calls.length === 2);
+    importer.last().resolve({ skipped: true });
+    await until('ready', () => status.state() === 'ready');
+    expect(checked).toEqual(['item-1', 'item-1']);
+    expect(status.current('ubuntu', '1')?.check).toMatchObject({ passed: true, vm: 'vm-2' });
+    expect(status.writes.map((w) => w.state)).toContain('checking');
+    expect(parseMarker(importer.item?.description)).toMatchObject({ name: 'ubuntu', sha256: SHA_A });
+    expect(parseMarker(importer.item?.description)?.checkFailed).toBeUndefined();
+  });
+
   it('a transient failure is retried with backoff until ready; the job stays in flight meanwhile', async () => {
     const { runner, status, importer } = setup();
     await runner.request(manifest(), { force: false, source: 'event' });

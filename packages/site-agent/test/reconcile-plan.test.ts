@@ -111,6 +111,27 @@ describe('planReconcile', () => {
       {},
       ['reimport ubuntu@1'],
     ],
+    [
+      'deploy check failed on these bytes: neither kept nor re-imported',
+      [v1],
+      [item(v1, { marker: { ...item(v1).marker!, checkFailed: true } })],
+      {},
+      ['ignore ubuntu-1'],
+    ],
+    [
+      'deploy check failed on older bytes, catalog has new ones: reimport',
+      [v1],
+      [item(v1, { marker: { name: 'ubuntu', version: '1', sha256: sha('f'), checkFailed: true } })],
+      {},
+      ['reimport ubuntu@1'],
+    ],
+    [
+      'deploy check did not finish: asked for again (no force: only the check runs)',
+      [v1],
+      [item(v1, { marker: { ...item(v1).marker!, checking: true } })],
+      {},
+      ['import ubuntu@1'],
+    ],
     ['not ferry’s: ignore', [], [{ id: 'x', name: 'hand-made' }], {}, ['ignore hand-made']],
     [
       'retention 2 of 4: keep newest two, import missing, delete older',
@@ -206,6 +227,8 @@ describe('item marker', () => {
     const marker = { name: 'ubuntu', version: '1.2', sha256: sha('a'), publishedAt: '2026-11-21T00:00:00Z' };
     expect(parseMarker(formatMarker(marker))).toEqual(marker);
     expect(parseMarker(formatMarker({ ...marker, importing: true }))?.importing).toBe(true);
+    expect(parseMarker(formatMarker({ ...marker, checking: true }))).toEqual({ ...marker, checking: true });
+    expect(parseMarker(formatMarker({ ...marker, checkFailed: true }))).toEqual({ ...marker, checkFailed: true });
     expect(parseMarker('Golden image made by hand')).toBeUndefined();
     expect(parseMarker('ferry:{not json')).toBeUndefined();
   });

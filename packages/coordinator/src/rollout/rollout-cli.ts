@@ -1,7 +1,7 @@
 /** `ferry rollout status | approve | promote | halt` (and `resume N@V`, registered with `resume --site`). */
 import type { Command } from 'commander';
-import type { CommandHelpers } from '../cli-helpers.js';
-import { renderColumns } from '../status-table.js';
+import type { CommandHelpers } from '../cli/cli-helpers.js';
+import { renderColumns } from '../status/status-table.js';
 import {
   approveRollout,
   haltRollout,
@@ -12,6 +12,7 @@ import {
   rolloutStatus,
 } from './rollout-commands.js';
 import { rolloutDeps } from './rollout-deps.js';
+import type { RolloutDriverDeps } from './rollout-driver.js';
 
 export function formatRollout(r: RolloutResult): string {
   const { record, view } = r;
@@ -54,43 +55,38 @@ export function addRolloutCommands(program: Command, h: CommandHelpers): void {
       print(await h.withContext(opts.config, (ctx) => rolloutStatus(rolloutDeps(ctx), ref)), opts.json);
     });
 
-  program
-    .command('approve')
-    .description('approve a held rollout: its first wave is released')
-    .argument('<image>', 'NAME@VERSION')
-    .option('--note <text>', 'why it may go (e.g. "scan 4711 passed"), kept with the approval')
-    .option('--json', 'print the rollout as JSON')
-    .addOption(h.configOption())
-    .action(async (ref: string, opts: { note?: string; json?: boolean; config: string }) => {
-      const r = await h.withContext(opts.config, (ctx) =>
-        approveRollout(rolloutDeps(ctx), ref, { by: osUser(), note: opts.note }),
-      );
-      print(r, opts.json);
-    });
-
-  program
-    .command('promote')
-    .description('release the next wave now, without waiting for readiness or soak')
-    .argument('<image>', 'NAME@VERSION')
-    .option('--json', 'print the rollout as JSON')
-    .addOption(h.configOption())
-    .action(async (ref: string, opts: { json?: boolean; config: string }) => {
-      print(await h.withContext(opts.config, (ctx) => promoteRollout(rolloutDeps(ctx), ref, osUser())), opts.json);
-    });
-
-  program
-    .command('halt')
-    .description('stop a rollout: no further wave is released until ferry resume')
-    .argument('<image>', 'NAME@VERSION')
-    .option('--reason <text>', 'why (shown in status)')
-    .option('--json', 'print the rollout as JSON')
-    .addOption(h.configOption())
-    .action(async (ref: string, opts: { reason?: string; json?: boolean; config: string }) => {
-      const r = await h.withContext(opts.config, (ctx) =>
-        haltRollout(rolloutDeps(ctx), ref, { by: osUser(), reason: opts.reason }),
-      );
-      print(r, opts.json);
-    });
+  /** A command that changes the rollout N@V, with an optional free-text option kept with the change. */
+  const change = (
+    name: string,
+    description: string,
+    text: [flags: string, help: string] | undefined,
+    run: (deps: RolloutDriverDeps, ref: string, text: string | undefined) => Promise<RolloutResult>,
+  ) => {
+    const command = program.command(name).description(description).argument('<image>', 'NAME@VERSION');
+    if (text) command.option(...text);
+    command
+      .option('--json', 'print the rollout as JSON')
+      .addOption(h.configOption())
+      .action(async (ref: string, opts: { note?: string; reason?: string; json?: boolean; config: string }) => {
+        const text = opts.note ?? opts.reason;
+        print(await h.withContext(opts.config, (ctx) => run(rolloutDeps(ctx), ref, text)), opts.json);
+      });
+  };
+  change(
+    'approve',
+    'approve a held rollout: its first wave is released',
+    ['--note <text>', 'why it may go (e.g. "scan 4711 passed"), kept with the approval'],
+    (deps, ref, note) => approveRollout(deps, ref, { by: osUser(), note }),
+  );
+  change('promote', 'release the next wave now, without waiting for readiness or soak', undefined, (deps, ref) =>
+    promoteRollout(deps, ref, osUser()),
+  );
+  change(
+    'halt',
+    'stop a rollout: no further wave is released until ferry resume',
+    ['--reason <text>', 'why (shown in status)'],
+    (deps, ref, reason) => haltRollout(deps, ref, { by: osUser(), reason }),
+  );
 }
 
 /** `ferry resume N@V` (the `resume` command also takes `--site` for suspended sites). */

@@ -5,7 +5,7 @@
  */
 import { userInfo } from 'node:os';
 import { type RolloutRecord, type RolloutView, viewRollout } from '@ferry/shared';
-import { parseExactRef } from '../republish-image.js';
+import { parseExactRef } from '../publish/republish-image.js';
 import { driveRollout, type RolloutDriverDeps, withWave } from './rollout-driver.js';
 import { RolloutNotFoundError, RolloutStateError } from './rollout-errors.js';
 import { currentWave, type RolloutAction } from './rollout-planner.js';
@@ -26,6 +26,18 @@ export function osUser(): string {
   }
 }
 
+type Change = (record: RolloutRecord, ref: string) => RolloutRecord | undefined;
+
+/**
+ * Applies `change` to the record of `ref` (compare-and-set; undefined: leave it as it is), then,
+ * when `drive`, drives the rollout once.
+ */
+async function changeRollout(deps: RolloutDriverDeps, ref: string, change: Change, drive: boolean) {
+  const { name, version } = parseExactRef(ref);
+  const record = await deps.rollouts.update(name, version, (r) => change(r, `${name}@${version}`));
+  return finish(deps, record, drive);
+}
+
 async function finish(deps: RolloutDriverDeps, record: RolloutRecord, drive: boolean): Promise<RolloutResult> {
   const next = drive ? await driveRollout(deps, record.name, record.version) : undefined;
   const latest = (await deps.rollouts.get(record.name, record.version)) ?? record;
@@ -44,20 +56,14 @@ export async function approveRollout(
   ref: string,
   who: { by: string; note?: string },
 ): Promise<RolloutResult> {
-  const { name, version } = parseExactRef(ref);
-  const record = await deps.rollouts.update(name, version, (r) => {
-    if (r.approval) return undefined;
-    const note = who.note?.trim();
-    return { ...r, approval: { by: who.by, at: new Date().toISOString(), ...(note ? { note } : {}) } };
-  });
-  return finish(deps, record, true);
+  const note = who.note?.trim();
+  const approval = { by: who.by, at: new Date().toISOString(), ...(note ? { note } : {}) };
+  return changeRollout(deps, ref, (r) => (r.approval ? undefined : { ...r, approval }), true);
 }
 
 /** Releases the next wave now, without waiting for readiness or soak. */
 export async function promoteRollout(deps: RolloutDriverDeps, ref: string, by: string): Promise<RolloutResult> {
-  const { name, version } = parseExactRef(ref);
-  const record = await deps.rollouts.update(name, version, (r) => {
-    const ref = `${name}@${version}`;
+  const change: Change = (r, ref) => {
     if (r.halt) throw new RolloutStateError(`${ref} is halted (${r.halt.reason}): ferry resume ${ref} first`);
     if (r.doneAt) throw new RolloutStateError(`${ref}: every wave is released and done; nothing to promote`);
     if (r.gate === 'approval' && !r.approval) {
@@ -69,8 +75,8 @@ export async function promoteRollout(deps: RolloutDriverDeps, ref: string, by: s
     }
     // The driver sends the wave's events (it is released but not yet announced).
     return withWave(r, next, (w) => ({ ...w, releasedAt: new Date().toISOString(), promotedBy: by }));
-  });
-  return finish(deps, record, true);
+  };
+  return changeRollout(deps, ref, change, true);
 }
 
 export async function haltRollout(
@@ -78,22 +84,17 @@ export async function haltRollout(
   ref: string,
   who: { by: string; reason?: string },
 ): Promise<RolloutResult> {
-  const { name, version } = parseExactRef(ref);
-  const record = await deps.rollouts.update(name, version, (r) => {
-    if (r.halt) return undefined;
-    const reason = `by ${who.by}${who.reason?.trim() ? `: ${who.reason.trim()}` : ''}`;
-    return { ...r, halt: { reason, at: new Date().toISOString(), by: who.by } };
-  });
-  return finish(deps, record, false);
+  const reason = `by ${who.by}${who.reason?.trim() ? `: ${who.reason.trim()}` : ''}`;
+  const halt = { reason, at: new Date().toISOString(), by: who.by };
+  return changeRollout(deps, ref, (r) => (r.halt ? undefined : { ...r, halt }), false);
 }
 
 /** Clears a halt; the rollout is checked again at once (a failure still there halts it again). */
 export async function resumeRollout(deps: RolloutDriverDeps, ref: string): Promise<RolloutResult> {
-  const { name, version } = parseExactRef(ref);
-  const record = await deps.rollouts.update(name, version, (r) => {
+  const clear: Change = (r) => {
     if (!r.halt) return undefined;
     const { halt: _halt, ...rest } = r;
     return rest;
-  });
-  return finish(deps, record, true);
+  };
+  return changeRollout(deps, ref, clear, true);
 }

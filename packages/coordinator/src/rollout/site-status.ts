@@ -11,12 +11,11 @@ import {
   parseHeartbeat,
   parseStatusRecord,
   type SiteIdentity,
-  type StatusRecord,
   statusKey,
   type Topology,
 } from '@ferry/shared';
 import { z } from 'zod';
-import type { DeployCheckResult } from '../status-matrix.js';
+import type { DeployCheckResult, StatusRecordWithCheck } from '../status/status-matrix.js';
 import type { SiteImageStatus } from './rollout-planner.js';
 
 const siteImageStatusSchema = z.looseObject({
@@ -34,9 +33,13 @@ export function readCheck(value: unknown): DeployCheckResult | undefined {
 }
 
 /** A status record with its deploy check result (read on its own: see the top of this file). */
-export function parseStatusRecordWithCheck(value: unknown): StatusRecord & { check?: DeployCheckResult } {
+export function parseStatusRecordWithCheck(value: unknown): StatusRecordWithCheck {
   const check = readCheck(value);
-  return { ...parseStatusRecord(value), ...(check ? { check } : {}) };
+  // The rest strictly; the check (whose full shape the agent's schema defines) only as read above.
+  const rest = Object.fromEntries(
+    Object.entries((value ?? {}) as Record<string, unknown>).filter(([k]) => k !== 'check'),
+  );
+  return { ...parseStatusRecord(rest), ...(check ? { check } : {}) };
 }
 
 export function readSiteImageStatus(value: unknown): SiteImageStatus | undefined {

@@ -27,8 +27,8 @@ import {
 } from '@ferry/shared';
 import type { KvWatchEntry } from '@nats-io/kv';
 import { parseStatusRecordWithCheck } from '../rollout/site-status.js';
-import { parseSiteControl, type SiteControl } from '../site-control.js';
-import { buildStatusMatrix, STATUS_JSON_SCHEMA, type StatusInput } from '../status-matrix.js';
+import { parseSiteControl, type SiteControl } from '../sites/site-control.js';
+import { buildStatusMatrix, STATUS_JSON_SCHEMA, type StatusInput } from '../status/status-matrix.js';
 
 export const STATUS_PATCH_SCHEMA = 'ferry/status-patch/v1';
 

@@ -1,8 +1,9 @@
 /**
  * The deploy check (issue 17.1): deploy a VM from a freshly imported library item, power it on,
  * check it runs with the disks its OVF declares, then power it off and delete it — always, also
- * on failure or timeout. Check VMs are named `ferry-check-…`, so one left behind by a crash is
- * found and removed by cleanupLeftovers().
+ * on failure or timeout. Check VMs are named `ferry-check-<site>.…` (checkVmPrefix), so one left
+ * behind by a crash is found and removed by cleanupLeftovers() — only this site's: two agents
+ * sharing a vCenter never remove each other's running check VMs.
  *
  * The deploy itself is REST (`/rest/com/vmware/vcenter/ovf/library-item/id:{id}?~action=deploy`,
  * served by vCenter 6.5+ and vcsim); power and hardware reads are vim25 SOAP (VmInventory),
@@ -15,6 +16,16 @@ import { type OvfExpectations, ovfExpectations } from './ovf-expectations.js';
 import type { VmInventory } from './vim-client.js';
 
 export const DEPLOY_CHECK_PREFIX = 'ferry-check-';
+/** vCenter's longest VM name. */
+const MAX_VM_NAME = 80;
+
+/**
+ * Name prefix of one site's check VMs. `.` ends the site id because site ids never contain one:
+ * with `-` there, site `dc1` would take `dc1-b`'s VMs for its own.
+ */
+export function checkVmPrefix(site: string): string {
+  return `${DEPLOY_CHECK_PREFIX}${site}.`;
+}
 /** Largest .ovf read back from the library (real descriptors are tens of KiB). */
 const MAX_OVF_BYTES = 4 << 20;
 
@@ -34,6 +45,8 @@ export interface DeployCheckOptions {
   /** Network every OVF network is mapped to. */
   network?: string | undefined;
   timeoutMs: number;
+  /** Name prefix of the check VM (default DEPLOY_CHECK_PREFIX; agents use checkVmPrefix(site)). */
+  vmPrefix?: string;
   /** The item's .ovf text, when the caller has it (else it is read back from the library). */
   ovfDescriptor?: string;
   logger?: Logger;
@@ -56,7 +69,9 @@ export async function runDeployCheck(
   const started = Date.now();
   const deadline = started + opts.timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
-  const vmName = `${DEPLOY_CHECK_PREFIX}${item.name.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+  const prefix = opts.vmPrefix ?? DEPLOY_CHECK_PREFIX;
+  const room = Math.max(8, MAX_VM_NAME - prefix.length - 7);
+  const vmName = `${prefix}${item.name.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, room)}-${randomBytes(3).toString('hex')}`;
   const state: { vm?: string } = {};
 
   const work = (async () => {
@@ -103,15 +118,16 @@ export async function runDeployCheck(
   return result;
 }
 
-/** Remove every VM named `ferry-check-…` (left by a crash or a failed clean-up); returns their names. */
+/** Remove every VM whose name starts with `prefix` (left by a crash or a failed clean-up); returns their names. */
 export async function cleanupLeftovers(
   vms: VmInventory,
-  opts: { timeoutMs?: number; logger?: Logger } = {},
+  opts: { timeoutMs?: number; logger?: Logger; prefix?: string } = {},
 ): Promise<string[]> {
+  const prefix = opts.prefix ?? DEPLOY_CHECK_PREFIX;
   const log = (opts.logger ?? silentLogger()).child({ component: 'deploy-check' });
   const removed: string[] = [];
   for (const vm of await vms.listVms()) {
-    if (!vm.name.startsWith(DEPLOY_CHECK_PREFIX)) continue;
+    if (!vm.name.startsWith(prefix)) continue;
     await destroyVm(vms, vm.id, opts.timeoutMs ?? 60_000);
     log.info({ vm: vm.id, vmName: vm.name }, 'removed a leftover check VM');
     removed.push(vm.name);
@@ -131,7 +147,8 @@ async function removeCheckVm(vms: VmInventory, id: string | undefined, name: str
   }
 }
 
-async function destroyVm(vms: VmInventory, id: string, timeoutMs: number): Promise<void> {
+/** Powers a VM off (when on) and destroys it; a VM that is gone already is fine. */
+export async function destroyVm(vms: VmInventory, id: string, timeoutMs: number): Promise<void> {
   const state = await vms.vmState(id);
   if (state === undefined) return;
   if (state.powerState !== 'poweredOff') await vms.powerOff(id, timeoutMs);

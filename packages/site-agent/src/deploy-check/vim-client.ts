@@ -158,6 +158,12 @@ export class VimClient implements VmInventory {
     }
   }
 
+  /** The `name` of a managed object; undefined when it does not exist. */
+  async objectName(type: string, id: string): Promise<string | undefined> {
+    const props = await this.getProperties(type, id, ['name']);
+    return props === undefined ? undefined : text(props['name']);
+  }
+
   async listVms(): Promise<VmSummary[]> {
     return (await this.listObjects('VirtualMachine', ['name'])).map((o) => ({ id: o.id, name: text(o.props['name']) }));
   }

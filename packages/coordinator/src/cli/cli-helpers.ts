@@ -1,7 +1,7 @@
 /** What the command modules (publish-cli.ts, rollout/rollout-cli.ts) get from the `ferry` program. */
 import type { Writable } from 'node:stream';
 import type { Option } from 'commander';
-import type { CoordinatorContext } from './coordinator-context.js';
+import type { CoordinatorContext } from '../coordinator-context.js';
 
 export interface CommandHelpers {
   /** Opens NATS, topology and store for one command, and always closes them. */

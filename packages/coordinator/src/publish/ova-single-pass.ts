@@ -20,7 +20,7 @@ import { EventEmitter } from 'node:events';
 import { PassThrough, type Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { FerryError, inspectOva, type ObjectStore, OvaFormatError, type OvaSummary } from '@ferry/shared';
-import { InputFileError } from './errors.js';
+import { InputFileError } from '../errors.js';
 
 /** What one pass learnt about the bytes. */
 export interface PassResult {

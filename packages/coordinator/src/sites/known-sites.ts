@@ -5,7 +5,7 @@
  * record alone does not count: that is what `ferry suspend --site <typo>` used to create.
  */
 import { assertSiteId, MessagingError, parseStatusKey, type Topology } from '@ferry/shared';
-import { UnknownSiteError } from './errors.js';
+import { UnknownSiteError } from '../errors.js';
 
 /** Said after the list of known sites, where the operator can override. */
 export const FORCE_SITE_HINT = 'check the spelling, or pass --force to address a site that has not reported yet';

@@ -14,7 +14,7 @@ import {
   type SigningKey,
   signManifest,
 } from '@ferry/shared';
-import { ImageNotFoundError, UsageError } from './errors.js';
+import { ImageNotFoundError, UsageError } from '../errors.js';
 import { parseExactRef } from './republish-image.js';
 import { writeSidecar } from './sidecar.js';
 

@@ -8,7 +8,7 @@ import {
   type SigningKey,
   signManifest,
 } from '@ferry/shared';
-import { ImageNotFoundError } from './errors.js';
+import { ImageNotFoundError } from '../errors.js';
 import { parseExactRef } from './republish-image.js';
 import { writeSidecar } from './sidecar.js';
 

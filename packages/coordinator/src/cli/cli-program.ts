@@ -6,23 +6,23 @@
 import type { Writable } from 'node:stream';
 import { describeError, FerryError, loadCoordinatorConfig, parseImageRef, writeKeyPair } from '@ferry/shared';
 import { Command, CommanderError, Option } from 'commander';
+import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from '../coordinator-context.js';
+import { runCoordinator } from '../coordinator-daemon.js';
+import { exitCodeOf, ResignIncompleteError, StatusFilterError, UsageError } from '../errors.js';
+import { republishImage } from '../publish/republish-image.js';
+import { formatResign, resignImages } from '../publish/resign-images.js';
+import { retireImage } from '../publish/retire-image.js';
+import { addRolloutCommands, resumeRolloutCommand } from '../rollout/rollout-cli.js';
+import { checkSites, knownSites } from '../sites/known-sites.js';
+import { removeSite } from '../sites/remove-site.js';
+import { requestReconcile } from '../sites/request-reconcile.js';
+import { setSiteSuspended } from '../sites/site-control.js';
+import { buildStatusMatrix, type StatusFilter, unknownFilterReason } from '../status/status-matrix.js';
+import { readStatusInput } from '../status/status-snapshot.js';
+import { renderSitesTable, renderStatus } from '../status/status-table.js';
 import { type CommandHelpers, collect } from './cli-helpers.js';
 import { formatReconcile, formatRepublish, formatRetire, formatSiteControl, formatSiteRemoved } from './cli-output.js';
-import { type CoordinatorContext, defaultConfigFile, openContextFromFile } from './coordinator-context.js';
-import { runCoordinator } from './coordinator-daemon.js';
-import { exitCodeOf, ResignIncompleteError, StatusFilterError, UsageError } from './errors.js';
-import { checkSites, knownSites } from './known-sites.js';
 import { addPublishCommand } from './publish-cli.js';
-import { removeSite } from './remove-site.js';
-import { republishImage } from './republish-image.js';
-import { requestReconcile } from './request-reconcile.js';
-import { formatResign, resignImages } from './resign-images.js';
-import { retireImage } from './retire-image.js';
-import { addRolloutCommands, resumeRolloutCommand } from './rollout/rollout-cli.js';
-import { setSiteSuspended } from './site-control.js';
-import { buildStatusMatrix, type StatusFilter, unknownFilterReason } from './status-matrix.js';
-import { readStatusInput } from './status-snapshot.js';
-import { renderSitesTable, renderStatus } from './status-table.js';
 
 export interface CliIo {
   stdout: Writable;
@@ -64,6 +64,10 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
       await ctx.close();
     }
   }
+
+  /** A result on stdout: as JSON with --json, else as `format` writes it. */
+  const show = <T>(value: T, asJson: boolean | undefined, format: (value: T) => string) =>
+    asJson ? json(value) : out(format(value));
 
   const helpers: CommandHelpers = {
     withContext,
@@ -119,8 +123,7 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const r = await withContext(opts.config, (ctx) =>
         republishImage(ctx, { ref, sites: opts.site, force, allowUnknownSites: force }),
       );
-      if (opts.json) json(r);
-      else out(formatRepublish(r));
+      show(r, opts.json, formatRepublish);
     });
 
   program
@@ -179,8 +182,7 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .addOption(configOption())
     .action(async (site: string, opts: { force?: boolean; json?: boolean; config: string }) => {
       const r = await withContext(opts.config, (ctx) => removeSite(ctx.topology, site, { force: opts.force }));
-      if (opts.json) json(r);
-      else out(formatSiteRemoved(r));
+      show(r, opts.json, formatSiteRemoved);
     });
 
   program
@@ -260,8 +262,7 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .action(async (ref: string | undefined, opts: { key: string; all?: boolean; json?: boolean; config: string }) => {
       if (!ref === !opts.all) throw new UsageError('give either NAME@VERSION or --all');
       const r = await withContext(opts.config, (ctx) => resignImages(ctx, { keyFile: opts.key, ref, all: opts.all }));
-      if (opts.json) json(r);
-      else out(formatResign(r));
+      show(r, opts.json, formatResign);
       if (r.errors.length > 0) throw new ResignIncompleteError(r.errors.length);
     });
 

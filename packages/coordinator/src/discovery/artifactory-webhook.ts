@@ -3,19 +3,16 @@
  * deploys `<name>/<version>/<file>.ova`, the coordinator registers it at once instead of waiting
  * for the next discovery pass.
  *
- * Authentication: Artifactory sends the webhook's configured secret in `X-JFrog-Event-Auth`; it
- * must equal `http.webhookSecretFile` / FERRY_WEBHOOK_SECRET (compared in constant time). Missing or
- * wrong → 401 with a fixed body (nothing from the request is echoed). No secret configured → 503:
- * the endpoint never runs unauthenticated.
+ * Authentication (the HTTP API's auth hook, http/request-access.ts, before the body is read):
+ * Artifactory sends the webhook's configured secret in `X-JFrog-Event-Auth`; it must equal
+ * `http.webhookSecretFile` / FERRY_WEBHOOK_SECRET (compared in constant time). Missing or wrong →
+ * 401 with a fixed body (nothing from the request is echoed). No secret configured → 503: the
+ * endpoint never runs unauthenticated.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { Logger, Secret } from '@ferry/shared';
-import { readBody } from './http-body.js';
 import { imageFromPath } from './store-discovery.js';
 
-export const WEBHOOK_AUTH_HEADER = 'x-jfrog-event-auth';
-const MAX_BODY_BYTES = 64 * 1024;
+export const WEBHOOK_BODY_LIMIT = 64 * 1024;
 
 export interface WebhookRegistration {
   path: string;
@@ -26,6 +23,7 @@ export interface WebhookRegistration {
 }
 
 export interface WebhookDeps {
+  /** Checked by the HTTP API's auth hook before the body is read. */
   secret?: Secret;
   /** When the store is Artifactory: events from other repositories are ignored. */
   repo?: string;
@@ -41,33 +39,16 @@ export interface WebhookResponse {
   body: Record<string, unknown>;
 }
 
-/** Constant-time comparison (of SHA-256 digests, so lengths never leak either). */
-export function secretMatches(given: string | undefined, secret: Secret): boolean {
-  if (given === undefined) return false;
-  const a = createHash('sha256').update(given, 'utf8').digest();
-  const b = createHash('sha256').update(secret.reveal(), 'utf8').digest();
-  return timingSafeEqual(a, b);
-}
-
 interface DeployedEvent {
   event_type?: unknown;
   data?: { repo_key?: unknown; path?: unknown; name?: unknown; sha256?: unknown; size?: unknown };
 }
 
-export async function handleArtifactoryWebhook(req: IncomingMessage, deps: WebhookDeps): Promise<WebhookResponse> {
-  if (!deps.secret) {
-    return { status: 503, body: { error: 'webhook disabled: set http.webhookSecretFile or FERRY_WEBHOOK_SECRET' } };
-  }
-  const header = req.headers[WEBHOOK_AUTH_HEADER];
-  if (!secretMatches(Array.isArray(header) ? header[0] : header, deps.secret)) {
-    req.resume();
-    return { status: 401, body: { error: 'unauthorized' } };
-  }
-  const raw = await readBody(req, MAX_BODY_BYTES);
-  if (!raw) return { status: 413, body: { error: `body larger than ${MAX_BODY_BYTES} bytes` } };
+/** The answer to an authenticated webhook request with body `raw`; queues the registration. */
+export function readArtifactoryWebhook(raw: string, deps: WebhookDeps): WebhookResponse {
   let event: DeployedEvent;
   try {
-    event = JSON.parse(raw.toString('utf8')) as DeployedEvent;
+    event = JSON.parse(raw) as DeployedEvent;
   } catch {
     return { status: 400, body: { error: 'body is not JSON' } };
   }

@@ -1,12 +1,12 @@
 /** Human-readable output of the CLI commands (the `--json` variants print the objects themselves). */
 
 import { formatBytes, type Manifest, type PublishedEvent } from '@ferry/shared';
-import type { PublishResult } from './publish-image.js';
-import type { RemoveSiteResult } from './remove-site.js';
-import type { RepublishResult } from './republish-image.js';
-import type { RetireResult } from './retire-image.js';
-import type { SiteControl } from './site-control.js';
-import { renderColumns } from './status-table.js';
+import type { PublishResult } from '../publish/publish-image.js';
+import type { RepublishResult } from '../publish/republish-image.js';
+import type { RetireResult } from '../publish/retire-image.js';
+import type { RemoveSiteResult } from '../sites/remove-site.js';
+import type { SiteControl } from '../sites/site-control.js';
+import { renderColumns } from '../status/status-table.js';
 
 function eventLine(e: PublishedEvent): string {
   return e.duplicate ? `${e.subject} (duplicate of seq ${e.seq}, not stored again)` : `${e.subject} seq ${e.seq}`;

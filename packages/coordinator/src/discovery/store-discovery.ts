@@ -32,9 +32,9 @@ import {
   type TrustedKey,
   verifyManifest,
 } from '@ferry/shared';
-import { markedArtifact, unfinishedPublishReason } from './publish-guard.js';
-import { type PublishDeps, publishFromStore } from './publish-image.js';
-import { isSidecarPathOf, ovasWithSidecars, readSidecar, SIDECAR_SUFFIX, writeSidecar } from './sidecar.js';
+import { markedArtifact, unfinishedPublishReason } from '../publish/publish-guard.js';
+import { type PublishDeps, publishFromStore } from '../publish/publish-image.js';
+import { isSidecarPathOf, ovasWithSidecars, readSidecar, SIDECAR_SUFFIX, writeSidecar } from '../publish/sidecar.js';
 
 const REGISTER_REASON =
   'an OVA at <name>/<version>/<file>.ova with no sidecar and no ferry publish marker (pushed by Packer or another tool)';

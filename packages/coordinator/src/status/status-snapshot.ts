@@ -10,12 +10,11 @@ import {
   type ReconcileReport,
   RolloutReader,
   type RolloutRecord,
-  type StatusRecord,
   type Topology,
 } from '@ferry/shared';
-import { parseStatusRecordWithCheck } from './rollout/site-status.js';
-import { parseSiteControl, type SiteControl } from './site-control.js';
-import type { DeployCheckResult, StatusInput } from './status-matrix.js';
+import { parseStatusRecordWithCheck } from '../rollout/site-status.js';
+import { parseSiteControl, type SiteControl } from '../sites/site-control.js';
+import type { StatusInput, StatusRecordWithCheck } from './status-matrix.js';
 
 type Kv = Topology['status'];
 
@@ -62,7 +61,7 @@ export async function readStatusInput(deps: {
       ? new RolloutReader(rolloutKv).list((key, err) => log?.warn({ key, err: err.message }, 'invalid rollout skipped'))
       : Promise.resolve([] as RolloutRecord[]),
   ]);
-  const records: Array<StatusRecord & { check?: DeployCheckResult }> = [];
+  const records: StatusRecordWithCheck[] = [];
   const reports: ReconcileReport[] = [];
   const controls: SiteControl[] = [];
   for (const { key, value } of statusEntries) {

@@ -13,7 +13,7 @@ import {
   siteKey,
   type Topology,
 } from '@ferry/shared';
-import { SiteActiveError, UnknownSiteError } from './errors.js';
+import { SiteActiveError, UnknownSiteError } from '../errors.js';
 import { knownSites } from './known-sites.js';
 
 export interface RemoveSiteResult {

@@ -23,10 +23,10 @@ import {
   type SigningKey,
   signManifest,
 } from '@ferry/shared';
-import { InputFileError, InterruptedError, PublishConflictError } from './errors.js';
+import { InputFileError, InterruptedError, PublishConflictError } from '../errors.js';
+import type { RolloutHook } from '../rollout/rollout-start.js';
 import { hashAndInspect, uploadAndInspect } from './ova-single-pass.js';
 import { type PublishWrites, publishMarkerPath, undoPublish, writePublishMarker } from './publish-guard.js';
-import type { RolloutHook } from './rollout/rollout-start.js';
 import { readImageSidecar, writeSidecar } from './sidecar.js';
 
 /** What publishing needs from a coordinator context. */

@@ -19,8 +19,8 @@
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { catalogKey, describeError, type Logger, type Manifest, type ObjectStore } from '@ferry/shared';
+import type { RolloutBegun } from '../rollout/rollout-start.js';
 import type { PublishDeps } from './publish-image.js';
-import type { RolloutBegun } from './rollout/rollout-start.js';
 import { sidecarPathOf } from './sidecar.js';
 
 export const PUBLISH_MARKER_SUFFIX = '.ferry-publishing';

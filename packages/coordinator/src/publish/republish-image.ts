@@ -1,6 +1,6 @@
 import { type Catalog, type EventBus, type PublishedEvent, parseImageRef, type Topology } from '@ferry/shared';
-import { ImageNotFoundError, ImageRetiredError, UsageError } from './errors.js';
-import { assertKnownSites } from './known-sites.js';
+import { ImageNotFoundError, ImageRetiredError, UsageError } from '../errors.js';
+import { assertKnownSites } from '../sites/known-sites.js';
 
 export interface RepublishOptions {
   /** `name@version`. */

@@ -16,16 +16,18 @@ import {
   viewRollout,
   waveOfSite,
 } from '@ferry/shared';
-import type { SiteControl } from './site-control.js';
+import type { SiteControl } from '../sites/site-control.js';
 
 export const STATUS_JSON_SCHEMA = 'ferry/status/v1';
 
 /** A deploy check result as an agent records it (only `passed` is relied on here). */
 export type DeployCheckResult = { passed: boolean } & Record<string, unknown>;
+/** A status record whose deploy check is read leniently (see rollout/site-status.ts). */
+export type StatusRecordWithCheck = Omit<StatusRecord, 'check'> & { check?: DeployCheckResult };
 
 export interface StatusInput {
   manifests: readonly Manifest[];
-  records: ReadonlyArray<StatusRecord & { check?: DeployCheckResult }>;
+  records: ReadonlyArray<StatusRecordWithCheck>;
   /** `ferry_rollouts` records (absent: no image has a rollout). */
   rollouts?: readonly RolloutRecord[];
   heartbeats: readonly Heartbeat[];
@@ -131,11 +133,7 @@ export function isTransferring(state: JobState): boolean {
   return TRANSFERRING.includes(state);
 }
 
-function toCell(
-  record: StatusRecord & { check?: DeployCheckResult },
-  manifest: Manifest | undefined,
-  wave: string | null,
-): StatusCell {
+function toCell(record: StatusRecordWithCheck, manifest: Manifest | undefined, wave: string | null): StatusCell {
   return {
     state: record.state,
     bytesDone: record.bytesDone,

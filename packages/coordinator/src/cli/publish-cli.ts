@@ -2,10 +2,7 @@
 import { basename } from 'node:path';
 import { privateKeyModeProblem } from '@ferry/shared';
 import type { Command } from 'commander';
-import { type CommandHelpers, collect } from './cli-helpers.js';
-import { formatPublish } from './cli-output.js';
-import { UsageError } from './errors.js';
-import { createProgress, noProgress } from './progress.js';
+import { UsageError } from '../errors.js';
 import {
   type PublishDeps,
   type PublishFileOptions,
@@ -13,11 +10,14 @@ import {
   publishFile,
   publishFromStore,
   validatePublishOptions,
-} from './publish-image.js';
-import { formatRollout } from './rollout/rollout-cli.js';
-import { rolloutStatus } from './rollout/rollout-commands.js';
-import { rolloutDeps } from './rollout/rollout-deps.js';
-import { parseRolloutFlags, resolveRollout, rolloutHook } from './rollout/rollout-start.js';
+} from '../publish/publish-image.js';
+import { formatRollout } from '../rollout/rollout-cli.js';
+import { rolloutStatus } from '../rollout/rollout-commands.js';
+import { rolloutDeps } from '../rollout/rollout-deps.js';
+import { parseRolloutFlags, resolveRollout, rolloutHook } from '../rollout/rollout-start.js';
+import { type CommandHelpers, collect } from './cli-helpers.js';
+import { formatPublish } from './cli-output.js';
+import { createProgress, noProgress } from './progress.js';
 
 /** `k=v` pairs from the command line → a labels map. */
 export function parseLabels(pairs: readonly string[]): Record<string, string> {
