@@ -48,6 +48,7 @@ describe('deploy/examples', () => {
     }
     expect(config.targets[0]!.labels.canary).toBe('true');
     expect(config.targets[0]!.imports).toBe(1);
+    expect(config.targets.map((t) => t.deployCheck.enabled)).toEqual([true, false, false]);
     expect(config.pull?.url).toBe('https://ferry-dc3.example.com:9465');
     expect(config.bandwidth).toEqual({ store: 400 * 2 ** 20, vcenter: 200 * 2 ** 20 });
     expect(config.targets[1]!.bandwidth).toEqual({ vcenter: 100 * 2 ** 20 });

@@ -52,6 +52,8 @@ export interface ZoneTargetSpec {
   bandwidth?: { vcenter?: string };
   /** Reach the vCenter through this URL (e.g. a fault proxy in front of the vcsim). */
   vsphereUrl?: string;
+  /** The target's own `deployCheck` block. */
+  deployCheck?: Record<string, unknown>;
 }
 
 export interface WorldOptions {
@@ -243,6 +245,7 @@ export class SiteWorld {
         ...(t.subscribe ? { subscribe: t.subscribe } : {}),
         ...(t.imports ? { concurrency: { imports: t.imports } } : {}),
         ...(t.bandwidth ? { bandwidth: t.bandwidth } : {}),
+        ...(t.deployCheck ? { deployCheck: t.deployCheck } : {}),
       });
     }
     await writeFile(file, stringifyYaml(config));

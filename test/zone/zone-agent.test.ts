@@ -4,12 +4,12 @@
  */
 import { setSiteSuspended } from '@ferry/coordinator';
 import { type Manifest, parseHeartbeat, siteKey } from '@ferry/shared';
-import { runAgentCli, type SiteAgent } from '@ferry/site-agent';
+import { runAgentCli, type SiteAgent, VimClient } from '@ferry/site-agent';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SiteWorld } from '../support/site-world.js';
 import { waitFor } from '../support/wait.js';
 import { type FaultProxy, startFaultProxy } from '../world/fault-proxy.js';
-import { type BuiltOva, sha256Of } from '../world/ova.js';
+import { type BuiltOva, deployableOvfDescriptor, sha256Of } from '../world/ova.js';
 
 const SITES = ['za', 'zb', 'zc'];
 let world: SiteWorld;
@@ -194,6 +194,25 @@ describe('zone agent: one agent, several vCenters', () => {
     const [, corp] = await publish('zone-corp', ['zone:corp']);
     for (const site of ['za', 'zb']) await expectItemBytes(agent, site, corp);
     expect(await world.status('zb', canary.name, canary.version)).toBeUndefined();
+  });
+
+  it('a deploy check runs on the target that enables it, not on the others', async () => {
+    const vc = world.vcsims.zb!;
+    const vim = new VimClient({ url: vc.url, username: vc.username, password: vc.password, insecure: true });
+    const resourcePool = (await vim.listObjects('ResourcePool', ['name']))[0]!.id;
+    await vim.logout();
+    await world.writeZoneConfig('zone6', [
+      { site: 'za', library: 'zone-check' },
+      { site: 'zb', library: 'zone-check', deployCheck: { enabled: true, resourcePool, timeout: '60s' } },
+    ]);
+    agentId = 'zone6';
+    agent = await world.startAgent(agentId);
+    const ova = await world.buildOva({ name: 'zone-check', disks: 2, ovf: deployableOvfDescriptor });
+    const m = await world.publish(ova, { name: 'zone-check', version: '1', targets: ['za', 'zb'] });
+    const checked = await world.waitForStatus('zb', m.name, m.version, (r) => r.state === 'ready', 90_000);
+    expect(checked.check).toMatchObject({ passed: true, vm: expect.stringMatching(/^vm-\d+$/) });
+    const plain = await world.waitForStatus('za', m.name, m.version);
+    expect(plain.check).toBeUndefined();
   });
 
   it('a pull target reaches ready through vcsim PULL from the agent listener', async () => {

@@ -156,8 +156,8 @@ describe('config defaults (the table is the spec)', () => {
   });
 
   it('the single-target form is one target with the top-level site and vsphere', () => {
-    const { site, labels, vsphere } = loaded.agent;
-    expect(loaded.agent.targets).toEqual([{ site, labels, vsphere, transfer: 'push', bandwidth: {} }]);
+    const { site, labels, vsphere, deployCheck } = loaded.agent;
+    expect(loaded.agent.targets).toEqual([{ site, labels, vsphere, transfer: 'push', bandwidth: {}, deployCheck }]);
   });
 
   it('a section that sets one key keeps the defaults of the others', async () => {
