@@ -1,16 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+const packages = fileURLToPath(new URL('./packages/', import.meta.url));
 
 export default defineConfig({
   resolve: {
     // Tests run against the sources; the CLIs that tests spawn run the built dist.
-    alias: {
-      '@ferry/shared': src('shared'),
-      '@ferry/site-agent': src('site-agent'),
-      '@ferry/coordinator': src('coordinator'),
-    },
+    // `@ferry/<pkg>` is the public entry (src/index.ts), `@ferry/<pkg>/internal` the one tests use.
+    alias: [
+      { find: /^@ferry\/([a-z-]+)\/internal$/, replacement: `${packages}$1/src/internal.ts` },
+      { find: /^@ferry\/([a-z-]+)$/, replacement: `${packages}$1/src/index.ts` },
+    ],
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],

@@ -21,7 +21,7 @@ export const SHORTFALLS: Record<string, string> = {
 };
 
 export const FIXES: string[] = [
-  '`packages/site-agent/src/download-cache.ts`: the download loop awaited one `fh.write()` per chunk read through the async iterator of the response, which concatenates whatever is buffered into a fresh buffer first (`fromList`/`Buffer.concat` in the profile, and ~38 % of the time in garbage collection). It now pipes the response into a `Writable` that writes each batch of chunks with one `writev` (no copies) while the socket keeps reading, and hashes a batch while the kernel writes it; `done` and the hash still count only bytes whose write completed, so in-place resume is unchanged. Same machine, 512 MiB, A/B alternating: 206–253 MiB/s and 6–7 CPU-s/GiB before, 260–477 MiB/s and 2–5.5 CPU-s/GiB after.',
+  '`packages/site-agent/src/transfer/download-cache.ts`: the download loop awaited one `fh.write()` per chunk read through the async iterator of the response, which concatenates whatever is buffered into a fresh buffer first (`fromList`/`Buffer.concat` in the profile, and ~38 % of the time in garbage collection). It now pipes the response into a `Writable` that writes each batch of chunks with one `writev` (no copies) while the socket keeps reading, and hashes a batch while the kernel writes it; `done` and the hash still count only bytes whose write completed, so in-place resume is unchanged. Same machine, 512 MiB, A/B alternating: 206–253 MiB/s and 6–7 CPU-s/GiB before, 260–477 MiB/s and 2–5.5 CPU-s/GiB after.',
 ];
 
 /** Under the before/after table: what the one-pass change leaves, and where the time goes. */

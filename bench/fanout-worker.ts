@@ -7,7 +7,7 @@
  *   tsx bench/fanout-worker.ts <natsUrl> <publicKeyFile> <sitePrefix> <from> <count>
  */
 import { loadTrustedKeys, openTopology, silentLogger } from '@ferry/shared';
-import { decideEvent, decodeEvent, EventConsumer, StatusWriter } from '@ferry/site-agent';
+import { decideEvent, decodeEvent, EventConsumer, StatusWriter } from '@ferry/site-agent/internal';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 const [natsUrl, publicKeyFile, prefix, fromArg, countArg] = process.argv.slice(2);

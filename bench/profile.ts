@@ -9,7 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
-import { ContentLibraryClient, DownloadCache } from '@ferry/site-agent';
+import { ContentLibraryClient, DownloadCache } from '@ferry/site-agent/internal';
 import { log, MiB, mibPerSec, now, REPO_ROOT } from './common.js';
 import { BenchWorld, prefilledImporter } from './world.js';
 

@@ -6,7 +6,7 @@ import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest, ObjectStore } from '@ferry/shared';
-import { type ContentLibraryClient, DownloadCache, ImageImporter, TransferQueues } from '@ferry/site-agent';
+import { type ContentLibraryClient, DownloadCache, ImageImporter, TransferQueues } from '@ferry/site-agent/internal';
 import { stringify } from 'yaml';
 import { type AgentConfigSpec, writeAgentConfig } from '../test/support/agent-config.js';
 import { makeTestKey, stageImage, type TestKey } from '../test/support/images.js';

@@ -7,7 +7,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ContentLibraryClient, PullServer, pullIntoSession, TokenBucket, throttle } from '@ferry/site-agent';
+import { ContentLibraryClient, PullServer, pullIntoSession, TokenBucket, throttle } from '@ferry/site-agent/internal';
 import { randomStream, sha256Of } from '../../test/world/ova.js';
 import { type BenchOptions, log, MiB, median, now, repeat, round, type ScenarioResult } from '../common.js';
 import type { BenchWorld } from '../world.js';

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DownloadCache } from '@ferry/site-agent';
+import { DownloadCache } from '@ferry/site-agent/internal';
 import {
   type BenchOptions,
   childEnv,

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureTopology, parseStatusRecord, statusKey } from '@ferry/shared';
-import { ContentLibraryClient } from '@ferry/site-agent';
+import { ContentLibraryClient } from '@ferry/site-agent/internal';
 import { connect } from '@nats-io/transport-node';
 import { FERRY_AGENT_BIN, FERRY_BIN } from '../../test/support/processes.js';
 import { freePort } from '../../test/world/ports.js';

@@ -6,7 +6,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '@ferry/shared';
-import { ContentLibraryClient } from '@ferry/site-agent';
+import { ContentLibraryClient } from '@ferry/site-agent/internal';
 import type { VcsimHandle } from '../../test/world/vcsim.js';
 import {
   type BenchOptions,

@@ -3,7 +3,7 @@
  * (Reconciler.run of a real SiteAgent, in this process).
  */
 import { Catalog, ensureTopology, loadAgentConfig, silentLogger } from '@ferry/shared';
-import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
+import { createAgentRuntime, SiteAgent } from '@ferry/site-agent/internal';
 import { connect } from '@nats-io/transport-node';
 import { seedInSyncItems } from '../../test/support/in-sync-items.js';
 import { startNats } from '../../test/world/nats.js';

@@ -24,7 +24,7 @@ import {
   statusKey,
   type Topology,
 } from '@ferry/shared';
-import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
+import { createAgentRuntime, SiteAgent } from '@ferry/site-agent/internal';
 import { AckPolicy, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';

@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { buildProgram } from '@ferry/coordinator';
-import { buildAgentProgram } from '@ferry/site-agent';
+import { buildAgentProgram } from '@ferry/site-agent/internal';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/processes.js';
 

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { loadAgentConfig } from '@ferry/shared';
-import { ContentLibraryClient, runChecks } from '@ferry/site-agent';
+import { ContentLibraryClient, runChecks } from '@ferry/site-agent/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duplicateKeys } from '../support/duplicate-keys.js';
 import { FERRY_AGENT_BIN, FERRY_BIN, runBin, startDaemon } from '../support/processes.js';

@@ -6,7 +6,7 @@
  */
 import { type CoordinatorDaemon, startCoordinator } from '@ferry/coordinator';
 import { loadCoordinatorConfig, parseRolloutRecord, type RolloutRecord, rolloutKey, silentLogger } from '@ferry/shared';
-import { VimClient } from '@ferry/site-agent';
+import { VimClient } from '@ferry/site-agent/internal';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats, createLogger, loadAgentConfig, MessagingError } from '@ferry/shared';
-import { createAgentRuntime } from '@ferry/site-agent';
+import { createAgentRuntime } from '@ferry/site-agent/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteWorld } from '../support/site-world.js';
 import { makeTlsFiles, type TlsFiles } from '../support/tls.js';

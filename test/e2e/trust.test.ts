@@ -1,5 +1,5 @@
 import { EVENT_SCHEMA, eventSubject, type Manifest, signManifest } from '@ferry/shared';
-import { parseMarker } from '@ferry/site-agent';
+import { parseMarker } from '@ferry/site-agent/internal';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, writeCoordinatorConfig } from '../support/coordinator-config.js';

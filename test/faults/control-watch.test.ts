@@ -4,7 +4,7 @@
  * whose iterator is closed under it (as when its consumer is lost): suspend must still work after.
  */
 import { type Logger, siteControlKey } from '@ferry/shared';
-import { ControlWatch, type WatchIterator } from '@ferry/site-agent';
+import { ControlWatch, type WatchIterator } from '@ferry/site-agent/internal';
 import { KvWatchInclude } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteWorld } from '../support/site-world.js';

@@ -6,7 +6,7 @@
  *   start sees the job in flight: one upload of the image, not two.
  */
 import { EventBus, type Manifest, signManifest } from '@ferry/shared';
-import type { SiteAgent } from '@ferry/site-agent';
+import type { SiteAgent } from '@ferry/site-agent/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SiteWorld } from '../support/site-world.js';
 

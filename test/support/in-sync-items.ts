@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { type Catalog, mapLimit, type SigningKey, signManifest } from '@ferry/shared';
-import { type ContentLibraryClient, formatMarker } from '@ferry/site-agent';
+import { type ContentLibraryClient, formatMarker } from '@ferry/site-agent/internal';
 
 /**
  * `count` signed catalog entries targeted at `site`, and for each a library item that is in

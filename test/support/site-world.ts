@@ -17,7 +17,7 @@ import {
   statusKey,
   type Topology,
 } from '@ferry/shared';
-import { createAgentRuntime, SiteAgent } from '@ferry/site-agent';
+import { createAgentRuntime, SiteAgent } from '@ferry/site-agent/internal';
 import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';

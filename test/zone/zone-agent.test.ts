@@ -4,7 +4,7 @@
  */
 import { setSiteSuspended } from '@ferry/coordinator';
 import { type Manifest, parseHeartbeat, siteKey } from '@ferry/shared';
-import { runAgentCli, type SiteAgent, VimClient } from '@ferry/site-agent';
+import { runAgentCli, type SiteAgent, VimClient } from '@ferry/site-agent/internal';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SiteWorld } from '../support/site-world.js';
 import { waitFor } from '../support/wait.js';

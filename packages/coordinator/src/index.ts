@@ -1,3 +1,4 @@
+export { parseListen } from '@ferry/shared';
 export { buildProgram, type CliIo, runCli } from './cli/cli-program.js';
 export { parseLabels } from './cli/publish-cli.js';
 export {
@@ -28,7 +29,6 @@ export {
 } from './discovery/store-discovery.js';
 export { exitCodeOf, ImageNotFoundError, InputFileError, PublishConflictError, UsageError } from './errors.js';
 export { type HttpApi, type HttpApiOptions, startHttpApi } from './http/http-server.js';
-export { parseListen } from './http/listen-address.js';
 export { secretMatches, WEBHOOK_AUTH_HEADER } from './http/request-access.js';
 export {
   type CommitDecision,

@@ -1,5 +1,6 @@
 /** zod field helpers shared by the config schemas: durations, sizes, URLs, listen addresses. */
 import { z } from 'zod';
+import { LISTEN_RE } from './listen-address.js';
 import { parseDuration, parseRate, parseSize } from './units.js';
 
 export const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -29,9 +30,7 @@ export const httpUrl = z.string().refine((v) => {
   }
 }, 'expected an http:// or https:// URL');
 
-export const listen = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9464');
+export const listen = z.string().regex(LISTEN_RE, 'expected host:port, e.g. 127.0.0.1:9464');
 
 /** A rate like "200MiB/s" (bytes per second). */
 export const rate = z.union([z.string(), z.number()]).transform((v, ctx) => {

@@ -18,7 +18,7 @@ import {
   loadCoordinatorConfig,
   Secret,
 } from '@ferry/shared';
-import { ContentLibraryClient } from '@ferry/site-agent';
+import { ContentLibraryClient } from '@ferry/site-agent/internal';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 type Kind = 'agent' | 'coordinator';

@@ -11,12 +11,18 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startArtifactoryStandin } from '../../../test/world/artifactory-standin.js';
 import { startFaultProxy } from '../../../test/world/fault-proxy.js';
 import { startS3 } from '../../../test/world/s3.js';
-import { InvalidNameError, NotFoundError, StoreError } from '../src/errors.js';
-import type { ObjectStore } from '../src/object-store.js';
-import { ArtifactoryStore } from '../src/stores/artifactory-store.js';
-import { FileStore } from '../src/stores/file-store.js';
-import { partSizeFor, S3Store } from '../src/stores/s3-store.js';
-import { normalizeStorePath, normalizeStorePrefix } from '../src/stores/store-path.js';
+import {
+  ArtifactoryStore,
+  FileStore,
+  InvalidNameError,
+  NotFoundError,
+  normalizeStorePath,
+  normalizeStorePrefix,
+  type ObjectStore,
+  partSizeFor,
+  S3Store,
+  StoreError,
+} from '../src/index.js';
 
 const MiB = 1024 * 1024;
 const BIG = randomBytes(20 * MiB);

@@ -1,128 +1,18 @@
-export { type CheckResult, runChecks } from './agent-check.js';
-export { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
-export { AgentMetrics } from './agent-metrics.js';
-export {
-  type AgentRuntime,
-  createAgentRuntime,
-  createLibraryClient,
-  createSiteDeployCheck,
-  createVimClient,
-  type TargetRuntime,
-} from './agent-runtime.js';
-export { buildAgentProgram, runAgentCli } from './cli.js';
+/**
+ * The site agent's public API: the zone daemon, its runtime and CLI, and the vCenter Content
+ * Library client behind its interface. Tests and benchmarks import `@ferry/site-agent/internal`,
+ * which adds the parts (cache, importer, job runner, planners) that are not a contract.
+ */
+
+export { type AgentRuntime, createAgentRuntime } from './runtime/agent-runtime.js';
+export { buildAgentProgram, runAgentCli } from './runtime/cli.js';
+export { SiteAgent, type SiteAgentOptions } from './runtime/site-agent.js';
+export { AGENT_VERSION } from './runtime/version.js';
 export type {
   ContentLibrary,
   LibraryFileInfo,
   LibraryItemInfo,
   LibraryUpdateSession,
-  UpdateSessionFileInfo,
   UpdateSessionInfo,
-} from './content-library.js';
-export { ControlWatch, type ControlWatchOptions, type WatchEntry, type WatchIterator } from './control-watch.js';
-export {
-  CheckStage,
-  type CheckStageOptions,
-  type CheckStep,
-  decideCheck,
-  type ImportedItem,
-  type ItemChecker,
-} from './deploy-check/check-stage.js';
-export {
-  checkVmPrefix,
-  cleanupLeftovers,
-  DEPLOY_CHECK_PREFIX,
-  DeployCheckError,
-  type DeployCheckOptions,
-  type DeployCheckResult,
-  runDeployCheck,
-} from './deploy-check/deploy-check.js';
-export { type OvfExpectations, ovfExpectations } from './deploy-check/ovf-expectations.js';
-export { SiteDeployCheck, type SiteDeployCheckOptions } from './deploy-check/site-deploy-check.js';
-export {
-  VimClient,
-  type VimClientOptions,
-  type VmInventory,
-  type VmState,
-  type VmSummary,
-} from './deploy-check/vim-client.js';
-export {
-  type ArtifactRef,
-  type CachedImage,
-  DownloadCache,
-  type DownloadCacheOptions,
-  type FetchOptions,
-  type ImageCache,
-} from './download-cache.js';
-export { ItemConflictError, UpdateSessionError, VsphereAuthError, VsphereError } from './errors.js';
-export { EventConsumer, type EventConsumerOptions, type MessageOutcome } from './event-consumer.js';
-export {
-  type DecisionContext,
-  decideEvent,
-  decodeEvent,
-  type EventDecision,
-  rollbackReason,
-} from './event-decision.js';
-export type { ReadableGrowingFile } from './growing-file.js';
-export {
-  ImageImporter,
-  type ImageImporterOptions,
-  type ImportProgress,
-  type ImportRequest,
-  type ImportResult,
-} from './image-importer.js';
-export { formatMarker, type ItemMarker, parseMarker } from './item-marker.js';
-export {
-  decideRequest,
-  type InFlightJob,
-  type JobPhase,
-  type JobRequest,
-  type JobSource,
-  type RequestDecision,
-} from './job-decision.js';
-export { type JobImporter, JobRunner, type JobRunnerOptions, type JobStatusStore } from './job-runner.js';
-export { POLL_INTERVALS, pollUntil } from './poll.js';
-export {
-  type ActualItem,
-  countActions,
-  planReconcile,
-  type ReconcileAction,
-  type ReconcileInput,
-} from './reconcile-plan.js';
-export { type ReconcileExecutor, Reconciler, type ReconcilerOptions, type ReconcileTrigger } from './reconciler.js';
-export { bandwidthLimits, SiteAgent, type SiteAgentOptions } from './site-agent.js';
-export { SiteTarget, type ZoneContext } from './site-target.js';
-export { type StatusPatch, StatusWriter } from './status-writer.js';
-export { type PullFile, type PullRegistration, PullServer, type PullServerOptions } from './transfer/pull-server.js';
-export { checkThumbprint, PullTransferError, pullIntoSession } from './transfer/pull-transfer.js';
-export {
-  DEFAULT_SYNC_TIMEOUT_MS,
-  type EnsuredSubscription,
-  type EnsureSubscriptionOptions,
-  ensureSubscription,
-  expectedFilesOf,
-  type SubscribedItemRef,
-  type SubscribedItemReport,
-  SubscriptionError,
-  type SubscriptionErrorCode,
-  type SyncItemOptions,
-  subscribedItemState,
-  syncItem,
-} from './transfer/subscription.js';
-export { getLibrary, type LibraryInfo, type SubscriptionSpec } from './transfer/subscription-api.js';
-export {
-  type ExpectedFile,
-  judgeSubscribedItem,
-  planSubscription,
-  type SubscribedItemState,
-  type SubscribedItemVerdict,
-  type SubscriptionPlan,
-} from './transfer/subscription-verdict.js';
-export { TokenBucket, throttle } from './transfer/token-bucket.js';
-export { TransferQueues } from './transfer-queues.js';
-export {
-  ContentLibraryClient,
-  type ContentLibraryClientOptions,
-  MANAGED_BY_FERRY,
-  UpdateSession,
-} from './vcenter/content-library-client.js';
-export { AGENT_VERSION } from './version.js';
+} from './vcenter/content-library.js';
+export { ContentLibraryClient, type ContentLibraryClientOptions } from './vcenter/content-library-client.js';

@@ -13,7 +13,7 @@ import {
   formatMarker,
   type ItemMarker,
   parseMarker,
-} from '@ferry/site-agent';
+} from '@ferry/site-agent/internal';
 import { describe, expect, it } from 'vitest';
 
 const marker = (over: Partial<ItemMarker> = {}): ItemMarker => ({ name: 'u', version: '1', sha256: 'a', ...over });

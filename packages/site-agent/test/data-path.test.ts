@@ -11,7 +11,7 @@ import {
   OvaFormatError,
   silentLogger,
 } from '@ferry/shared';
-import { type AgentRuntime, createAgentRuntime, runAgentCli } from '@ferry/site-agent';
+import { type AgentRuntime, createAgentRuntime, runAgentCli } from '@ferry/site-agent/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAgentConfig } from '../../../test/support/agent-config.js';
 import { makeTestKey, stageImage, type TestKey } from '../../../test/support/images.js';

@@ -16,7 +16,7 @@ import {
   runDeployCheck,
   VimClient,
   type VmInventory,
-} from '@ferry/site-agent';
+} from '@ferry/site-agent/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageImage } from '../../../test/support/images.js';
 import { FERRY_AGENT_BIN, runBin } from '../../../test/support/processes.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createStore, type ObjectStore } from '@ferry/shared';
-import { DownloadCache } from '@ferry/site-agent';
+import { DownloadCache } from '@ferry/site-agent/internal';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 let dir: string;

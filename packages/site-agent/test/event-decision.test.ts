@@ -7,7 +7,7 @@ import {
   type StatusRecord,
   signManifest,
 } from '@ferry/shared';
-import { decideEvent, decodeEvent } from '@ferry/site-agent';
+import { decideEvent, decodeEvent } from '@ferry/site-agent/internal';
 import { describe, expect, it } from 'vitest';
 
 const pair = generateSigningKeyPair();

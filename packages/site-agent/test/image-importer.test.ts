@@ -25,7 +25,7 @@ import {
   TransferQueues,
   UpdateSessionError,
   VsphereError,
-} from '@ferry/site-agent';
+} from '@ferry/site-agent/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOva } from '../../../test/world/ova.js';
 

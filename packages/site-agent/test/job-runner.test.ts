@@ -20,7 +20,7 @@ import {
   parseMarker,
   type RequestDecision,
   type StatusPatch,
-} from '@ferry/site-agent';
+} from '@ferry/site-agent/internal';
 import { describe, expect, it } from 'vitest';
 
 const SHA_A = 'a'.repeat(64);

@@ -1,5 +1,5 @@
 import type { Manifest } from '@ferry/shared';
-import { type ActualItem, countActions, formatMarker, parseMarker, planReconcile } from '@ferry/site-agent';
+import { type ActualItem, countActions, formatMarker, parseMarker, planReconcile } from '@ferry/site-agent/internal';
 import { describe, expect, it } from 'vitest';
 
 const site = { site: 'dc1', zone: 'corp', labels: { region: 'eu' } };

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { EVENTS_STREAM, EventBus, type Manifest, signManifest } from '@ferry/shared';
-import { runAgentCli, type SiteAgent } from '@ferry/site-agent';
+import { runAgentCli, type SiteAgent } from '@ferry/site-agent/internal';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInSyncItems } from '../../../test/support/in-sync-items.js';

@@ -3,6 +3,7 @@
  * runs it in-process and returns the exit code: 0 ok, 1 a FerryError (one line `ferry: <message>`
  * on stderr, no stack), 2 a usage error.
  */
+import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
 import { describeError, FerryError, loadCoordinatorConfig, parseImageRef, writeKeyPair } from '@ferry/shared';
 import { Command, CommanderError, Option } from 'commander';
@@ -32,7 +33,8 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
-const VERSION = '0.1.0';
+/** The package's own version (dist/cli/ → the package root). */
+const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 interface SiteControlOptions {
   site?: string;

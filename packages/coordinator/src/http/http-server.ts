@@ -24,7 +24,15 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Catalog, describeError, type EventBus, type Logger, type Secret, type Topology } from '@ferry/shared';
+import {
+  type Catalog,
+  describeError,
+  type EventBus,
+  type Logger,
+  parseListen,
+  type Secret,
+  type Topology,
+} from '@ferry/shared';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { WebhookDeps } from '../discovery/artifactory-webhook.js';
 import type { RolloutDriverDeps } from '../rollout/rollout-driver.js';
@@ -32,7 +40,6 @@ import type { StatusMatrix } from '../status/status-matrix.js';
 import { createEventStreamHub } from '../web/event-stream.js';
 import { LiveStatus } from '../web/live-status.js';
 import { registerApproveRoute } from './approve-route.js';
-import { parseListen } from './listen-address.js';
 import { registerPageRoutes } from './page-routes.js';
 import { registerRepublishRoute } from './republish-route.js';
 import { type Access, type AccessSecrets, refuseAccess } from './request-access.js';

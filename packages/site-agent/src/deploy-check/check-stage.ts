@@ -5,8 +5,8 @@
  * during a check runs it again, and reconcile neither calls a failed item good nor re-imports it.
  */
 import type { DeployCheckRecord, Logger, Manifest } from '@ferry/shared';
-import type { ContentLibrary } from '../content-library.js';
-import { formatMarker, type ItemMarker, parseMarker } from '../item-marker.js';
+import { formatMarker, type ItemMarker, parseMarker } from '../transfer/item-marker.js';
+import type { ContentLibrary } from '../vcenter/content-library.js';
 import type { DeployCheckResult } from './deploy-check.js';
 
 /** What the job needs to check one imported item (SiteDeployCheck; a fake in unit tests). */

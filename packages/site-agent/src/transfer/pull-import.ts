@@ -4,9 +4,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { type Logger, type Manifest, OvaFormatError, OvaReader, silentLogger } from '@ferry/shared';
-import type { LibraryUpdateSession } from '../content-library.js';
-import type { PullTransport } from '../image-importer.js';
+import type { LibraryUpdateSession } from '../vcenter/content-library.js';
 import type { UpdateSession } from '../vcenter/content-library-client.js';
+import type { PullTransport } from './image-importer.js';
 import type { PullFile, PullServer } from './pull-server.js';
 import { pullIntoSession } from './pull-transfer.js';
 import type { TokenBucket } from './token-bucket.js';

@@ -18,7 +18,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { pipeline } from 'node:stream/promises';
-import { ConfigError, type Logger, silentLogger } from '@ferry/shared';
+import { ConfigError, type Logger, parseListen, silentLogger } from '@ferry/shared';
 import { generate } from 'selfsigned';
 import { type TokenBucket, throttle } from './token-bucket.js';
 
@@ -88,7 +88,7 @@ export class PullServer {
 
   static async start(opts: PullServerOptions): Promise<PullServer> {
     const log = (opts.logger ?? silentLogger()).child({ component: 'pull-server' });
-    const [host, portText] = splitListen(opts.listen);
+    const { host, port: listenPort } = parseListen(opts.listen);
     const { cert, key } = await loadOrMakeCertificate(opts, host);
     const thumbprint = new X509Certificate(cert).fingerprint;
     let self: PullServer | undefined;
@@ -98,7 +98,7 @@ export class PullServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(Number(portText), host.replace(/^\[|\]$/g, ''), () => {
+      server.listen(listenPort, host, () => {
         server.off('error', reject);
         resolve();
       });
@@ -238,12 +238,6 @@ export function parseRange(header: string | undefined, size: number): [number, n
   }
   if (start > end || start >= size) return 'invalid';
   return [start, end];
-}
-
-function splitListen(listen: string): [string, string] {
-  const i = listen.lastIndexOf(':');
-  if (i <= 0) throw new ConfigError(`pull.listen ${JSON.stringify(listen)} is not host:port`);
-  return [listen.slice(0, i), listen.slice(i + 1)];
 }
 
 async function loadOrMakeCertificate(opts: PullServerOptions, host: string): Promise<{ cert: string; key: string }> {

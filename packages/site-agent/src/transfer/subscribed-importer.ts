@@ -4,11 +4,11 @@
  * made to follow that library and the item is synced; `ready` once it holds every file.
  */
 import { type Logger, type Manifest, silentLogger } from '@ferry/shared';
-import type { ImportRequest, ImportResult } from '../image-importer.js';
-import { parseMarker } from '../item-marker.js';
-import type { JobImporter } from '../job-runner.js';
+import type { JobImporter } from '../jobs/job-runner.js';
 import { pollUntil } from '../poll.js';
 import type { ContentLibraryClient, LibraryItemInfo } from '../vcenter/content-library-client.js';
+import type { ImportRequest, ImportResult } from './image-importer.js';
+import { parseMarker } from './item-marker.js';
 import {
   DEFAULT_SYNC_TIMEOUT_MS,
   ensureSubscription,

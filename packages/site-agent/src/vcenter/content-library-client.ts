@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { DEFAULT_VSPHERE_KEEP_ALIVE_MS, type Logger, mapLimit, silentLogger } from '@ferry/shared';
 import type { Method } from 'got';
-import type { ContentLibrary, LibraryFileInfo, LibraryItemInfo, UpdateSessionInfo } from '../content-library.js';
 import { VsphereError } from '../errors.js';
+import type { ContentLibrary, LibraryFileInfo, LibraryItemInfo, UpdateSessionInfo } from './content-library.js';
 import { downloadFile } from './download-session.js';
 import { getUpdateSession, UpdateSession } from './update-session.js';
 import { VAPI_PATHS as P, type RawFile, type RawItem, toItem } from './vapi-wire.js';
@@ -35,7 +35,7 @@ export interface ContentLibraryClientOptions {
   completeTimeoutMs?: number;
 }
 
-export type { LibraryFileInfo, LibraryItemInfo, UpdateSessionFileInfo, UpdateSessionInfo } from '../content-library.js';
+export type { LibraryFileInfo, LibraryItemInfo, UpdateSessionFileInfo, UpdateSessionInfo } from './content-library.js';
 export { UpdateSession } from './update-session.js';
 export type { CallOptions } from './vcenter-session.js';
 

@@ -6,9 +6,9 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from '@ferry/shared';
-import type { LibraryUpdateSession, UpdateSessionFileInfo, UpdateSessionInfo } from '../content-library.js';
 import { UpdateSessionError, VsphereError } from '../errors.js';
 import { pollUntil } from '../poll.js';
+import type { LibraryUpdateSession, UpdateSessionFileInfo, UpdateSessionInfo } from './content-library.js';
 import { type RawSession, type RawTransferFile, toUpdateSessionInfo, VAPI_PATHS } from './vapi-wire.js';
 import type { VcenterSession } from './vcenter-session.js';
 import { errInfo, toVsphereError } from './vsphere-error-mapping.js';

@@ -3,8 +3,9 @@
  * vCenter and vcsim answer with, and their mapping to the `ContentLibrary` types. Only the
  * fields ferry reads are declared; every one is optional because vcsim omits many.
  */
-import type { LibraryItemInfo, UpdateSessionInfo } from '../content-library.js';
+
 import { VsphereError } from '../errors.js';
+import type { LibraryItemInfo, UpdateSessionInfo } from './content-library.js';
 
 const REST = '/rest/com/vmware';
 

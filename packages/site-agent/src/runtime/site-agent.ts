@@ -9,15 +9,15 @@ import {
   type Topology,
 } from '@ferry/shared';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { JobRunner } from '../jobs/job-runner.js';
+import type { StatusWriter } from '../jobs/status-writer.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
+import { PullServer } from '../transfer/pull-server.js';
 import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
 import { AgentMetrics } from './agent-metrics.js';
 import { checkReadiness, failingForSite, ReadinessReporter } from './agent-readiness.js';
 import type { AgentRuntime } from './agent-runtime.js';
-import type { JobRunner } from './job-runner.js';
-import type { Reconciler } from './reconciler.js';
 import { SiteTarget } from './site-target.js';
-import type { StatusWriter } from './status-writer.js';
-import { PullServer } from './transfer/pull-server.js';
 import { AGENT_VERSION } from './version.js';
 
 export interface SiteAgentOptions {

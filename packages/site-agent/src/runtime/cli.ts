@@ -17,11 +17,11 @@ import {
   verifyManifest,
 } from '@ferry/shared';
 import { Command, CommanderError } from 'commander';
+import { CheckStage } from '../deploy-check/check-stage.js';
+import { countActions, type ReconcileAction } from '../reconcile/reconcile-plan.js';
+import { Reconciler } from '../reconcile/reconciler.js';
 import { runChecks } from './agent-check.js';
 import { createAgentRuntime, type TargetRuntime } from './agent-runtime.js';
-import { CheckStage } from './deploy-check/check-stage.js';
-import { countActions, type ReconcileAction } from './reconcile-plan.js';
-import { Reconciler } from './reconciler.js';
 import { SiteAgent } from './site-agent.js';
 import { AGENT_VERSION } from './version.js';
 

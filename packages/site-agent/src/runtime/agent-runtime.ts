@@ -11,17 +11,17 @@ import {
   type VsphereConfig,
 } from '@ferry/shared';
 import PQueue from 'p-queue';
-import { SiteDeployCheck } from './deploy-check/site-deploy-check.js';
-import { VimClient, type VimClientOptions } from './deploy-check/vim-client.js';
-import { DownloadCache } from './download-cache.js';
-import { ImageImporter } from './image-importer.js';
-import type { JobImporter } from './job-runner.js';
-import { PullImport } from './transfer/pull-import.js';
-import type { PullServer } from './transfer/pull-server.js';
-import { SubscribedImporter } from './transfer/subscribed-importer.js';
-import { TokenBucket } from './transfer/token-bucket.js';
-import { TransferQueues } from './transfer-queues.js';
-import { ContentLibraryClient, type ContentLibraryClientOptions } from './vcenter/content-library-client.js';
+import { SiteDeployCheck } from '../deploy-check/site-deploy-check.js';
+import { VimClient, type VimClientOptions } from '../deploy-check/vim-client.js';
+import type { JobImporter } from '../jobs/job-runner.js';
+import { DownloadCache } from '../transfer/download-cache.js';
+import { ImageImporter } from '../transfer/image-importer.js';
+import { PullImport } from '../transfer/pull-import.js';
+import type { PullServer } from '../transfer/pull-server.js';
+import { SubscribedImporter } from '../transfer/subscribed-importer.js';
+import { TokenBucket } from '../transfer/token-bucket.js';
+import { TransferQueues } from '../transfer/transfer-queues.js';
+import { ContentLibraryClient, type ContentLibraryClientOptions } from '../vcenter/content-library-client.js';
 
 /** One Content Library of the zone: its site, vCenter client and how its jobs import. */
 export interface TargetRuntime {

@@ -1,5 +1,5 @@
 import { type Manifest, type SiteIdentity, targetsSite } from '@ferry/shared';
-import type { ItemMarker } from './item-marker.js';
+import type { ItemMarker } from '../transfer/item-marker.js';
 
 /** A library item as the reconciler sees it. */
 export interface ActualItem {

@@ -9,11 +9,11 @@ import {
   retryDecision,
   type StatusRecord,
 } from '@ferry/shared';
-import type { AgentMetrics } from './agent-metrics.js';
-import type { ContentLibrary, LibraryItemInfo } from './content-library.js';
-import { CheckStage, type ItemChecker } from './deploy-check/check-stage.js';
-import type { ImportRequest, ImportResult } from './image-importer.js';
-import { parseMarker } from './item-marker.js';
+import { CheckStage, type ItemChecker } from '../deploy-check/check-stage.js';
+import type { AgentMetrics } from '../runtime/agent-metrics.js';
+import type { ImportRequest, ImportResult } from '../transfer/image-importer.js';
+import { parseMarker } from '../transfer/item-marker.js';
+import type { ContentLibrary, LibraryItemInfo } from '../vcenter/content-library.js';
 import { decideRequest, type JobPhase, type JobSource, type RequestDecision } from './job-decision.js';
 import type { StatusWriter } from './status-writer.js';
 

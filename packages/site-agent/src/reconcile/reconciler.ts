@@ -14,9 +14,9 @@ import {
 } from '@ferry/shared';
 import type { KV } from '@nats-io/kv';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { ContentLibrary } from './content-library.js';
-import { heldByRollout } from './event-decision.js';
-import { parseMarker } from './item-marker.js';
+import { heldByRollout } from '../events/event-decision.js';
+import { parseMarker } from '../transfer/item-marker.js';
+import type { ContentLibrary } from '../vcenter/content-library.js';
 import { type ActualItem, countActions, planReconcile, type ReconcileAction } from './reconcile-plan.js';
 
 export type ReconcileTrigger = ReconcileReport['trigger'];

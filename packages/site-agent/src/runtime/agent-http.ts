@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@ferry/shared';
+import { type Logger, parseListen } from '@ferry/shared';
 import type { AgentMetrics } from './agent-metrics.js';
 
 export interface ReadinessCheck {
@@ -45,10 +45,10 @@ export async function startAgentHttp(
     }
     reply(404, 'text/plain', 'not found: try /healthz, /readyz or /metrics\n');
   });
-  const [host, portText] = splitListen(listen);
+  const { host, port: listenPort } = parseListen(listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(Number(portText), host, () => resolve());
+    server.listen(listenPort, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -61,9 +61,4 @@ export async function startAgentHttp(
         server.closeAllConnections();
       }),
   };
-}
-
-function splitListen(listen: string): [string, string] {
-  const i = listen.lastIndexOf(':');
-  return [listen.slice(0, i).replace(/^\[|\]$/g, ''), listen.slice(i + 1)];
 }

@@ -16,7 +16,7 @@ import {
 import { cacheFreeBytes, cacheWriteError, hashFile, makeRoom, Pins, writeAll } from './cache-files.js';
 import { FileHasher } from './file-hasher.js';
 import { GrowingFile, type ReadableGrowingFile } from './growing-file.js';
-import { type TokenBucket, throttle } from './transfer/token-bucket.js';
+import { type TokenBucket, throttle } from './token-bucket.js';
 
 export interface DownloadCacheOptions {
   dir: string;

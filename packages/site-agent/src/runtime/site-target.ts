@@ -15,14 +15,14 @@ import {
 import type { JsMsg } from '@nats-io/jetstream';
 import { KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ControlWatch } from '../events/control-watch.js';
+import { EventConsumer, type MessageOutcome } from '../events/event-consumer.js';
+import { decideEvent, decodeEvent, type EventDecision } from '../events/event-decision.js';
+import { JobRunner } from '../jobs/job-runner.js';
+import { StatusWriter } from '../jobs/status-writer.js';
+import { Reconciler } from '../reconcile/reconciler.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import { type AgentRuntime, type TargetRuntime, targetLogger } from './agent-runtime.js';
-import { ControlWatch } from './control-watch.js';
-import { EventConsumer, type MessageOutcome } from './event-consumer.js';
-import { decideEvent, decodeEvent, type EventDecision } from './event-decision.js';
-import { JobRunner } from './job-runner.js';
-import { Reconciler } from './reconciler.js';
-import { StatusWriter } from './status-writer.js';
 import { AGENT_VERSION } from './version.js';
 
 /** What every target of a zone agent shares. */

@@ -11,12 +11,12 @@ import {
   silentLogger,
 } from '@ferry/shared';
 import type PQueue from 'p-queue';
-import type { ContentLibrary, LibraryItemInfo, LibraryUpdateSession } from './content-library.js';
+import { ItemConflictError } from '../errors.js';
+import type { ContentLibrary, LibraryItemInfo, LibraryUpdateSession } from '../vcenter/content-library.js';
 import type { CachedImage, ImageCache } from './download-cache.js';
-import { ItemConflictError } from './errors.js';
 import type { ReadableGrowingFile } from './growing-file.js';
 import { formatMarker, parseMarker } from './item-marker.js';
-import { type TokenBucket, throttle } from './transfer/token-bucket.js';
+import { type TokenBucket, throttle } from './token-bucket.js';
 import type { TransferQueues } from './transfer-queues.js';
 
 /** How a target receives files: ferry uploads them (PUSH), or vCenter GETs them from the agent (PULL). */
