@@ -45,6 +45,7 @@ export class WorkerSha256 {
     const ring = new SharedArrayBuffer(RING_BYTES);
     this.#ring = Buffer.from(ring);
     this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring } });
+    // Referenced only while a caller waits for it (see #wait), so an abandoned hasher never holds the process.
     this.#worker.unref();
     this.#worker.on('message', (m: { acked?: number; sha256?: string }) => {
       if (m.acked !== undefined) {
@@ -72,9 +73,11 @@ export class WorkerSha256 {
       if (this.#error) throw this.#error;
       const n = Math.min(chunk.length - off, RING_BYTES - this.#inFlight, RING_BYTES - this.#head);
       if (n === 0) {
-        await new Promise<void>((resolve) => {
-          this.#waitingRoom = resolve;
-        });
+        await this.#wait(
+          new Promise<void>((resolve) => {
+            this.#waitingRoom = resolve;
+          }),
+        );
         continue;
       }
       chunk.copy(this.#ring, this.#head, off, off + n);
@@ -88,10 +91,21 @@ export class WorkerSha256 {
   /** The hex SHA-256 of everything updated since the last digest; the next update starts a new hash. */
   digest(): Promise<string> {
     if (this.#error) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => {
-      this.#waitingDigest = { resolve, reject };
-      this.#worker.postMessage({ end: true });
-    });
+    return this.#wait(
+      new Promise((resolve, reject) => {
+        this.#waitingDigest = { resolve, reject };
+        this.#worker.postMessage({ end: true });
+      }),
+    );
+  }
+
+  async #wait<T>(answer: Promise<T>): Promise<T> {
+    this.#worker.ref();
+    try {
+      return await answer;
+    } finally {
+      this.#worker.unref();
+    }
   }
 
   async close(): Promise<void> {
