@@ -5,7 +5,6 @@ import { extract as tarExtract } from 'tar-stream';
 import { ChecksumMismatchError, OvaFormatError } from '../errors.js';
 import type { ManifestFile } from '../manifest.js';
 import { MAX_OVF_BYTES, type MfLine, type OvfReference, parseMf, parseOvfReferences } from './ovf-references.js';
-import { WorkerSha256 } from './worker-sha256.js';
 
 export type OvaEntryRole = 'ovf' | 'mf' | 'cert' | 'file';
 
@@ -94,7 +93,6 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
     /** sha1 digests of entries read before the .mf, in case it lists SHA1 lines. */
     const sha1Before = new Map<string, string>();
     let declared = 0;
-    let entryHasher: WorkerSha256 | undefined;
 
     const checkAgainstMf = (name: string, sha256: string, sha1: string | undefined): void => {
       if (!mf) return;
@@ -158,9 +156,7 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
           throw new ChecksumMismatchError(`OVA entry ${JSON.stringify(name)}`, String(want.size), String(size), 'size');
         }
 
-        // Disk files, the bulk of the bytes, are hashed in a worker (off the thread that uploads them).
-        if (role === 'file') entryHasher ??= new WorkerSha256();
-        const sha256 = role === 'file' && entryHasher ? entryHasher : createHash('sha256');
+        const sha256 = createHash('sha256');
         const sha1 = mf && mf.get(name)?.algorithm !== 'sha1' ? undefined : createHash('sha1');
         let bytes = 0;
         const small = role === 'ovf' || role === 'mf';
@@ -194,7 +190,7 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
           await finished(tap);
         }
         if (bytes !== size) throw new OvaFormatError(name, `is truncated: ${bytes} of ${size} bytes`);
-        const digest = sha256 instanceof WorkerSha256 ? await sha256.digest() : sha256.digest('hex');
+        const digest = sha256.digest('hex');
         const sha1Digest = sha1?.digest('hex');
         if (want && want.sha256 !== digest) {
           throw new ChecksumMismatchError(
@@ -219,8 +215,6 @@ export class OvaReader implements AsyncIterable<OvaEntry> {
       extract.destroy();
       this.#source.destroy();
       throw err;
-    } finally {
-      await entryHasher?.close();
     }
 
     if (ovfName === undefined) throw new OvaFormatError(undefined, 'the archive has no entries (is it an OVA?)');
@@ -249,20 +243,16 @@ export async function inspectOva(source: Readable, options: OvaReadOptions = {})
 
 class HashTap extends Transform {
   constructor(
-    private readonly sha256: Hash | WorkerSha256,
+    private readonly sha256: Hash,
     private readonly sha1: Hash | undefined,
     private readonly onChunk: (chunk: Buffer) => void,
   ) {
     super({ highWaterMark: 1 << 20 });
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.sha256.update(chunk);
     this.sha1?.update(chunk);
     this.onChunk(chunk);
-    if (this.sha256 instanceof WorkerSha256) {
-      this.sha256.update(chunk).then(() => cb(null, chunk), cb);
-      return;
-    }
-    this.sha256.update(chunk);
     cb(null, chunk);
   }
 }
