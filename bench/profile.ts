@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
 import { ContentLibraryClient, DownloadCache } from '@ferry/site-agent/internal';
 import { log, MiB, mibPerSec, now, REPO_ROOT } from './common.js';
-import { BenchWorld, prefilledImporter } from './world.js';
+import { BenchWorld, cacheComplete, prefilledImporter } from './world.js';
 
 interface ProfileNode {
   id: number;
@@ -96,9 +96,10 @@ try {
         manifest,
         onProgress: (p) => {
           // The cache has re-verified the reused file: the upload phase starts.
-          if (p.state === 'downloading' && p.bytesDone === p.bytesTotal && !verified) verified = now();
+          if (cacheComplete(p) && !verified) verified = now();
         },
       });
+      if (!verified) throw new Error('import: no progress report said the cache file was complete');
       const ms = now() - verified;
       await library.deleteItem(r.itemId);
       return ms;

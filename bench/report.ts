@@ -128,6 +128,7 @@ export function renderMarkdown(r: BenchResults, extras: ReportExtras = {}): stri
   );
   out.push('pnpm exec tsx bench/run.ts --only download,import   # some scenarios (results/partial-*.json)');
   out.push("pnpm exec tsx bench/profile.ts download|import      # CPU profile of ferry's side only (bench/work/)");
+  out.push("pnpm exec tsx bench/cpu.ts --size 256MiB             # CPU s/GiB of ferry's side and of the plain tools");
   out.push('```');
   out.push('');
   return out.join('\n');

@@ -6,7 +6,13 @@ import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest, ObjectStore } from '@ferry/shared';
-import { type ContentLibraryClient, DownloadCache, ImageImporter, TransferQueues } from '@ferry/site-agent/internal';
+import {
+  type ContentLibraryClient,
+  DownloadCache,
+  ImageImporter,
+  type ImportProgress,
+  TransferQueues,
+} from '@ferry/site-agent/internal';
 import { stringify } from 'yaml';
 import { type AgentConfigSpec, writeAgentConfig } from '../test/support/agent-config.js';
 import { makeTestKey, stageImage, type TestKey } from '../test/support/images.js';
@@ -189,4 +195,15 @@ export async function prefilledImporter(
     queues: new TransferQueues({ downloads: 1, imports: 1 }),
     itemNameTemplate: '{name}-{version}',
   });
+}
+
+/**
+ * True on the progress report that says the cache holds the whole file, proven: for a reused file
+ * the import has usually opened its session already (it waits on the cache file), so that report
+ * comes as `importing` without `bytesDownloaded`, else as a complete `downloading`.
+ */
+export function cacheComplete(p: ImportProgress): boolean {
+  return p.state === 'downloading'
+    ? p.bytesDone === p.bytesTotal
+    : p.state === 'importing' && p.bytesDownloaded === undefined;
 }

@@ -21,7 +21,7 @@ import {
   run,
   type ScenarioResult,
 } from '../common.js';
-import { type BenchWorld, prefilledImporter, type StagedOva } from '../world.js';
+import { type BenchWorld, cacheComplete, prefilledImporter, type StagedOva } from '../world.js';
 
 /** A REST session id of vcsim (the header curl sends), by the documented login call, through curl. */
 export async function vcenterSession(vc: VcsimHandle): Promise<string> {
@@ -106,10 +106,11 @@ export async function benchImport(
       manifest,
       onProgress: (p) => {
         // The cache has re-verified the reused file: the upload phase starts.
-        if (p.state === 'downloading' && p.bytesDone === p.bytesTotal && !verified) verified = now();
+        if (cacheComplete(p) && !verified) verified = now();
       },
     });
     const end = now();
+    if (!verified) throw new Error('import: no progress report said the cache file was complete');
     if (result.skipped || result.bytesDownloaded !== 0) throw new Error('import: ferry did not upload from the cache');
     reverifyMs.push(verified - t0);
     await library.deleteItem(result.itemId);

@@ -15,6 +15,7 @@ import { type AgentRuntime, createAgentRuntime, runAgentCli } from '@ferry/site-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAgentConfig } from '../../../test/support/agent-config.js';
 import { makeTestKey, stageImage, type TestKey } from '../../../test/support/images.js';
+import { waitFor } from '../../../test/support/wait.js';
 import { type FaultProxy, startFaultProxy } from '../../../test/world/fault-proxy.js';
 import { type BuiltOva, buildOva, sha256Of, type TarEntrySpec } from '../../../test/world/ova.js';
 import { type S3Handle, startS3 } from '../../../test/world/s3.js';
@@ -160,10 +161,19 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
     expect(left).toEqual([]);
   });
 
-  /** Imports `manifest`, recording whether an upload had started before it ended. */
-  async function importWatchingUpload(runtime: AgentRuntime, manifest: Manifest) {
+  /**
+   * Imports `manifest`, recording how far the upload got before it ended. With `stalled`, the
+   * store's answer is held near its end until the upload has sent bytes, so the upload has
+   * started before the object's SHA-256 can be proven, however fast either side runs.
+   */
+  async function importWatchingUpload(runtime: AgentRuntime, manifest: Manifest, stalled?: FaultProxy) {
     let uploaded = 0;
     let overlapped = false;
+    const released = stalled
+      ? waitFor(() => uploaded > 0, { what: 'the upload to start while the download is held' }).then(() =>
+          stalled.release(),
+        )
+      : Promise.resolve();
     const err = await runtime.importer
       .import({
         manifest,
@@ -177,6 +187,7 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
         () => undefined,
         (e: unknown) => e as Error,
       );
+    await released;
     return { err, uploaded, overlapped };
   }
 
@@ -186,15 +197,21 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
     const bytes = await readFile(ova.path);
     bytes[bytes.length - 1]! ^= 0xff; // tar padding: every entry still reads fine, only the object's SHA-256 differs
     await createStore(rt.config.store).put(manifest.artifact, new PassThrough().end(bytes), { size: bytes.length });
-
-    const { err, uploaded } = await importWatchingUpload(rt, manifest);
-    expect(err).toBeInstanceOf(ChecksumMismatchError);
-    expect(err!.message).toContain(manifest.sha256);
-    // The upload ran ahead of the proof: every file went to the session, yet nothing was completed.
-    expect(uploaded).toBe(ova.files.reduce((sum, f) => sum + f.size, 0));
-    expect(await itemFor(rt, manifest)).toBeUndefined();
-    expect(await rt.library.listUpdateSessions({ activeOnly: true })).toEqual([]);
-    expect((await readdir(rt.cache.dir)).filter((n) => n.startsWith(manifest.sha256))).toEqual([]);
+    const proxy = await startFaultProxy(s3.port);
+    try {
+      const site = await runtimeFor('site-lastbyte', { s3Endpoint: proxy.url });
+      proxy.stallAfterBytes(bytes.length - 64 * 1024);
+      const { err, uploaded } = await importWatchingUpload(site, manifest, proxy);
+      expect(err).toBeInstanceOf(ChecksumMismatchError);
+      expect(err!.message).toContain(manifest.sha256);
+      // The upload ran ahead of the proof, yet nothing was completed.
+      expect(uploaded).toBeGreaterThan(0);
+      expect(await itemFor(site, manifest)).toBeUndefined();
+      expect(await site.library.listUpdateSessions({ activeOnly: true })).toEqual([]);
+      expect((await readdir(site.cache.dir)).filter((n) => n.startsWith(manifest.sha256))).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('a .mf mismatch in the LAST entry fails the started upload: no item, no open update session', async () => {

@@ -111,13 +111,3 @@ export async function hashFile(path: string): Promise<{ size: number; sha256: st
   const { size } = await stat(path);
   return new FileHasher(path).digest(size);
 }
-
-/** Writes all of `chunks` (`n` bytes) at the file's append position, continuing after short writes. */
-export async function writeAll(fh: FileHandle, chunks: Buffer[], n: number): Promise<void> {
-  let { bytesWritten } = await fh.writev(chunks);
-  if (bytesWritten === n) return;
-  const rest = Buffer.concat(chunks).subarray(bytesWritten);
-  for (let off = 0; off < rest.length; off += bytesWritten) {
-    ({ bytesWritten } = await fh.write(rest, off));
-  }
-}

@@ -1,6 +1,5 @@
 import { type FileHandle, mkdir, open, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   type BackoffPolicy,
@@ -13,7 +12,8 @@ import {
   silentLogger,
   sleep,
 } from '@ferry/shared';
-import { cacheFreeBytes, cacheWriteError, hashFile, makeRoom, Pins, writeAll } from './cache-files.js';
+import { BatchFileSink } from './batch-file-sink.js';
+import { cacheFreeBytes, cacheWriteError, hashFile, makeRoom, Pins } from './cache-files.js';
 import { FileHasher } from './file-hasher.js';
 import { GrowingFile, type ReadableGrowingFile } from './growing-file.js';
 import { type TokenBucket, throttle } from './token-bucket.js';
@@ -81,8 +81,6 @@ export interface CachedImage {
  * The count restarts whenever bytes flowed, so a long transfer survives many resets.
  */
 const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 5_000, jitter: 0.5, maxAttempts: 3 };
-/** Bytes buffered while a write is in flight; they go to disk in one writev. */
-const WRITE_BATCH_BYTES = 4 << 20;
 
 /**
  * The agent's verified cache: `<sha256>.partial` while downloading (resumable with
@@ -281,44 +279,25 @@ export class DownloadCache {
 
     let bytesFromStore = 0;
     let failures = 0;
-    let writeFailed = false;
-    let inflight: Promise<void> = Promise.resolve();
     for (;;) {
       let fh: FileHandle | undefined;
+      let sink: BatchFileSink | undefined;
       const doneBefore = done;
       try {
         fh = await open(partial, done === 0 ? 'w' : 'a');
         if (done < ref.size) {
           const body = await store.get(ref.artifact, done === 0 ? undefined : { start: done });
-          const file = fh;
-          // Chunks are written in batches (one writev per batch, no copies) while the socket keeps
-          // reading; each batch is hashed while the kernel writes it. `done` and the hash only count
-          // bytes whose write completed, so an in-place resume starts exactly after them.
-          const sink = new Writable({
-            highWaterMark: WRITE_BATCH_BYTES,
-            writev: (entries, cb) => {
-              const chunks = entries.map((e) => e.chunk as Buffer);
-              let n = 0;
-              for (const c of chunks) n += c.length;
-              if (done + n > ref.size) {
-                cb(new ChecksumMismatchError(ref.artifact, String(ref.size), `more than ${ref.size}`, 'size'));
-                return;
-              }
-              inflight = writeAll(file, chunks, n).then(
-                () => {
-                  done += n;
-                  bytesFromStore += n;
-                  growing.grew(done);
-                  hasher.grew(done);
-                  options.onProgress?.(done, ref.size);
-                  cb(options.signal?.aborted ? options.signal.reason : null);
-                },
-                (err: unknown) => {
-                  // Part of the batch may be on disk after `done`: never resume in place after this.
-                  writeFailed = true;
-                  cb(err as Error);
-                },
-              );
+          sink = new BatchFileSink({
+            file: fh,
+            maxBytes: ref.size - done,
+            tooLong: () => new ChecksumMismatchError(ref.artifact, String(ref.size), `more than ${ref.size}`, 'size'),
+            ...(options.signal ? { signal: options.signal } : {}),
+            onWritten: (n) => {
+              done += n;
+              bytesFromStore += n;
+              growing.grew(done);
+              hasher.grew(done);
+              options.onProgress?.(done, ref.size);
             },
           });
           // The signal also ends a stalled body (every caller gave up), not only the next write.
@@ -330,7 +309,7 @@ export class DownloadCache {
         fh = undefined;
         break;
       } catch (err) {
-        await inflight;
+        await sink?.settled();
         await fh
           ?.close()
           .catch((closeErr: unknown) =>
@@ -342,7 +321,8 @@ export class DownloadCache {
           await rm(partial, { force: true });
           throw full;
         }
-        if (err instanceof ChecksumMismatchError || writeFailed) {
+        // Part of a batch may be on disk after `done` when a write failed: never resume in place after it.
+        if (err instanceof ChecksumMismatchError || sink?.writeFailed) {
           growing.fail(err as Error);
           await rm(partial, { force: true });
           throw err;
