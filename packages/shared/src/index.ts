@@ -58,7 +58,7 @@ export {
   reconcileReportSchema,
 } from './heartbeat.js';
 export { privateKeyModeProblem, restrictPrivateKeyFile } from './key-file-mode.js';
-export { listKeys } from './kv-keys.js';
+export { type KeyLister, listKeys } from './kv-keys.js';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './logger.js';
 export {
   imageSidecarPath,

@@ -4,11 +4,15 @@
  * listing runs (an agent's heartbeat, a status update) is listed again: `dc2, dc3, dc1, dc1`.
  * Every caller means the set of keys, so they list through here.
  */
-import type { KV } from '@nats-io/kv';
 import { MessagingError } from './errors.js';
 
+/** What is listed: a KV bucket (`KV` of @nats-io/kv), or a stand-in in tests. */
+export interface KeyLister {
+  keys(filter?: string): Promise<AsyncIterable<string>>;
+}
+
 /** The keys of `kv` (those matching `filter`, a subject pattern, when given), each once, sorted. */
-export async function listKeys(kv: Pick<KV, 'keys'>, what: string, filter?: string): Promise<string[]> {
+export async function listKeys(kv: KeyLister, what: string, filter?: string): Promise<string[]> {
   const keys = new Set<string>();
   try {
     for await (const key of await kv.keys(filter)) keys.add(key);
