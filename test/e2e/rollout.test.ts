@@ -225,12 +225,13 @@ describe('rollouts in waves', () => {
     expect((await rollout('restart', '1'))?.waves[1]?.releasedAt).toBeUndefined();
     await startDaemon();
     for (const site of SITES) await world.waitForStatus(site, 'restart', '1');
-    const done = await until('rollout done', async () => {
-      const r = await rollout('restart', '1');
-      return r?.doneAt ? r : undefined;
+    // The restarted daemon released wave 2 once the soak begun before the restart was over, and
+    // went on (wave 2 ready; its own soak, which `done` would wait for, adds nothing here).
+    const r = await until('wave 2 ready', async () => {
+      const x = await rollout('restart', '1');
+      return x?.waves[1]?.readyAt ? x : undefined;
     });
-    // The restarted daemon kept the soak that began before the restart.
-    expect(Date.parse(done.waves[1]!.releasedAt!)).toBeGreaterThanOrEqual(Date.parse(done.waves[0]!.readyAt!) + soakMs);
+    expect(Date.parse(r.waves[1]!.releasedAt!)).toBeGreaterThanOrEqual(Date.parse(r.waves[0]!.readyAt!) + soakMs);
   });
 
   it('an agent offline during its wave imports the image when it returns', async () => {
