@@ -2,7 +2,8 @@
  * Listing a KV bucket's keys. `kv.keys()` of @nats-io/kv lists with an ordered consumer (last
  * value per subject) that keeps delivering until nothing is pending, so a key written while the
  * listing runs (an agent's heartbeat, a status update) is listed again: `dc2, dc3, dc1, dc1`.
- * Every caller means the set of keys, so they list through here.
+ * Every caller means the set of keys, so they list through here. (Such a write can also make the
+ * listing end only at its idle heartbeat, ~30 s later with nats-server 2.9.10: slow, not wrong.)
  */
 import { MessagingError } from './errors.js';
 
