@@ -5,12 +5,11 @@
  * only site with `deployCheck` enabled. Every test lists the VMs of every vCenter afterwards.
  */
 import { type CoordinatorDaemon, startCoordinator } from '@ferry/coordinator';
-import { loadCoordinatorConfig, parseRolloutRecord, type RolloutRecord, rolloutKey, silentLogger } from '@ferry/shared';
+import { loadCoordinatorConfig, silentLogger } from '@ferry/shared';
 import { VimClient } from '@ferry/site-agent/internal';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, writeCoordinatorConfig } from '../support/coordinator-config.js';
+import { eventsAbout, readRollout } from '../support/rollout-state.js';
 import { SiteWorld } from '../support/site-world.js';
 import { waitFor } from '../support/wait.js';
 import { deployableOvfDescriptor } from '../world/ova.js';
@@ -18,6 +17,8 @@ import { deployableOvfDescriptor } from '../world/ova.js';
 const SITES = ['dc1', 'dc2', 'dc3'];
 const CANARY = 'dc1';
 const WAVES = ['--wave', 'canary=label:canary=true', '--wave', 'rest=*', '--soak', '5s'];
+/** For what the coordinator's rollout loop does after an agent's record: generous on a loaded machine. */
+const ROLLOUT_STEP_TIMEOUT_MS = 90_000;
 
 let world: SiteWorld;
 let config: string;
@@ -35,28 +36,11 @@ async function cli(...args: string[]): Promise<string> {
   return r.out;
 }
 
-async function rollout(name: string, version: string): Promise<RolloutRecord | undefined> {
-  const kv = await new Kvm(world.nc).open('ferry_rollouts');
-  const e = await kv.get(rolloutKey(name, version));
-  return e?.operation === 'PUT' ? parseRolloutRecord(e.json()) : undefined;
-}
+const rollout = (name: string, version: string) => readRollout(world.nc, name, version);
 
-/** Subjects of every FERRY_EVENTS message about name@version. */
+/** Subjects of every FERRY_EVENTS message about name@version, sorted. */
 async function eventSubjects(name: string, version: string): Promise<string[]> {
-  const jsm = await jetstreamManager(world.nc);
-  const info = await jsm.streams.info('FERRY_EVENTS');
-  const out: string[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const m = await jsm.streams.getMessage('FERRY_EVENTS', { seq }).catch((err: unknown) => {
-      // A deleted sequence (limits retention) is a gap, not a failure.
-      if (/no message found/i.test((err as Error).message)) return undefined;
-      throw err;
-    });
-    if (!m) continue;
-    const e = m.json<{ manifest?: { name: string; version: string } }>();
-    if (e.manifest?.name === name && e.manifest.version === version) out.push(m.subject);
-  }
-  return out.sort();
+  return (await eventsAbout(world.nc, name, version)).map((e) => e.subject).sort();
 }
 
 beforeAll(async () => {
@@ -113,7 +97,7 @@ describe('rollout with a deploy check on the canary', () => {
         const r = await rollout('golden', '1');
         return r?.doneAt ? r : undefined;
       },
-      { what: 'rollout golden@1 done' },
+      { what: 'rollout golden@1 done', timeoutMs: ROLLOUT_STEP_TIMEOUT_MS },
     );
     const [first, rest] = record.waves;
     // The second wave was released after the canary's ready record (check passed) and its soak.
@@ -134,6 +118,7 @@ describe('rollout with a deploy check on the canary', () => {
     expect(failed.check?.passed).toBe(false);
     const halted = await waitFor(async () => (await rollout('broken', '1'))?.halt, {
       what: 'rollout broken@1 halted',
+      timeoutMs: ROLLOUT_STEP_TIMEOUT_MS,
     });
     expect(halted.reason).toMatch(/dc1: deploy check failed/);
     const status = await cli('rollout', 'status', 'broken@1');

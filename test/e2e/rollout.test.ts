@@ -10,17 +10,16 @@ import {
   imageSidecarPath,
   loadCoordinatorConfig,
   parseManifest,
-  parseRolloutRecord,
   type RolloutRecord,
-  rolloutKey,
   silentLogger,
 } from '@ferry/shared';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry, writeCoordinatorConfig } from '../support/coordinator-config.js';
+import { eventsAbout, readRollout } from '../support/rollout-state.js';
 import { SiteWorld } from '../support/site-world.js';
+import { waitFor } from '../support/wait.js';
 
 const SITES = ['dc1', 'dc2', 'dc3'];
 const API_TOKEN = 'rollout-api-token-5e1d';
@@ -49,40 +48,18 @@ async function cli(...args: string[]): Promise<string> {
   return r.out;
 }
 
-async function rollout(name: string, version: string): Promise<RolloutRecord | undefined> {
-  const kv = await new Kvm(world.nc).open('ferry_rollouts');
-  const e = await kv.get(rolloutKey(name, version));
-  return e?.operation === 'PUT' ? parseRolloutRecord(e.json()) : undefined;
-}
+const rollout = (name: string, version: string): Promise<RolloutRecord | undefined> =>
+  readRollout(world.nc, name, version);
+const eventsFor = (name: string, version: string) => eventsAbout(world.nc, name, version);
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; rollouts: ${await describeWorld()}`);
-    await new Promise((r) => setTimeout(r, 100));
+/** `waitFor` (90 s: a rollout spans imports at three sites) whose timeout shows `ferry status --json`. */
+async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
+  try {
+    return await waitFor(fn, { what, timeoutMs: 90_000 });
+  } catch (err) {
+    const status = await ferry(['status', '--json', '--config', config]);
+    throw new Error(`${(err as Error).message}; ferry status: ${status.out}`, { cause: err });
   }
-}
-
-/** Subjects and payloads of every FERRY_EVENTS message about name@version. */
-async function eventsFor(name: string, version: string): Promise<Array<{ subject: string; sentAt: string }>> {
-  const jsm = await jetstreamManager(world.nc);
-  const info = await jsm.streams.info('FERRY_EVENTS');
-  const out: Array<{ subject: string; sentAt: string }> = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const m = await jsm.streams.getMessage('FERRY_EVENTS', { seq }).catch(() => undefined);
-    if (!m) continue;
-    const e = m.json<{ sentAt: string; manifest?: { name: string; version: string } }>();
-    if (e.manifest?.name === name && e.manifest.version === version) out.push({ subject: m.subject, sentAt: e.sentAt });
-  }
-  return out;
-}
-
-/** For timeout messages: every rollout record and the status matrix. */
-async function describeWorld(): Promise<string> {
-  const r = await ferry(['status', '--json', '--config', config]);
-  return r.out;
 }
 
 interface StatusJson {
@@ -129,14 +106,14 @@ describe('rollouts in waves', () => {
 
     // While the rollout runs: whenever dc2 or dc3 has any status for the image, the canary is ready.
     let sawOthersBeforeCanary = false;
-    await waitFor('all sites ready', async () => {
+    await until('all sites ready', async () => {
       const [c, ...others] = await Promise.all(SITES.map((s) => world.status(s, NAME, VERSION)));
       if (others.some((o) => o !== undefined) && c?.state !== 'ready') sawOthersBeforeCanary = true;
       return others.every((o) => o?.state === 'ready') && c?.state === 'ready' ? true : undefined;
     });
     expect(sawOthersBeforeCanary).toBe(false);
 
-    const record = await waitFor('rollout done', async () => {
+    const record = await until('rollout done', async () => {
       const r = await rollout(NAME, VERSION);
       return r?.doneAt ? r : undefined;
     });
@@ -210,7 +187,7 @@ describe('rollouts in waves', () => {
   it('halt stops a soaking rollout, promote is refused until resume, then promote releases the next wave', async () => {
     const ova = await world.buildOva({ name: 'manual', seed: 'manual' });
     await cli('publish', ova.path, '--name', 'manual', '--version', '1', ...WAVES, '--soak', '1h');
-    await waitFor('the canary soaking', async () =>
+    await until('the canary soaking', async () =>
       (await rollout('manual', '1'))?.waves[0]?.readyAt ? true : undefined,
     );
     expect(await cli('rollout', 'status', 'manual@1')).toMatch(/soaking until/);
@@ -226,7 +203,7 @@ describe('rollouts in waves', () => {
     await cli('promote', 'manual@1');
     for (const site of SITES) await world.waitForStatus(site, 'manual', '1');
     // The last wave soaks too (--soak applies to every wave) before the rollout is done.
-    const r = await waitFor('the last wave ready', async () => {
+    const r = await until('the last wave ready', async () => {
       const x = await rollout('manual', '1');
       return x?.waves[1]?.readyAt ? x : undefined;
     });
@@ -236,8 +213,11 @@ describe('rollouts in waves', () => {
 
   it('a coordinator restart during the soak continues the rollout', async () => {
     const ova = await world.buildOva({ name: 'restart', seed: 'restart' });
-    await cli('publish', ova.path, '--name', 'restart', '--version', '1', ...WAVES, '--soak', '5s');
-    await waitFor('the canary soaking', async () =>
+    // The soak must outlast noticing it and stopping the daemon, on a loaded machine too: the
+    // restart has to fall inside it for this test to test anything.
+    const soakMs = 15_000;
+    await cli('publish', ova.path, '--name', 'restart', '--version', '1', ...WAVES, '--soak', `${soakMs / 1000}s`);
+    await until('the canary soaking', async () =>
       (await rollout('restart', '1'))?.waves[0]?.readyAt ? true : undefined,
     );
     await daemon!.stop();
@@ -245,7 +225,13 @@ describe('rollouts in waves', () => {
     expect((await rollout('restart', '1'))?.waves[1]?.releasedAt).toBeUndefined();
     await startDaemon();
     for (const site of SITES) await world.waitForStatus(site, 'restart', '1');
-    await waitFor('rollout done', async () => ((await rollout('restart', '1'))?.doneAt ? true : undefined));
+    // The restarted daemon released wave 2 once the soak begun before the restart was over, and
+    // went on (wave 2 ready; its own soak, which `done` would wait for, adds nothing here).
+    const r = await until('wave 2 ready', async () => {
+      const x = await rollout('restart', '1');
+      return x?.waves[1]?.readyAt ? x : undefined;
+    });
+    expect(Date.parse(r.waves[1]!.releasedAt!)).toBeGreaterThanOrEqual(Date.parse(r.waves[0]!.readyAt!) + soakMs);
   });
 
   it('an agent offline during its wave imports the image when it returns', async () => {
@@ -253,7 +239,7 @@ describe('rollouts in waves', () => {
     const ova = await world.buildOva({ name: 'offline', seed: 'offline' });
     await cli('publish', ova.path, '--name', 'offline', '--version', '1', ...WAVES, '--soak', '1s');
     await world.waitForStatus('dc2', 'offline', '1');
-    const r = await waitFor('wave 2 released', async () => {
+    const r = await until('wave 2 released', async () => {
       const x = await rollout('offline', '1');
       return x?.waves[1]?.announcedAt ? x : undefined;
     });
@@ -262,7 +248,7 @@ describe('rollouts in waves', () => {
     expect(await world.status('dc3', 'offline', '1')).toBeUndefined();
     await world.startAgent('dc3');
     await world.waitForStatus('dc3', 'offline', '1');
-    await waitFor('rollout done', async () => ((await rollout('offline', '1'))?.doneAt ? true : undefined));
+    await until('rollout done', async () => ((await rollout('offline', '1'))?.doneAt ? true : undefined));
   });
 });
 

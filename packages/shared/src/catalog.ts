@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import { MessagingError, SchemaError } from './errors.js';
+import { listKeys } from './kv-keys.js';
 import { type Manifest, parseManifest } from './manifest.js';
 import { catalogKey, parseCatalogKey } from './nats-names.js';
 
@@ -33,12 +34,7 @@ export class Catalog {
   /** Every manifest in the catalog; entries that do not parse are reported, not thrown. */
   async list(onInvalid?: (key: string, err: Error) => void): Promise<Manifest[]> {
     const out: Manifest[] = [];
-    const keys: string[] = [];
-    try {
-      for await (const key of await this.kv.keys()) keys.push(key);
-    } catch (err) {
-      throw new MessagingError(`cannot list the catalog: ${(err as Error).message}`, { cause: err });
-    }
+    const keys = await listKeys(this.kv, 'the catalog');
     await Promise.all(
       keys.map(async (key) => {
         const parts = parseCatalogKey(key);

@@ -59,6 +59,7 @@ export {
   reconcileReportSchema,
 } from './heartbeat.js';
 export { privateKeyModeProblem, restrictPrivateKeyFile } from './key-file-mode.js';
+export { type KeyLister, listKeys } from './kv-keys.js';
 export { LISTEN_RE, parseListen } from './listen-address.js';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './logger.js';
 export {

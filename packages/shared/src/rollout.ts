@@ -9,6 +9,7 @@
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
 import { MessagingError } from './errors.js';
+import { listKeys } from './kv-keys.js';
 import { targetSchema } from './manifest.js';
 import { catalogKey } from './nats-names.js';
 import { parseWith } from './schema-error.js';
@@ -165,14 +166,8 @@ export class RolloutReader {
 
   /** Every record; ones that do not parse are reported, not thrown. */
   async list(onInvalid?: (key: string, err: Error) => void): Promise<RolloutRecord[]> {
-    const keys: string[] = [];
-    try {
-      for await (const key of await this.kv.keys()) keys.push(key);
-    } catch (err) {
-      throw new MessagingError(`cannot list rollouts: ${(err as Error).message}`, { cause: err });
-    }
     const out: RolloutRecord[] = [];
-    for (const key of keys) {
+    for (const key of await listKeys(this.kv, 'rollouts')) {
       const entry = await this.kv.get(key).catch((err: unknown) => {
         throw new MessagingError(`cannot read rollout ${key}: ${(err as Error).message}`, { cause: err });
       });

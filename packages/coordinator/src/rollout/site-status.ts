@@ -7,6 +7,7 @@
 import {
   type Heartbeat,
   type Logger,
+  listKeys,
   MessagingError,
   parseHeartbeat,
   parseStatusRecord,
@@ -55,26 +56,29 @@ export function readSiteImageStatus(value: unknown): SiteImageStatus | undefined
   };
 }
 
-/** Sites that run an agent, from `ferry_sites` (unparsable heartbeats are logged and skipped). */
+/**
+ * Sites that run an agent, from `ferry_sites`, each once (a wave's site list and its events come
+ * from here). Unparsable heartbeats are logged and skipped; of two heartbeats naming the same
+ * site, the first key's counts.
+ */
 export async function readSites(topology: Topology, logger?: Logger): Promise<SiteIdentity[]> {
-  const out: SiteIdentity[] = [];
-  try {
-    for await (const key of await topology.sites.keys()) {
-      const entry = await topology.sites.get(key);
-      if (entry?.operation !== 'PUT' || entry.length === 0) continue;
-      let hb: Heartbeat;
-      try {
-        hb = parseHeartbeat(entry.json());
-      } catch (err) {
-        logger?.warn({ key, err: (err as Error).message }, 'invalid heartbeat skipped');
-        continue;
-      }
-      out.push({ site: hb.site, zone: hb.zone, labels: hb.labels });
+  const out = new Map<string, SiteIdentity>();
+  for (const key of await listKeys(topology.sites, 'ferry_sites')) {
+    const entry = await topology.sites.get(key).catch((err: unknown) => {
+      throw new MessagingError(`cannot read ferry_sites ${key}: ${(err as Error).message}`, { cause: err });
+    });
+    if (entry?.operation !== 'PUT' || entry.length === 0) continue;
+    let hb: Heartbeat;
+    try {
+      hb = parseHeartbeat(entry.json());
+    } catch (err) {
+      logger?.warn({ key, err: (err as Error).message }, 'invalid heartbeat skipped');
+      continue;
     }
-  } catch (err) {
-    throw new MessagingError(`cannot read ferry_sites: ${(err as Error).message}`, { cause: err });
+    if (out.has(hb.site)) logger?.warn({ key, site: hb.site }, 'second heartbeat for a site skipped');
+    else out.set(hb.site, { site: hb.site, zone: hb.zone, labels: hb.labels });
   }
-  return out.sort((a, b) => a.site.localeCompare(b.site));
+  return [...out.values()].sort((a, b) => a.site.localeCompare(b.site));
 }
 
 /** Each site's status record for one image version. */

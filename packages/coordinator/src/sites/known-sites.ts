@@ -4,21 +4,11 @@
  * a heartbeat (`ferry_sites`) or a status record or reconcile report (`ferry_status`). A control
  * record alone does not count: that is what `ferry suspend --site <typo>` used to create.
  */
-import { assertSiteId, MessagingError, parseStatusKey, type Topology } from '@ferry/shared';
+import { assertSiteId, listKeys, parseStatusKey, type Topology } from '@ferry/shared';
 import { UnknownSiteError } from '../errors.js';
 
 /** Said after the list of known sites, where the operator can override. */
 export const FORCE_SITE_HINT = 'check the spelling, or pass --force to address a site that has not reported yet';
-
-async function keysOf(kv: Topology['sites'], what: string, filter?: string): Promise<string[]> {
-  const keys: string[] = [];
-  try {
-    for await (const key of await kv.keys(filter)) keys.push(key);
-  } catch (err) {
-    throw new MessagingError(`cannot list ${what}: ${(err as Error).message}`, { cause: err });
-  }
-  return keys;
-}
 
 /** The site of a `ferry_status` key written by an agent, if it is one. */
 export function siteOfAgentKey(key: string): string | undefined {
@@ -29,8 +19,8 @@ export function siteOfAgentKey(key: string): string | undefined {
 
 /** Every known site, sorted. */
 export async function knownSites(topology: Pick<Topology, 'sites' | 'status'>): Promise<string[]> {
-  const sites = new Set(await keysOf(topology.sites, 'ferry_sites'));
-  for (const key of await keysOf(topology.status, 'ferry_status')) {
+  const sites = new Set(await listKeys(topology.sites, 'ferry_sites'));
+  for (const key of await listKeys(topology.status, 'ferry_status')) {
     const site = siteOfAgentKey(key);
     if (site) sites.add(site);
   }

@@ -8,6 +8,7 @@
 import {
   assertSiteId,
   HEARTBEAT_STALE_MS,
+  listKeys,
   MessagingError,
   parseHeartbeat,
   siteKey,
@@ -62,16 +63,11 @@ export async function removeSite(
     }
   }
 
-  const statusKeys: string[] = [];
-  try {
-    for await (const key of await topology.status.keys(`${id}.>`)) statusKeys.push(key);
-  } catch (err) {
-    throw fail('list the status records', err);
-  }
+  const statusKeys = await listKeys(topology.status, `the status records for site ${id}`, `${id}.>`);
   if (!hasHeartbeat && statusKeys.length === 0) {
     throw new UnknownSiteError(id, await knownSites(topology), 'nothing to remove');
   }
-  for (const key of statusKeys.sort()) {
+  for (const key of statusKeys) {
     await topology.status.purge(key).catch((err: unknown) => {
       throw fail(`remove ${key}`, err);
     });

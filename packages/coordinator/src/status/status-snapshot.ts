@@ -3,6 +3,7 @@ import {
   type Catalog,
   type Heartbeat,
   type Logger,
+  listKeys,
   MessagingError,
   parseHeartbeat,
   parseReconcileReport,
@@ -20,12 +21,7 @@ type Kv = Topology['status'];
 
 /** Every key's JSON value in a bucket (deleted and unparsable entries skipped). */
 async function readAll(kv: Kv, what: string, logger?: Logger): Promise<Array<{ key: string; value: unknown }>> {
-  const keys: string[] = [];
-  try {
-    for await (const key of await kv.keys()) keys.push(key);
-  } catch (err) {
-    throw new MessagingError(`cannot list ${what}: ${(err as Error).message}`, { cause: err });
-  }
+  const keys = await listKeys(kv, what);
   const out: Array<{ key: string; value: unknown }> = [];
   const batch = 64;
   for (let i = 0; i < keys.length; i += batch) {

@@ -2,6 +2,7 @@ import {
   backoffDelay,
   describeError,
   type Logger,
+  listKeys,
   parseStatusKey,
   parseStatusRecord,
   type StatusRecord,
@@ -51,9 +52,7 @@ export class StatusWriter {
   /** Reads this site's records from the bucket (at start). */
   async load(): Promise<StatusRecord[]> {
     const out: StatusRecord[] = [];
-    const keys: string[] = [];
-    for await (const key of await this.kv.keys(`${this.site}.>`)) keys.push(key);
-    for (const key of keys) {
+    for (const key of await listKeys(this.kv, `the status records of ${this.site}`, `${this.site}.>`)) {
       const parts = parseStatusKey(key);
       if (!parts) continue; // e.g. `<site>._reconcile`
       const entry = await this.kv.get(key);
