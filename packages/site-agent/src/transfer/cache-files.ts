@@ -1,5 +1,5 @@
-/** The files of the download cache: listing, LRU eviction, hashing and writing. */
-import { type FileHandle, readdir, rm, stat, statfs } from 'node:fs/promises';
+/** The files of the download cache: listing, LRU eviction, hashing. */
+import { readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheError, formatBytes, type Logger } from '@ferry/shared';
 import { FileHasher } from './file-hasher.js';
