@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { MessagingError } from './errors.js';
 import { targetSchema } from './manifest.js';
 import { catalogKey } from './nats-names.js';
-import { parseWith } from './schema-error.js';
+import { parserOf } from './schema-error.js';
 import { type SiteIdentity, targetsSite } from './targets.js';
 
 export const ROLLOUTS_BUCKET = 'ferry_rollouts';
@@ -64,9 +64,7 @@ export const rolloutRecordSchema = z.strictObject({
 });
 export type RolloutRecord = z.infer<typeof rolloutRecordSchema>;
 
-export function parseRolloutRecord(input: unknown): RolloutRecord {
-  return parseWith(rolloutRecordSchema, input, 'rollout record');
-}
+export const parseRolloutRecord = parserOf<RolloutRecord>(rolloutRecordSchema, 'rollout record');
 
 /** KV key of an image version's rollout: the same encoding as its catalog entry. */
 export function rolloutKey(name: string, version: string): string {

@@ -74,58 +74,77 @@ const GAUGES: readonly GaugeSpec[] = [
   },
 ];
 
+/** A counter: its metric and, when it has them, its labels. */
+interface CounterSpec {
+  name: string;
+  help: string;
+  labelNames?: readonly string[];
+}
+
+/** The agent's counters, by the field that names each in AgentMetrics. */
+const COUNTERS = {
+  bytesDownloaded: {
+    name: 'ferry_bytes_downloaded_total',
+    help: 'Bytes read from the zone store into the cache (completed downloads)',
+  },
+  bytesImported: {
+    name: 'ferry_bytes_imported_total',
+    help: 'Bytes uploaded to the Content Library (completed imports)',
+  },
+  imports: {
+    name: 'ferry_imports_total',
+    help: 'Import jobs finished, by result (ready, skipped, failed)',
+    labelNames: ['result'],
+  },
+  checksumFailures: {
+    name: 'ferry_checksum_failures_total',
+    help: 'Downloads or OVA entries whose size or hash did not match',
+  },
+  eventsRejected: {
+    name: 'ferry_events_rejected_total',
+    help: 'Events terminated as bad (not JSON, schema, signature, rollback), by code',
+    labelNames: ['code'],
+  },
+  eventsReceived: { name: 'ferry_events_received_total', help: 'Events received, by kind', labelNames: ['kind'] },
+  siteImports: {
+    name: 'ferry_site_imports_total',
+    help: 'Import jobs finished, by site (target) and result (ready, skipped, failed)',
+    labelNames: ['site', 'result'],
+  },
+} as const satisfies Record<string, CounterSpec>;
+
+type LabelsOf<S> = S extends { labelNames: readonly (infer L extends string)[] } ? L : string;
+type Counters = { readonly [K in keyof typeof COUNTERS]: Counter<LabelsOf<(typeof COUNTERS)[K]>> };
+
 /** The agent's Prometheus metrics, on a registry of its own (several agents may share a process in tests). */
-export class AgentMetrics {
-  readonly registry = new Registry();
-  readonly bytesDownloaded = this.#counter(
-    'ferry_bytes_downloaded_total',
-    'Bytes read from the zone store into the cache (completed downloads)',
-  );
-  readonly bytesImported = this.#counter(
-    'ferry_bytes_imported_total',
-    'Bytes uploaded to the Content Library (completed imports)',
-  );
-  readonly imports = this.#counter('ferry_imports_total', 'Import jobs finished, by result (ready, skipped, failed)', [
-    'result',
-  ]);
-  readonly checksumFailures = this.#counter(
-    'ferry_checksum_failures_total',
-    'Downloads or OVA entries whose size or hash did not match',
-  );
-  readonly eventsRejected = this.#counter(
-    'ferry_events_rejected_total',
-    'Events terminated as bad (not JSON, schema, signature, rollback), by code',
-    ['code'],
-  );
-  readonly eventsReceived = this.#counter('ferry_events_received_total', 'Events received, by kind', ['kind']);
-  readonly siteImports = this.#counter(
-    'ferry_site_imports_total',
-    'Import jobs finished, by site (target) and result (ready, skipped, failed)',
-    ['site', 'result'],
-  );
-  readonly jobDuration = new Histogram({
+export type AgentMetrics = Counters & { readonly registry: Registry; readonly jobDuration: Histogram<'result'> };
+
+export function createAgentMetrics(gauges: AgentGauges): AgentMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const counters = Object.fromEntries(
+    Object.entries(COUNTERS as Record<string, CounterSpec>).map(([field, { name, help, labelNames = [] }]) => [
+      field,
+      new Counter({ name, help, labelNames, registers }),
+    ]),
+  ) as Counters;
+  const jobDuration = new Histogram({
     name: 'ferry_job_duration_seconds',
     help: 'Duration of import jobs from start to ready or failed',
     labelNames: ['result'] as const,
     buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600],
-    registers: [this.registry],
+    registers,
   });
-
-  constructor(gauges: AgentGauges) {
-    for (const spec of GAUGES) {
-      new Gauge({
-        name: spec.name,
-        help: spec.help,
-        labelNames: spec.labelNames ?? [],
-        registers: [this.registry],
-        collect() {
-          for (const [labels, value] of spec.samples(gauges)) this.set(labels, value);
-        },
-      });
-    }
+  for (const spec of GAUGES) {
+    new Gauge({
+      name: spec.name,
+      help: spec.help,
+      labelNames: spec.labelNames ?? [],
+      registers,
+      collect() {
+        for (const [labels, value] of spec.samples(gauges)) this.set(labels, value);
+      },
+    });
   }
-
-  #counter<L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-    return new Counter({ name, help, labelNames, registers: [this.registry] });
-  }
+  return { registry, ...counters, jobDuration };
 }
