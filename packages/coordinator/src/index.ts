@@ -3,8 +3,8 @@ export { buildProgram, type CliIo, runCli } from './cli/cli-program.js';
 export { parseLabels } from './cli/publish-cli.js';
 export {
   type CoordinatorContext,
+  type CoordinatorNats,
   defaultConfigFile,
-  type NatsConnection,
   type OpenContextOptions,
   openContext,
   openContextFromFile,
