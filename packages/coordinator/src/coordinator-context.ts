@@ -16,16 +16,16 @@ import {
 } from '@ferry/shared';
 import { openStore } from './publish/store-factory.js';
 
-/** The NATS connection type, named through @ferry/shared (the coordinator does not depend on the NATS client itself). */
-export type NatsConnection = Awaited<ReturnType<typeof connectNats>>;
-
-/** Everything a coordinator command talks to: NATS (catalog, status, sites, events), the store, the signing key. */
-export interface CoordinatorContext {
-  config: CoordinatorConfig;
-  nc: NatsConnection;
+/** The coordinator's side of NATS: the KV buckets (catalog, status, sites, rollouts), the catalog on them, the events. */
+export interface CoordinatorNats {
   topology: Topology;
   catalog: Catalog;
   bus: EventBus;
+}
+
+/** Everything a coordinator command talks to: NATS, the store, the signing key. The connection is its own (close). */
+export interface CoordinatorContext extends CoordinatorNats {
+  config: CoordinatorConfig;
   store: ObjectStore;
   logger: Logger;
   /** Loaded on first use: read-only commands (status, sites) do not need the private key. */
@@ -62,7 +62,6 @@ export async function openContext(
     let key: Promise<SigningKey> | undefined;
     return {
       config,
-      nc,
       topology,
       catalog: new Catalog(topology.catalog),
       bus: new EventBus(nc),

@@ -27,13 +27,14 @@ export interface CoordinatorDaemonOptions {
   rollouts?: RolloutLoopOptions;
 }
 
+/** A running coordinator: its parts, fixed at start, and what callers may ask of it. */
 export interface CoordinatorDaemon {
-  context: CoordinatorContext;
-  discovery: StoreDiscovery;
-  rollouts: RolloutLoop;
-  http: HttpApi;
+  readonly context: CoordinatorContext;
+  readonly discovery: StoreDiscovery;
+  readonly rollouts: RolloutLoop;
+  readonly http: HttpApi;
   /** `http://host:port` of the API. */
-  url: string;
+  readonly url: string;
   /** Queues a discovery pass behind whatever runs now, and returns its report. */
   runDiscovery(): Promise<DiscoveryReport>;
   /** Resolves once every queued pass and registration has finished. */

@@ -1,4 +1,4 @@
-import { FerryError, InvalidNameError } from '@ferry/shared';
+import { FerryError, InvalidNameError, LocalPathError } from '@ferry/shared';
 
 /** The command line was wrong (unknown option, missing argument, contradictory flags): exit code 2. */
 export class UsageError extends FerryError {
@@ -31,14 +31,10 @@ export class PublishConflictError extends FerryError {
   }
 }
 
-/** A local file the command needs cannot be read. */
-export class InputFileError extends FerryError {
-  constructor(
-    readonly file: string,
-    message: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super('INPUT_FILE', message, options);
+/** A local file the command needs (`path`) cannot be read. */
+export class InputFileError extends LocalPathError {
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super('INPUT_FILE', file, message, options);
   }
 }
 

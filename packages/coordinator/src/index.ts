@@ -3,8 +3,8 @@ export { buildProgram, type CliIo, runCli } from './cli/cli-program.js';
 export { parseLabels } from './cli/publish-cli.js';
 export {
   type CoordinatorContext,
+  type CoordinatorNats,
   defaultConfigFile,
-  type NatsConnection,
   type OpenContextOptions,
   openContext,
   openContextFromFile,
@@ -62,14 +62,7 @@ export { openStore } from './publish/store-factory.js';
 export { checkSites, knownSites } from './sites/known-sites.js';
 export { type RemoveSiteResult, removeSite } from './sites/remove-site.js';
 export { requestReconcile } from './sites/request-reconcile.js';
-export {
-  parseSiteControl,
-  SITE_CONTROL_SCHEMA,
-  type SiteControl,
-  setSiteSuspended,
-  siteControlKey,
-  siteControlSchema,
-} from './sites/site-control.js';
+export { setSiteSuspended } from './sites/site-control.js';
 export {
   buildStatusMatrix,
   type ImageRow,

@@ -254,13 +254,26 @@ class Resolver {
   }
 }
 
+/**
+ * Stage 3 of a config: `build` resolves the with-defaults options of `file` (paths, secrets, files
+ * that must be readable), then every problem it met is thrown as one ConfigError.
+ */
+function compiler<Raw, Config>(build: (r: Resolver, raw: Raw) => Promise<Config>) {
+  return async (raw: Raw, file: string, env: Env = process.env): Promise<Config> => {
+    const r = new Resolver(file, env);
+    const config = await build(r, raw);
+    r.throwIfProblems();
+    return config;
+  };
+}
+
 /** With-defaults agent options → the AgentConfig the runtime is built from. */
-export async function compileAgentConfig(
-  raw: AgentOptionsWithDefaults,
-  file: string,
-  env: Env = process.env,
-): Promise<AgentConfig> {
-  const r = new Resolver(file, env);
+export const compileAgentConfig = compiler(agentConfig);
+
+/** With-defaults coordinator options → the CoordinatorConfig the daemon and the CLI use. */
+export const compileCoordinatorConfig = compiler(coordinatorConfig);
+
+async function agentConfig(r: Resolver, raw: AgentOptionsWithDefaults): Promise<AgentConfig> {
   const rawTargets = raw.targets ?? [
     // The single-target form; the schema guarantees site and vsphere here.
     { site: raw.site as string, labels: {}, vsphere: raw.vsphere as RawVsphere, transfer: 'push' as const },
@@ -286,10 +299,9 @@ export async function compileAgentConfig(
     certFile: await r.readable('pull.certFile', raw.pull.certFile),
     keyFile: await r.readable('pull.keyFile', raw.pull.keyFile),
   };
-  r.throwIfProblems();
   const first = targets[0]!;
   return {
-    file,
+    file: r.file,
     agent: raw.agent ?? first.site,
     site: first.site,
     zone: raw.zone,
@@ -341,15 +353,9 @@ async function vsphereConfig(r: Resolver, key: string, raw: RawVsphere): Promise
   };
 }
 
-/** With-defaults coordinator options → the CoordinatorConfig the daemon and the CLI use. */
-export async function compileCoordinatorConfig(
-  raw: CoordinatorOptionsWithDefaults,
-  file: string,
-  env: Env = process.env,
-): Promise<CoordinatorConfig> {
-  const r = new Resolver(file, env);
-  const config: CoordinatorConfig = {
-    file,
+async function coordinatorConfig(r: Resolver, raw: CoordinatorOptionsWithDefaults): Promise<CoordinatorConfig> {
+  return {
+    file: r.file,
     nats: await r.nats(raw.nats),
     store: await r.store(raw.store),
     ...(raw.signing ? { signing: { privateKeyFile: r.path(raw.signing.privateKeyFile) } } : {}),
@@ -367,6 +373,4 @@ export async function compileCoordinatorConfig(
     },
     log: raw.log,
   };
-  r.throwIfProblems();
-  return config;
 }

@@ -210,13 +210,21 @@ export class OvaFormatError extends FerryError {
   }
 }
 
-/** The local cache cannot hold or write a download. */
-export class CacheError extends FerryError {
+/** A local file or folder that ferry needs cannot be read or written; `path` names it. */
+export class LocalPathError extends FerryError {
   constructor(
-    readonly dir: string,
+    code: ErrorCode,
+    readonly path: string,
     message: string,
     options: { cause?: unknown } = {},
   ) {
-    super('CACHE_ERROR', message, options);
+    super(code, message, options);
+  }
+}
+
+/** The local cache (`path`: its folder) cannot hold or write a download. */
+export class CacheError extends LocalPathError {
+  constructor(dir: string, message: string, options?: { cause?: unknown }) {
+    super('CACHE_ERROR', dir, message, options);
   }
 }

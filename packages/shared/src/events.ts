@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { manifestSchema } from './manifest.js';
 import type { EVENT_KINDS } from './nats-names.js';
-import { parseWith } from './schema-error.js';
+import { parserOf } from './schema-error.js';
 
 export const EVENT_SCHEMA = 'ferry/event/v1';
 /** Events larger than this are refused before parsing (a manifest is a few KiB). */
@@ -28,6 +28,4 @@ export const eventSchema = z.discriminatedUnion('kind', [
 export type FerryEvent = z.infer<typeof eventSchema>;
 export type FerryEventKind = (typeof EVENT_KINDS)[number];
 
-export function parseEvent(input: unknown): FerryEvent {
-  return parseWith(eventSchema, input, 'event');
-}
+export const parseEvent = parserOf<FerryEvent>(eventSchema, 'event');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseWith } from './schema-error.js';
+import { parserOf } from './schema-error.js';
 
 /** What an agent writes to `ferry_sites.<site>` every 10 s. */
 export const heartbeatSchema = z.object({
@@ -31,9 +31,7 @@ export type Heartbeat = z.infer<typeof heartbeatSchema>;
 export const HEARTBEAT_STALE_MS = 60_000;
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 
-export function parseHeartbeat(input: unknown): Heartbeat {
-  return parseWith(heartbeatSchema, input, 'heartbeat');
-}
+export const parseHeartbeat = parserOf<Heartbeat>(heartbeatSchema, 'heartbeat');
 
 /** A site's last reconcile pass, stored at `<site>._reconcile` in `ferry_status`. */
 export const reconcileReportSchema = z.object({
@@ -54,6 +52,4 @@ export const reconcileReportSchema = z.object({
 
 export type ReconcileReport = z.infer<typeof reconcileReportSchema>;
 
-export function parseReconcileReport(input: unknown): ReconcileReport {
-  return parseWith(reconcileReportSchema, input, 'reconcile report');
-}
+export const parseReconcileReport = parserOf<ReconcileReport>(reconcileReportSchema, 'reconcile report');

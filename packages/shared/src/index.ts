@@ -38,6 +38,7 @@ export {
   FerryError,
   fsReason,
   InvalidNameError,
+  LocalPathError,
   MessagingError,
   NotFoundError,
   OvaFormatError,

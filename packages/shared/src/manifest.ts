@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { IMAGE_NAME_RULE, isImageName, isVersion } from './names.js';
-import { parseWith } from './schema-error.js';
+import { parserOf } from './schema-error.js';
 import { isSafeStorePath } from './store-path-check.js';
 
 export const MANIFEST_SCHEMA = 'ferry/manifest/v1';
@@ -50,13 +50,9 @@ export type UnsignedManifest = z.infer<typeof unsignedManifestSchema>;
 export type Manifest = z.infer<typeof manifestSchema>;
 
 /** Validates a signed manifest's shape (not its signature: see `verifyManifest`). */
-export function parseManifest(input: unknown): Manifest {
-  return parseWith(manifestSchema, input, 'manifest');
-}
+export const parseManifest = parserOf<Manifest>(manifestSchema, 'manifest');
 
-export function parseUnsignedManifest(input: unknown): UnsignedManifest {
-  return parseWith(unsignedManifestSchema, input, 'manifest');
-}
+export const parseUnsignedManifest = parserOf<UnsignedManifest>(unsignedManifestSchema, 'manifest');
 
 /**
  * The one sidecar name used before sidecars were per image version: `<artifact>.manifest.json`.

@@ -12,7 +12,7 @@ import { MessagingError } from './errors.js';
 import { listKeys } from './kv-keys.js';
 import { targetSchema } from './manifest.js';
 import { catalogKey } from './nats-names.js';
-import { parseWith } from './schema-error.js';
+import { parserOf } from './schema-error.js';
 import { type SiteIdentity, targetsSite } from './targets.js';
 
 export const ROLLOUTS_BUCKET = 'ferry_rollouts';
@@ -65,9 +65,7 @@ export const rolloutRecordSchema = z.strictObject({
 });
 export type RolloutRecord = z.infer<typeof rolloutRecordSchema>;
 
-export function parseRolloutRecord(input: unknown): RolloutRecord {
-  return parseWith(rolloutRecordSchema, input, 'rollout record');
-}
+export const parseRolloutRecord = parserOf<RolloutRecord>(rolloutRecordSchema, 'rollout record');
 
 /** KV key of an image version's rollout: the same encoding as its catalog entry. */
 export function rolloutKey(name: string, version: string): string {

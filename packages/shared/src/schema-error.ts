@@ -48,6 +48,11 @@ export function parseWith<T extends z.ZodType>(schema: T, input: unknown, what: 
   return result.data;
 }
 
+/** The parse function of one kind of record (`what`, for the SchemaError): `parseWith` bound to its schema. */
+export function parserOf<T>(schema: z.ZodType<T>, what: string): (input: unknown) => T {
+  return (input) => parseWith(schema, input, what);
+}
+
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let cur: unknown = input;
   for (const key of path) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseWith } from './schema-error.js';
+import { parserOf } from './schema-error.js';
 
 export const JOB_STATES = [
   'pending',
@@ -66,9 +66,7 @@ export const statusRecordSchema = z.object({
 
 export type StatusRecord = z.infer<typeof statusRecordSchema>;
 
-export function parseStatusRecord(input: unknown): StatusRecord {
-  return parseWith(statusRecordSchema, input, 'status record');
-}
+export const parseStatusRecord = parserOf<StatusRecord>(statusRecordSchema, 'status record');
 
 export function isFinalState(state: JobState): boolean {
   return FINAL_STATES.includes(state);

@@ -62,7 +62,7 @@ export {
 } from './reconcile/reconciler.js';
 export { type CheckResult, runChecks } from './runtime/agent-check.js';
 export { type AgentHttp, type ReadinessCheck, startAgentHttp } from './runtime/agent-http.js';
-export { AgentMetrics } from './runtime/agent-metrics.js';
+export { type AgentMetrics, createAgentMetrics } from './runtime/agent-metrics.js';
 export {
   type AgentRuntime,
   createAgentRuntime,

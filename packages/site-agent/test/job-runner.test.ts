@@ -5,7 +5,7 @@
  */
 import { type Logger, type Manifest, NotFoundError, type StatusRecord, StoreError, statusKey } from '@ferry/shared';
 import {
-  AgentMetrics,
+  createAgentMetrics,
   DeployCheckError,
   type DeployCheckResult,
   decideRequest,
@@ -152,7 +152,7 @@ function setup(options: { maxAttempts?: number; manifests?: Manifest[]; checker?
     },
     ...(options.checker ? { checker: options.checker } : {}),
     status,
-    metrics: new AgentMetrics({
+    metrics: createAgentMetrics({
       queueDepth: () => 0,
       activeDownloads: () => 0,
       peak: () => ({ downloads: 0, imports: 0 }),

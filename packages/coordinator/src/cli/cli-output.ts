@@ -1,11 +1,10 @@
 /** Human-readable output of the CLI commands (the `--json` variants print the objects themselves). */
 
-import { formatBytes, type Manifest, type PublishedEvent } from '@ferry/shared';
+import { formatBytes, type Manifest, type PublishedEvent, type SiteControl } from '@ferry/shared';
 import type { PublishResult } from '../publish/publish-image.js';
 import type { RepublishResult } from '../publish/republish-image.js';
 import type { RetireResult } from '../publish/retire-image.js';
 import type { RemoveSiteResult } from '../sites/remove-site.js';
-import type { SiteControl } from '../sites/site-control.js';
 import { renderColumns } from '../status/status-table.js';
 
 function eventLine(e: PublishedEvent): string {

@@ -24,16 +24,9 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  type Catalog,
-  describeError,
-  type EventBus,
-  type Logger,
-  parseListen,
-  type Secret,
-  type Topology,
-} from '@ferry/shared';
+import { describeError, type Logger, parseListen, type Secret } from '@ferry/shared';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { CoordinatorNats } from '../coordinator-context.js';
 import type { WebhookDeps } from '../discovery/artifactory-webhook.js';
 import type { RolloutDriverDeps } from '../rollout/rollout-driver.js';
 import type { StatusMatrix } from '../status/status-matrix.js';
@@ -73,7 +66,7 @@ export interface HttpApiOptions {
    * NATS for the live page (the daemon passes its context): KV watches on the topology feed
    * /api/events; catalog and bus serve /api/republish. Without it both answer 503.
    */
-  live?: { topology: Topology; catalog: Catalog; bus: EventBus };
+  live?: CoordinatorNats;
   logger?: Logger;
 }
 

@@ -3,25 +3,14 @@
  * NAME@VERSION [--site S] [--force]` does (republishImage), for the web page's button. A write:
  * token, same origin, JSON and bearer token are checked by the auth hook (request-access.ts).
  */
-import {
-  assertImageName,
-  assertSiteId,
-  assertVersion,
-  type Catalog,
-  type EventBus,
-  FerryError,
-  type Logger,
-  type Topology,
-} from '@ferry/shared';
+import { assertImageName, assertSiteId, assertVersion, FerryError, type Logger } from '@ferry/shared';
 import type { FastifyInstance } from 'fastify';
+import type { CoordinatorNats } from '../coordinator-context.js';
 import { ImageNotFoundError, UnknownSiteError } from '../errors.js';
 import { republishImage } from '../publish/republish-image.js';
 import { registerJsonWrite, strictObjectSchema } from './route-helpers.js';
 
-export interface RepublishDeps {
-  catalog: Catalog;
-  bus: EventBus;
-  topology: Topology;
+export interface RepublishDeps extends CoordinatorNats {
   logger?: Logger;
 }
 

@@ -4,24 +4,13 @@
  * ready, halts, finishes. Safe to run from the daemon and from a CLI command at the same time:
  * state changes are compare-and-set, and a wave's events carry stable Nats-Msg-Ids.
  */
-import {
-  type Catalog,
-  describeError,
-  type EventBus,
-  type Logger,
-  type Manifest,
-  publishedMsgId,
-  type RolloutRecord,
-  type Topology,
-} from '@ferry/shared';
+import { describeError, type Logger, type Manifest, publishedMsgId, type RolloutRecord } from '@ferry/shared';
+import type { CoordinatorNats } from '../coordinator-context.js';
 import { planRollout, type RolloutAction } from './rollout-planner.js';
 import type { RolloutStore } from './rollout-store.js';
 import { readImageStatuses, readSites } from './site-status.js';
 
-export interface RolloutDriverDeps {
-  topology: Topology;
-  catalog: Catalog;
-  bus: EventBus;
+export interface RolloutDriverDeps extends CoordinatorNats {
   rollouts: RolloutStore;
   logger?: Logger;
 }

@@ -18,14 +18,6 @@ import {
   type Topology,
 } from '@ferry/shared';
 
-export {
-  parseSiteControl,
-  SITE_CONTROL_SCHEMA,
-  type SiteControl,
-  siteControlKey,
-  siteControlSchema,
-} from '@ferry/shared';
-
 function operator(): string {
   let user = process.env.USER ?? 'unknown';
   try {

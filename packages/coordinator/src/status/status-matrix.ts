@@ -11,12 +11,12 @@ import {
   type ReconcileReport,
   type RolloutRecord,
   type RolloutView,
+  type SiteControl,
   type StatusRecord,
   targetsSite,
   viewRollout,
   waveOfSite,
 } from '@ferry/shared';
-import type { SiteControl } from '../sites/site-control.js';
 
 export const STATUS_JSON_SCHEMA = 'ferry/status/v1';
 

@@ -7,14 +7,15 @@ import {
   MessagingError,
   parseHeartbeat,
   parseReconcileReport,
+  parseSiteControl,
   parseStatusKey,
   type ReconcileReport,
   RolloutReader,
   type RolloutRecord,
+  type SiteControl,
   type Topology,
 } from '@ferry/shared';
 import { parseStatusRecordWithCheck } from '../rollout/site-status.js';
-import { parseSiteControl, type SiteControl } from '../sites/site-control.js';
 import type { StatusInput, StatusRecordWithCheck } from './status-matrix.js';
 
 type Kv = Topology['status'];

@@ -20,14 +20,15 @@ import {
   parseManifest,
   parseReconcileReport,
   parseRolloutRecord,
+  parseSiteControl,
   parseStatusKey,
   type ReconcileReport,
   type RolloutRecord,
+  type SiteControl,
   type Topology,
 } from '@ferry/shared';
 import type { KvWatchEntry } from '@nats-io/kv';
 import { parseStatusRecordWithCheck } from '../rollout/site-status.js';
-import { parseSiteControl, type SiteControl } from '../sites/site-control.js';
 import { buildStatusMatrix, STATUS_JSON_SCHEMA, type StatusInput } from '../status/status-matrix.js';
 
 export const STATUS_PATCH_SCHEMA = 'ferry/status-patch/v1';

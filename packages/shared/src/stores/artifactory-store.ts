@@ -86,12 +86,7 @@ export class ArtifactoryStore implements ObjectStore {
 
   async head(path: string): Promise<ObjectInfo | undefined> {
     const p = normalizeStorePath(path);
-    let res: Response<string>;
-    try {
-      res = await this.http.get(this.storageUrl(p));
-    } catch (err) {
-      throw this.mapError(err, 'head', p);
-    }
+    const res = await this.send('head', p, (http) => http.get(this.storageUrl(p)));
     if (res.statusCode === 404) return undefined;
     if (res.statusCode !== 200) throw this.httpError(res.statusCode, 'head', p);
     const info = this.parse<StorageInfo>(res.body, 'head', p);
@@ -136,12 +131,7 @@ export class ArtifactoryStore implements ObjectStore {
     const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/octet-stream' };
     if (options.size !== undefined) headers['content-length'] = String(options.size);
     if (options.sha256) headers['x-checksum-sha256'] = options.sha256;
-    let res: Response<string>;
-    try {
-      res = await this.http.put(this.contentUrl(p), { body, headers });
-    } catch (err) {
-      throw this.mapError(err, 'put', p);
-    }
+    const res = await this.send('put', p, (http) => http.put(this.contentUrl(p), { body, headers }));
     if (res.statusCode === 409 && options.sha256) {
       throw new StoreError(
         this.description,
@@ -156,13 +146,8 @@ export class ArtifactoryStore implements ObjectStore {
   }
 
   async probe(): Promise<void> {
-    let res: Response<string>;
-    try {
-      // The repository's storage info: 404 when the repository does not exist.
-      res = await this.http.get(this.storageUrl(''));
-    } catch (err) {
-      throw this.mapError(err, 'probe', '/');
-    }
+    // The repository's storage info: 404 when the repository does not exist.
+    const res = await this.send('probe', '/', (http) => http.get(this.storageUrl('')));
     if (res.statusCode === 404) {
       throw new StoreError(
         this.description,
@@ -179,12 +164,9 @@ export class ArtifactoryStore implements ObjectStore {
     const pre = normalizeStorePrefix(prefix);
     // The File List API lists a folder: list the folder the prefix lies in, filter by prefix.
     const folder = pre.includes('/') ? pre.slice(0, pre.lastIndexOf('/')) : '';
-    let res: Response<string>;
-    try {
-      res = await this.http.get(`${this.storageUrl(folder)}?list&deep=1&listFolders=0`);
-    } catch (err) {
-      throw this.mapError(err, 'list', pre || '/');
-    }
+    const res = await this.send('list', pre || '/', (http) =>
+      http.get(`${this.storageUrl(folder)}?list&deep=1&listFolders=0`),
+    );
     if (res.statusCode === 404) return;
     if (res.statusCode !== 200) throw this.httpError(res.statusCode, 'list', pre || '/');
     const list = this.parse<FileList>(res.body, 'list', pre || '/');
@@ -203,15 +185,23 @@ export class ArtifactoryStore implements ObjectStore {
 
   async delete(path: string): Promise<void> {
     const p = normalizeStorePath(path);
-    let res: Response<string>;
-    try {
-      res = await this.http.delete(this.contentUrl(p));
-    } catch (err) {
-      throw this.mapError(err, 'delete', p);
-    }
+    const res = await this.send('delete', p, (http) => http.delete(this.contentUrl(p)));
     // 404: already gone; deleting is idempotent.
     if (res.statusCode === 404 || res.statusCode === 204 || res.statusCode === 200) return;
     throw this.httpError(res.statusCode, 'delete', p);
+  }
+
+  /** One request; what it throws (network, timeout, TLS) becomes the operation's StoreError. */
+  private async send(
+    operation: string,
+    path: string,
+    request: (http: Got) => Promise<Response<string>>,
+  ): Promise<Response<string>> {
+    try {
+      return await request(this.http);
+    } catch (err) {
+      throw this.mapError(err, operation, path);
+    }
   }
 
   private parse<T>(body: string, operation: string, path: string): T {

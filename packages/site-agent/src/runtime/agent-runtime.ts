@@ -15,7 +15,7 @@ import { SiteDeployCheck } from '../deploy-check/site-deploy-check.js';
 import { VimClient, type VimClientOptions } from '../deploy-check/vim-client.js';
 import type { JobImporter } from '../jobs/job-runner.js';
 import { DownloadCache } from '../transfer/download-cache.js';
-import { ImageImporter } from '../transfer/image-importer.js';
+import { ImageImporter, type ImageImporterOptions } from '../transfer/image-importer.js';
 import { PullImport } from '../transfer/pull-import.js';
 import type { PullServer } from '../transfer/pull-server.js';
 import { SubscribedImporter } from '../transfer/subscribed-importer.js';
@@ -60,18 +60,25 @@ export interface AgentRuntime {
   libraryId(refresh?: boolean): Promise<string>;
 }
 
-/** The vCenter client for a zone's `vsphere` config; the password is revealed only here. */
+/** What both vCenter clients (REST and vim25) log in with; the password is revealed only here. */
+async function vcenterLogin(vsphere: VsphereConfig) {
+  return {
+    url: vsphere.url,
+    username: vsphere.username,
+    password: vsphere.password.reveal(),
+    insecure: vsphere.insecure,
+    ca: vsphere.caFile ? await readFile(vsphere.caFile) : undefined,
+  };
+}
+
+/** The vCenter (REST) client for a zone's `vsphere` config. */
 export async function createLibraryClient(
   vsphere: VsphereConfig,
   overrides: Partial<ContentLibraryClientOptions> = {},
 ): Promise<ContentLibraryClient> {
   return new ContentLibraryClient({
-    url: vsphere.url,
-    username: vsphere.username,
-    password: vsphere.password.reveal(),
+    ...(await vcenterLogin(vsphere)),
     passwordSource: vsphere.password.source,
-    insecure: vsphere.insecure,
-    ca: vsphere.caFile ? await readFile(vsphere.caFile) : undefined,
     keepAliveMs: vsphere.keepAliveMs,
     ...overrides,
   });
@@ -105,14 +112,7 @@ export async function createVimClient(
   vsphere: VsphereConfig,
   overrides: Partial<VimClientOptions> = {},
 ): Promise<VimClient> {
-  return new VimClient({
-    url: vsphere.url,
-    username: vsphere.username,
-    password: vsphere.password.reveal(),
-    insecure: vsphere.insecure,
-    ca: vsphere.caFile ? await readFile(vsphere.caFile) : undefined,
-    ...overrides,
-  });
+  return new VimClient({ ...(await vcenterLogin(vsphere)), ...overrides });
 }
 
 /** The site's deploy check, or undefined when it is not enabled. */
@@ -188,32 +188,23 @@ async function baseTarget(rt: AgentRuntime, t: TargetConfig) {
   // The client names its own component (content-library).
   const library = await createLibraryClient(t.vsphere, { logger: log });
   const identity: SiteIdentity = { site: t.site, zone: rt.config.zone, labels: t.labels };
-  const vcenter = [rt.buckets.vcenter, bucketOf(t.bandwidth.vcenter)].filter((b) => b !== undefined);
-  const targetBuckets = [bucketOf(t.bandwidth.vcenter)].filter((b) => b !== undefined);
   const deployCheck = await createSiteDeployCheck(t, library, log);
-  return { log, library, identity, vcenter, targetBuckets, ...(deployCheck ? { deployCheck } : {}) };
+  return { log, library, identity, ...(deployCheck ? { deployCheck } : {}) };
 }
 
-async function pushOrPullTarget(rt: AgentRuntime, t: TargetConfig, publish: boolean): Promise<TargetRuntime> {
-  const { log, library, identity, vcenter, targetBuckets, deployCheck } = await baseTarget(rt, t);
-  let idPromise: Promise<string> | undefined;
-  const libraryId = (refresh = false) => {
-    if (refresh) idPromise = undefined;
-    idPromise ??= library.ensureLibrary(t.vsphere.library, t.vsphere.datastore, { publish }).catch((err) => {
-      idPromise = undefined; // try again next time (vCenter may be back)
-      throw err;
-    });
-    return idPromise;
-  };
-  const pull =
-    t.transfer === 'pull'
-      ? new PullImport({
-          server: () => rt.pullServer,
-          ttlMs: rt.config.pull?.ttl ?? 0,
-          buckets: targetBuckets,
-          logger: log,
-        })
-      : undefined;
+/**
+ * A target's runtime around its library id. Its importer names and finds items in the library, and
+ * transfers images with `transfer` (push/pull); its jobs run `jobImporter`, else that importer.
+ */
+function targetRuntime(
+  rt: AgentRuntime,
+  t: TargetConfig,
+  base: Awaited<ReturnType<typeof baseTarget>>,
+  libraryId: () => Promise<string>,
+  transfer: Pick<ImageImporterOptions, 'targetImports' | 'uploadBuckets' | 'pull'>,
+  jobImporter?: JobImporter,
+): TargetRuntime {
+  const { log, library, identity, deployCheck } = base;
   const importer = new ImageImporter({
     library,
     libraryId,
@@ -221,9 +212,7 @@ async function pushOrPullTarget(rt: AgentRuntime, t: TargetConfig, publish: bool
     cache: rt.cache,
     queues: rt.queues,
     itemNameTemplate: t.vsphere.itemName,
-    ...(t.imports === undefined ? {} : { targetImports: new PQueue({ concurrency: t.imports }) }),
-    uploadBuckets: vcenter,
-    ...(pull ? { pull } : {}),
+    ...transfer,
     logger: log,
   });
   return {
@@ -232,13 +221,41 @@ async function pushOrPullTarget(rt: AgentRuntime, t: TargetConfig, publish: bool
     library,
     libraryId,
     importer,
-    jobImporter: importer,
+    jobImporter: jobImporter ?? importer,
     ...(deployCheck ? { deployCheck } : {}),
   };
 }
 
+async function pushOrPullTarget(rt: AgentRuntime, t: TargetConfig, publish: boolean): Promise<TargetRuntime> {
+  const base = await baseTarget(rt, t);
+  let idPromise: Promise<string> | undefined;
+  const libraryId = (refresh = false) => {
+    if (refresh) idPromise = undefined;
+    idPromise ??= base.library.ensureLibrary(t.vsphere.library, t.vsphere.datastore, { publish }).catch((err) => {
+      idPromise = undefined; // try again next time (vCenter may be back)
+      throw err;
+    });
+    return idPromise;
+  };
+  const targetBuckets = [bucketOf(t.bandwidth.vcenter)].filter((b) => b !== undefined);
+  const pull =
+    t.transfer === 'pull'
+      ? new PullImport({
+          server: () => rt.pullServer,
+          ttlMs: rt.config.pull?.ttl ?? 0,
+          buckets: targetBuckets,
+          logger: base.log,
+        })
+      : undefined;
+  return targetRuntime(rt, t, base, libraryId, {
+    ...(t.imports === undefined ? {} : { targetImports: new PQueue({ concurrency: t.imports }) }),
+    uploadBuckets: [rt.buckets.vcenter, ...targetBuckets].filter((b) => b !== undefined),
+    ...(pull ? { pull } : {}),
+  });
+}
+
 async function subscribeTarget(rt: AgentRuntime, t: TargetConfig): Promise<TargetRuntime> {
-  const { log, library, identity, deployCheck } = await baseTarget(rt, t);
+  const base = await baseTarget(rt, t);
   const source = rt.targets.find((s) => s.config.site === t.subscribe);
   if (!source) throw new Error(`target ${t.site} subscribes to ${t.subscribe}, which is not a target of this agent`);
   const itemNameOf = source.importer;
@@ -249,9 +266,9 @@ async function subscribeTarget(rt: AgentRuntime, t: TargetConfig): Promise<Targe
       libraryId: () => source.libraryId(),
       findItem: (m) => source.importer.findItem(m),
     },
-    target: { library, libraryName: t.vsphere.library, datastore: t.vsphere.datastore },
+    target: { library: base.library, libraryName: t.vsphere.library, datastore: t.vsphere.datastore },
     itemName: (m) => itemNameOf.itemName(m),
-    logger: log,
+    logger: base.log,
   });
   const libraryId = async () => {
     const id = await sync.libraryId();
@@ -263,22 +280,5 @@ async function subscribeTarget(rt: AgentRuntime, t: TargetConfig): Promise<Targe
     return id;
   };
   // Item names and lookups in the subscribed library; never used to transfer (jobImporter syncs).
-  const importer = new ImageImporter({
-    library,
-    libraryId,
-    store: rt.store,
-    cache: rt.cache,
-    queues: rt.queues,
-    itemNameTemplate: t.vsphere.itemName,
-    logger: log,
-  });
-  return {
-    config: t,
-    identity,
-    library,
-    libraryId,
-    importer,
-    jobImporter: sync,
-    ...(deployCheck ? { deployCheck } : {}),
-  };
+  return targetRuntime(rt, t, base, libraryId, {}, sync);
 }

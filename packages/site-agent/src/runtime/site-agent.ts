@@ -14,7 +14,7 @@ import type { StatusWriter } from '../jobs/status-writer.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import { PullServer } from '../transfer/pull-server.js';
 import { type AgentHttp, type ReadinessCheck, startAgentHttp } from './agent-http.js';
-import { AgentMetrics } from './agent-metrics.js';
+import { type AgentMetrics, createAgentMetrics } from './agent-metrics.js';
 import { checkReadiness, failingForSite, ReadinessReporter } from './agent-readiness.js';
 import type { AgentRuntime } from './agent-runtime.js';
 import { SiteTarget } from './site-target.js';
@@ -58,7 +58,7 @@ export class SiteAgent {
       rt.log,
       () => this.httpUrl,
     );
-    this.metrics = new AgentMetrics({
+    this.metrics = createAgentMetrics({
       queueDepth: () => rt.queues.depth,
       activeDownloads: () => rt.queues.active.downloads,
       activeImports: () => rt.queues.active.imports,
