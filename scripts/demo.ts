@@ -47,7 +47,7 @@ const SITES: readonly DemoSite[] = [
   { site: 'dc3-vc2', zone: 'corporate', labels: { region: 'eu-central' }, agent: 'dc3-corp' },
 ];
 const AGENTS = demoAgents(SITES);
-const IMAGE = { name: 'ubuntu-2204', version: '2026.11.21' };
+const IMAGE = { name: 'ubuntu-22.04', version: '2026.11.21' };
 const TIMEOUT_MS = 170_000;
 
 const { keep, keepFiles, diskSize } = parseDemoArgs(process.argv.slice(2));

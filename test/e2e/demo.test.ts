@@ -18,7 +18,7 @@ describe('the demo (npm run demo)', () => {
     expect(code, out).toBe(0);
     expect(out).toMatch(/zone agent dc3-corp serves dc3-vc1 and dc3-vc2/);
     for (const site of ['dc1-corp', 'dc2-corp', 'dc2-pci', 'dc3-vc1', 'dc3-vc2']) {
-      expect(out).toMatch(new RegExp(`${site}\\s+golden-images / ubuntu-2204-2026\\.11\\.21\\s+3 files`));
+      expect(out).toMatch(new RegExp(`${site}\\s+golden-images / ubuntu-22\\.04-2026\\.11\\.21\\s+3 files`));
     }
     expect(out).toMatch(/ready everywhere/);
     expect(out).not.toMatch(/at .*\.ts:\d+/); // no stack traces
