@@ -200,7 +200,10 @@ describe('rollouts in the matrix', () => {
   const input = (r: RolloutRecord): StatusInput => ({
     manifests: [u2],
     records: [
-      { ...record('dc1', u2, { state: 'ready' }), check: { passed: true, vm: 'vm-42' } },
+      {
+        ...record('dc1', u2, { state: 'ready' }),
+        check: { passed: true, vm: 'vm-42', durationMs: 900, at: '2026-12-01T10:00:00.000Z' },
+      },
       record('dc2', u2, { state: 'pending' }),
     ],
     heartbeats: [heartbeat('dc1', 1_000), heartbeat('dc2', 1_000)],

@@ -10,13 +10,11 @@ import {
   listKeys,
   MessagingError,
   parseHeartbeat,
-  parseStatusRecord,
   type SiteIdentity,
   statusKey,
   type Topology,
 } from '@ferry/shared';
 import { z } from 'zod';
-import type { DeployCheckResult, StatusRecordWithCheck } from '../status/status-matrix.js';
 import type { SiteImageStatus } from './rollout-planner.js';
 
 const siteImageStatusSchema = z.looseObject({
@@ -26,22 +24,6 @@ const siteImageStatusSchema = z.looseObject({
   retryAt: z.string().optional(),
   check: z.looseObject({ passed: z.boolean() }).optional(),
 });
-
-/** The deploy check part of a raw status record, when it carries one. */
-export function readCheck(value: unknown): DeployCheckResult | undefined {
-  const r = siteImageStatusSchema.shape.check.safeParse((value as { check?: unknown } | null)?.check);
-  return r.success ? r.data : undefined;
-}
-
-/** A status record with its deploy check result (read on its own: see the top of this file). */
-export function parseStatusRecordWithCheck(value: unknown): StatusRecordWithCheck {
-  const check = readCheck(value);
-  // The rest strictly; the check (whose full shape the agent's schema defines) only as read above.
-  const rest = Object.fromEntries(
-    Object.entries((value ?? {}) as Record<string, unknown>).filter(([k]) => k !== 'check'),
-  );
-  return { ...parseStatusRecord(rest), ...(check ? { check } : {}) };
-}
 
 export function readSiteImageStatus(value: unknown): SiteImageStatus | undefined {
   const r = siteImageStatusSchema.safeParse(value);

@@ -4,6 +4,7 @@
  * rows out. The returned object IS the JSON shape documented in the README (ferry status --json).
  */
 import {
+  type DeployCheckRecord,
   HEARTBEAT_STALE_MS,
   type Heartbeat,
   type JobState,
@@ -20,14 +21,9 @@ import {
 
 export const STATUS_JSON_SCHEMA = 'ferry/status/v1';
 
-/** A deploy check result as an agent records it (only `passed` is relied on here). */
-export type DeployCheckResult = { passed: boolean } & Record<string, unknown>;
-/** A status record whose deploy check is read leniently (see rollout/site-status.ts). */
-export type StatusRecordWithCheck = Omit<StatusRecord, 'check'> & { check?: DeployCheckResult };
-
 export interface StatusInput {
   manifests: readonly Manifest[];
-  records: ReadonlyArray<StatusRecordWithCheck>;
+  records: ReadonlyArray<StatusRecord>;
   /** `ferry_rollouts` records (absent: no image has a rollout). */
   rollouts?: readonly RolloutRecord[];
   heartbeats: readonly Heartbeat[];
@@ -101,7 +97,7 @@ export interface StatusCell {
   /** The rollout wave this site belongs to, when the image has a rollout. */
   wave: string | null;
   /** The deploy check result, when the agent ran one. */
-  check: DeployCheckResult | null;
+  check: DeployCheckRecord | null;
 }
 
 export interface ImageRow {
@@ -133,7 +129,7 @@ export function isTransferring(state: JobState): boolean {
   return TRANSFERRING.includes(state);
 }
 
-function toCell(record: StatusRecordWithCheck, manifest: Manifest | undefined, wave: string | null): StatusCell {
+function toCell(record: StatusRecord, manifest: Manifest | undefined, wave: string | null): StatusCell {
   return {
     state: record.state,
     bytesDone: record.bytesDone,

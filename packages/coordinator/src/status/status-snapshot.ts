@@ -9,14 +9,15 @@ import {
   parseReconcileReport,
   parseSiteControl,
   parseStatusKey,
+  parseStatusRecord,
   type ReconcileReport,
   RolloutReader,
   type RolloutRecord,
   type SiteControl,
+  type StatusRecord,
   type Topology,
 } from '@ferry/shared';
-import { parseStatusRecordWithCheck } from '../rollout/site-status.js';
-import type { StatusInput, StatusRecordWithCheck } from './status-matrix.js';
+import type { StatusInput } from './status-matrix.js';
 
 type Kv = Topology['status'];
 
@@ -58,7 +59,7 @@ export async function readStatusInput(deps: {
       ? new RolloutReader(rolloutKv).list((key, err) => log?.warn({ key, err: err.message }, 'invalid rollout skipped'))
       : Promise.resolve([] as RolloutRecord[]),
   ]);
-  const records: StatusRecordWithCheck[] = [];
+  const records: StatusRecord[] = [];
   const reports: ReconcileReport[] = [];
   const controls: SiteControl[] = [];
   for (const { key, value } of statusEntries) {
@@ -67,7 +68,7 @@ export async function readStatusInput(deps: {
       else if (key.endsWith('._control')) {
         const c = parseSiteControl(value);
         if (c) controls.push(c);
-      } else if (parseStatusKey(key)) records.push(parseStatusRecordWithCheck(value));
+      } else if (parseStatusKey(key)) records.push(parseStatusRecord(value));
     } catch (err) {
       log?.warn({ key, err: (err as Error).message }, 'invalid status entry skipped');
     }

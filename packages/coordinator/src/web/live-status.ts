@@ -22,13 +22,13 @@ import {
   parseRolloutRecord,
   parseSiteControl,
   parseStatusKey,
+  parseStatusRecord,
   type ReconcileReport,
   type RolloutRecord,
   type SiteControl,
   type Topology,
 } from '@ferry/shared';
 import type { KvWatchEntry } from '@nats-io/kv';
-import { parseStatusRecordWithCheck } from '../rollout/site-status.js';
 import { buildStatusMatrix, STATUS_JSON_SCHEMA, type StatusInput } from '../status/status-matrix.js';
 
 export const STATUS_PATCH_SCHEMA = 'ferry/status-patch/v1';
@@ -283,7 +283,7 @@ export class LiveStatus {
     } else if (key.endsWith('._control')) {
       set(this.#controls, put ? parse('site control', parseSiteControl) : undefined);
     } else if (parseStatusKey(key)) {
-      set(this.#records, put ? parse('status record', parseStatusRecordWithCheck) : undefined);
+      set(this.#records, put ? parse('status record', parseStatusRecord) : undefined);
     }
   }
 
