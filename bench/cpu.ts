@@ -10,11 +10,11 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
-import { ContentLibraryClient, DownloadCache, ImageImporter, TransferQueues } from '@ferry/site-agent/internal';
+import { DownloadCache, ImageImporter, TransferQueues } from '@ferry/site-agent/internal';
 import { log, MiB, now, round, run } from './common.js';
 import { curlOpensslSha256 } from './scenarios/download.js';
 import { curlImport } from './scenarios/import.js';
-import { BenchWorld, prefilledImporter } from './world.js';
+import { BenchWorld, benchLibrary, prefilledImporter } from './world.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
@@ -37,13 +37,7 @@ try {
   const { ova, manifest } = await world.ova(size);
   const gib = ova.size / 2 ** 30;
   const vc = await world.vcsim();
-  const library = new ContentLibraryClient({
-    url: vc.url,
-    username: vc.username,
-    password: vc.password,
-    ca: await readFile(vc.caFile),
-  });
-  const libraryId = await library.ensureLibrary('bench', vc.datastoreId);
+  const { library, libraryId } = await benchLibrary(vc);
 
   const measure = async (what: string, body: () => Promise<void>, children = false) => {
     await body(); // warm-up

@@ -5,13 +5,13 @@
  *   pnpm exec tsx bench/profile.ts download [--size 512MiB] [--runs 3]
  *   pnpm exec tsx bench/profile.ts import
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
-import { ContentLibraryClient, DownloadCache } from '@ferry/site-agent/internal';
+import { DownloadCache } from '@ferry/site-agent/internal';
 import { log, MiB, mibPerSec, now, REPO_ROOT } from './common.js';
-import { BenchWorld, cacheComplete, prefilledImporter } from './world.js';
+import { BenchWorld, benchLibrary, cacheComplete, prefilledImporter } from './world.js';
 
 interface ProfileNode {
   id: number;
@@ -81,13 +81,7 @@ try {
     };
   } else {
     const vc = await world.vcsim();
-    const library = new ContentLibraryClient({
-      url: vc.url,
-      username: vc.username,
-      password: vc.password,
-      ca: await readFile(vc.caFile),
-    });
-    const libraryId = await library.ensureLibrary('bench', vc.datastoreId);
+    const { library, libraryId } = await benchLibrary(vc);
     // ferry: the verified file is already in the cache (a hard link to the OVA).
     const importer = await prefilledImporter(world, join(world.dir, 'pcache'), library, libraryId, ova);
     body = async () => {

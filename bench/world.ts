@@ -2,12 +2,12 @@
  * The benchmark's world on loopback: s3rver in its own process, nats-server, vcsims (separate
  * Go processes), a signing key, and the OVAs of each size (built once, staged once).
  */
-import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest, ObjectStore } from '@ferry/shared';
 import {
-  type ContentLibraryClient,
+  ContentLibraryClient,
   DownloadCache,
   ImageImporter,
   type ImportProgress,
@@ -206,4 +206,18 @@ export function cacheComplete(p: ImportProgress): boolean {
   return p.state === 'downloading'
     ? p.bytesDone === p.bytesTotal
     : p.state === 'importing' && p.bytesDownloaded === undefined;
+}
+
+/** A Content Library client on a bench vcsim (its own CA) and the id of library `name` in it. */
+export async function benchLibrary(
+  vc: VcsimHandle,
+  name = 'bench',
+): Promise<{ library: ContentLibraryClient; libraryId: string }> {
+  const library = new ContentLibraryClient({
+    url: vc.url,
+    username: vc.username,
+    password: vc.password,
+    ca: await readFile(vc.caFile),
+  });
+  return { library, libraryId: await library.ensureLibrary(name, vc.datastoreId) };
 }

@@ -7,10 +7,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ContentLibraryClient, PullServer, pullIntoSession, TokenBucket, throttle } from '@ferry/site-agent/internal';
+import { PullServer, pullIntoSession, TokenBucket, throttle } from '@ferry/site-agent/internal';
 import { randomStream, sha256Of } from '../../test/world/ova.js';
 import { type BenchOptions, log, MiB, median, now, repeat, round, type ScenarioResult } from '../common.js';
-import type { BenchWorld } from '../world.js';
+import { type BenchWorld, benchLibrary } from '../world.js';
 
 const SIZE = 256 * MiB;
 const RATE = 50 * MiB;
@@ -22,13 +22,7 @@ export async function benchBandwidth(world: BenchWorld, opts: BenchOptions): Pro
   const file = join(dir, 'disk.vmdk');
   await pipeline(randomStream(SIZE, 'bandwidth'), createWriteStream(file));
   const sha256 = await sha256Of(createReadStream(file));
-  const library = new ContentLibraryClient({
-    url: vc.url,
-    username: vc.username,
-    password: vc.password,
-    insecure: true,
-  });
-  const libraryId = await library.ensureLibrary('bench-bandwidth', vc.datastoreId);
+  const { library, libraryId } = await benchLibrary(vc, 'bench-bandwidth');
   const runs = Math.min(opts.runs, 2);
 
   log(`bandwidth: PUSH of ${SIZE / MiB} MiB at ${RATE / MiB} MiB/s, ${runs} runs + warm-up`);

@@ -4,10 +4,9 @@
  * the plain tools doing the agent's two jobs (download + verify, upload) alone and at once.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureTopology, parseStatusRecord, statusKey } from '@ferry/shared';
-import { ContentLibraryClient } from '@ferry/site-agent/internal';
 import { connect } from '@nats-io/transport-node';
 import { FERRY_AGENT_BIN, FERRY_BIN } from '../../test/support/processes.js';
 import { freePort } from '../../test/world/ports.js';
@@ -25,7 +24,7 @@ import {
   stopChild,
   wallMs,
 } from '../common.js';
-import type { BenchWorld, StagedOva } from '../world.js';
+import { type BenchWorld, benchLibrary, type StagedOva } from '../world.js';
 import { curlOpensslSha256 } from './download.js';
 import { curlImport } from './import.js';
 
@@ -141,13 +140,7 @@ async function plainTools(world: BenchWorld, staged: StagedOva, runs: number): P
   const { ova, manifest } = staged;
   const vc = await world.vcsim();
   const dir = await world.tempDir('e2e-plain');
-  const library = new ContentLibraryClient({
-    url: vc.url,
-    username: vc.username,
-    password: vc.password,
-    ca: await readFile(vc.caFile),
-  });
-  const libraryId = await library.ensureLibrary('bench', vc.datastoreId);
+  const { library, libraryId } = await benchLibrary(vc);
   const files = join(dir, 'files');
   await mkdir(files, { recursive: true });
   await run('tar', ['-xf', ova.path, '-C', files]);

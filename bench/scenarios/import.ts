@@ -3,10 +3,10 @@
  * cache is pre-filled so nothing is downloaded) vs ContentLibraryClient for the calls + `curl -T`
  * for each file extracted from the OVA beforehand.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '@ferry/shared';
-import { ContentLibraryClient } from '@ferry/site-agent/internal';
+import type { ContentLibraryClient } from '@ferry/site-agent/internal';
 import type { VcsimHandle } from '../../test/world/vcsim.js';
 import {
   type BenchOptions,
@@ -21,7 +21,7 @@ import {
   run,
   type ScenarioResult,
 } from '../common.js';
-import { type BenchWorld, cacheComplete, prefilledImporter, type StagedOva } from '../world.js';
+import { type BenchWorld, benchLibrary, cacheComplete, prefilledImporter, type StagedOva } from '../world.js';
 
 /** A REST session id of vcsim (the header curl sends), by the documented login call, through curl. */
 export async function vcenterSession(vc: VcsimHandle): Promise<string> {
@@ -87,13 +87,7 @@ export async function benchImport(
   const { ova, manifest } = staged;
   const vc = await world.vcsim();
   const dir = await world.tempDir('import');
-  const library = new ContentLibraryClient({
-    url: vc.url,
-    username: vc.username,
-    password: vc.password,
-    ca: await readFile(vc.caFile),
-  });
-  const libraryId = await library.ensureLibrary('bench', vc.datastoreId);
+  const { library, libraryId } = await benchLibrary(vc);
   // ferry: the verified file is already in the cache (a hard link to the OVA).
   const importer = await prefilledImporter(world, join(dir, 'cache'), library, libraryId, ova);
   const runs = opts.runs;
