@@ -199,12 +199,13 @@ export function fsReason(err: unknown): string {
 export class OvaFormatError extends FerryError {
   constructor(
     readonly entry: string | undefined,
-    message: string,
+    /** What is wrong with it (the message without the entry's name). */
+    readonly reason: string,
     options: { cause?: unknown } = {},
   ) {
     super(
       'OVA_INVALID',
-      entry === undefined ? `OVA: ${message}` : `OVA entry ${JSON.stringify(entry)}: ${message}`,
+      entry === undefined ? `OVA: ${reason}` : `OVA entry ${JSON.stringify(entry)}: ${reason}`,
       options,
     );
   }

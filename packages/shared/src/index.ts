@@ -108,7 +108,7 @@ export {
   siteKey,
   statusKey,
 } from './nats-names.js';
-export type { ByteRange, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
+export type { ByteRange, HttpGetPlan, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 export {
   inspectOva,
   type OvaEntry,
@@ -188,6 +188,13 @@ export { isSafeStorePath } from './store-path-check.js';
 export { ArtifactoryStore, type ArtifactoryStoreOptions } from './stores/artifactory-store.js';
 export { createStore } from './stores/create-store.js';
 export { FileStore, type FileStoreOptions } from './stores/file-store.js';
+export {
+  type ByteSink,
+  HttpGetError,
+  type HttpGetOptions,
+  type HttpGetRequest,
+  httpGetInto,
+} from './stores/http-get.js';
 export { partSizeFor, S3Store, type S3StoreOptions } from './stores/s3-store.js';
 export { normalizeStorePath, normalizeStorePrefix } from './stores/store-path.js';
 export { type SiteIdentity, selectorMatches, targetsSite } from './targets.js';

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { HttpGetError, HttpGetRequest } from './stores/http-get.js';
 
 export interface ObjectInfo {
   /** Path inside the store (no bucket or repository). */
@@ -33,6 +34,12 @@ export interface ObjectStore {
   readonly description: string;
   head(path: string): Promise<ObjectInfo | undefined>;
   get(path: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * The plain HTTP GET that reads `path` (signed, or with the store's credentials), for a reader
+   * that puts the bytes in reused buffers (`httpGetInto`: the agent's download); `fail` turns that
+   * reader's errors into this store's. A store that is not HTTP (a local directory) has none.
+   */
+  httpGet?(path: string, range?: ByteRange): Promise<HttpGetPlan>;
   put(path: string, body: Readable, options?: PutOptions): Promise<void>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
   delete(path: string): Promise<void>;
@@ -41,4 +48,11 @@ export interface ObjectStore {
    * listed (one request, at most one object): `check` must tell a typo from a reachable store.
    */
   probe(): Promise<void>;
+}
+
+/** How to read one object over plain HTTP; `request` carries secrets (a signature, a token): never log it. */
+export interface HttpGetPlan {
+  request: HttpGetRequest;
+  /** The store's own error (NotFoundError, StoreError with `retryable`) for a failed GET. */
+  fail(err: HttpGetError): Error;
 }

@@ -13,7 +13,10 @@ import { startFaultProxy } from '../../../test/world/fault-proxy.js';
 import { startS3 } from '../../../test/world/s3.js';
 import {
   ArtifactoryStore,
+  type ByteRange,
   FileStore,
+  HttpGetError,
+  httpGetInto,
   InvalidNameError,
   NotFoundError,
   normalizeStorePath,
@@ -42,6 +45,22 @@ async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** The object (or `range` of it) through the store's plain HTTP GET into a reused buffer; its errors as the store's. */
+async function httpGetAll(store: ObjectStore, path: string, range?: ByteRange): Promise<Buffer> {
+  const plan = await store.httpGet!(path, range);
+  const parts: Buffer[] = [];
+  const sink = {
+    take: (chunk: Buffer) => parts.push(Buffer.from(chunk)) && chunk.length,
+    room: async () => {},
+  };
+  try {
+    await httpGetInto(plan.request, sink, { expect: range ? 206 : 200, bufferBytes: 64 << 10 });
+  } catch (err) {
+    throw err instanceof HttpGetError ? plan.fail(err) : err;
+  }
+  return Buffer.concat(parts);
 }
 
 async function collect(it: AsyncIterable<{ path: string }>): Promise<string[]> {
@@ -168,6 +187,24 @@ describe.each(cases)('$name', (c) => {
     expect(got.equals(BIG.subarray(start, end + 1))).toBe(true);
     const tail = await readAll(await store.get(key, { start: BIG.length - 10 }));
     expect(tail.equals(BIG.subarray(BIG.length - 10))).toBe(true);
+  });
+
+  test('httpGet (stores over HTTP): the whole object and a range arrive exactly; a missing key is a NotFoundError', async () => {
+    if (!store.httpGet) {
+      expect(store).toBeInstanceOf(FileStore);
+      return;
+    }
+    expect(
+      createHash('sha256')
+        .update(await httpGetAll(store, key))
+        .digest('hex'),
+    ).toBe(BIG_SHA256);
+    const start = 5 * MiB + 3;
+    expect((await httpGetAll(store, key, { start })).equals(BIG.subarray(start))).toBe(true);
+    const missing = 'ubuntu-22.04/1999.01.01/missing.ova';
+    const err = await httpGetAll(store, missing).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect((err as Error).message).toContain(missing);
   });
 
   test('list by prefix', async () => {
@@ -302,6 +339,24 @@ describe('S3Store faults', () => {
     expect(createHash('sha256').update(have).update(rest).digest('hex')).toBe(BIG_SHA256);
   });
 
+  test('httpGet: a 503 and a cut body are retryable StoreErrors; the cut resumes with a range', async () => {
+    proxy.setMode('http503');
+    try {
+      const err = await httpGetAll(store, 'obj.bin').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).retryable).toBe(true);
+      expect((err as StoreError).status).toBe(503);
+    } finally {
+      proxy.setMode('pass');
+    }
+    proxy.cutAfterBytes(5 * MiB);
+    const err = await httpGetAll(store, 'obj.bin').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).retryable).toBe(true);
+    const rest = await httpGetAll(store, 'obj.bin', { start: 5 * MiB });
+    expect(rest.equals(BIG.subarray(5 * MiB))).toBe(true);
+  });
+
   test('wrong credentials are a non-retryable StoreError that says what to check and leaks no secret', async () => {
     // s3rver checks the access key id but does not verify SigV4 signatures (only V2), so a wrong
     // secret alone would pass there: use an unknown key id (InvalidAccessKeyId, 403).
@@ -314,12 +369,14 @@ describe('S3Store faults', () => {
       accessKeyId: 'NOT-A-KEY-ID',
       secretAccessKey: secret,
     });
-    const err = await bad.get('obj.bin').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StoreError);
-    expect((err as StoreError).retryable).toBe(false);
-    expect((err as StoreError).status).toBe(403);
-    expect((err as StoreError).message).toMatch(/credentials/);
-    expect(JSON.stringify({ m: (err as Error).message, c: String((err as Error).cause) })).not.toContain(secret);
+    for (const read of [() => bad.get('obj.bin'), () => httpGetAll(bad, 'obj.bin')]) {
+      const err = await read().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).retryable).toBe(false);
+      expect((err as StoreError).status).toBe(403);
+      expect((err as StoreError).message).toMatch(/credentials/);
+      expect(JSON.stringify({ m: (err as Error).message, c: String((err as Error).cause) })).not.toContain(secret);
+    }
   });
 });
 
@@ -339,12 +396,14 @@ describe('ArtifactoryStore faults', () => {
       new ArtifactoryStore({ url: art.url, repo: art.repo, token: wrong }),
       new ArtifactoryStore({ url: art.url, repo: art.repo, apiKey: wrong }),
     ]) {
-      const err = await store.get('a/b.ova').catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(StoreError);
-      expect((err as StoreError).retryable).toBe(false);
-      expect((err as StoreError).status).toBe(401);
-      expect((err as StoreError).message).toMatch(/token/);
-      expect((err as StoreError).message).not.toContain(wrong);
+      for (const read of [() => store.get('a/b.ova'), () => httpGetAll(store, 'a/b.ova')]) {
+        const err = await read().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreError);
+        expect((err as StoreError).retryable).toBe(false);
+        expect((err as StoreError).status).toBe(401);
+        expect((err as StoreError).message).toMatch(/token/);
+        expect((err as StoreError).message).not.toContain(wrong);
+      }
       expect(store.description).not.toContain(wrong);
       const putErr = await store.put('a/b.ova', Readable.from([Buffer.from('x')])).catch((e: unknown) => e);
       expect((putErr as StoreError).status).toBe(401);
@@ -375,6 +434,9 @@ describe('ArtifactoryStore faults', () => {
     expect((err as StoreError).status).toBe(416);
     expect((err as StoreError).retryable).toBe(false);
     expect(art.requests).toBe(before + 1);
+    const httpErr = await httpGetAll(store, 'r/five.bin', { start: 10 }).catch((e: unknown) => e);
+    expect((httpErr as StoreError).status).toBe(416);
+    expect((httpErr as StoreError).retryable).toBe(false);
   });
 });
 

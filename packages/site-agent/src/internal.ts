@@ -83,7 +83,7 @@ export {
   type FetchOptions,
   type ImageCache,
 } from './transfer/download-cache.js';
-export type { ReadableGrowingFile } from './transfer/growing-file.js';
+export { GrowingFile, type GrowingFileReader, type ReadableGrowingFile } from './transfer/growing-file.js';
 export {
   ImageImporter,
   type ImageImporterOptions,
@@ -92,6 +92,7 @@ export {
   type ImportResult,
 } from './transfer/image-importer.js';
 export { formatMarker, type ItemMarker, parseMarker } from './transfer/item-marker.js';
+export { OvaProver, type ProverEntry } from './transfer/ova-prover.js';
 export { type PullFile, type PullRegistration, PullServer, type PullServerOptions } from './transfer/pull-server.js';
 export { checkThumbprint, PullTransferError, pullIntoSession } from './transfer/pull-transfer.js';
 export {
@@ -117,7 +118,7 @@ export {
   type SubscribedItemVerdict,
   type SubscriptionPlan,
 } from './transfer/subscription-verdict.js';
-export { TokenBucket, throttle } from './transfer/token-bucket.js';
+export { TokenBucket, throttle, throttledSink } from './transfer/token-bucket.js';
 export { TransferQueues } from './transfer/transfer-queues.js';
 export type {
   ContentLibrary,
@@ -126,6 +127,7 @@ export type {
   LibraryUpdateSession,
   UpdateSessionFileInfo,
   UpdateSessionInfo,
+  UploadBody,
 } from './vcenter/content-library.js';
 export {
   ContentLibraryClient,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchFileSink } from '../src/transfer/batch-file-sink.js';
+import { BatchFileWriter } from '../src/transfer/batch-file-sink.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -27,8 +27,8 @@ function chunked(sizes: number[]): { data: Buffer; source: Readable } {
   return { data, source: Readable.from(chunks) };
 }
 
-describe('BatchFileSink', () => {
-  it('appends every byte in order and counts only completed writes, in batches', async () => {
+describe('BatchFileWriter', () => {
+  it('writes every byte in order after `position` and counts only completed writes, in batches', async () => {
     const path = join(dir, 'a');
     const prefix = Buffer.from('already on disk');
     const file = await open(path, 'w');
@@ -36,14 +36,16 @@ describe('BatchFileSink', () => {
     // Chunks that straddle the 1000-byte batches, one larger than a batch.
     const { data, source } = chunked([700, 700, 2500, 13, 1]);
     const written: number[] = [];
-    const sink = new BatchFileSink({
+    const writer = new BatchFileWriter({
       file,
+      position: prefix.length,
       maxBytes: data.length,
       tooLong: () => new Error('too long'),
       onWritten: (n) => written.push(n),
       batchBytes: 1000,
+      buffers: 2,
     });
-    await pipeline(source, sink);
+    await pipeline(source, writer.stream());
     await file.close();
     expect(await readFile(path)).toEqual(Buffer.concat([prefix, data]));
     expect(written).toEqual([1000, 1000, 1000, 914]);
@@ -52,32 +54,63 @@ describe('BatchFileSink', () => {
   it('ends with the tooLong error once more than maxBytes arrive', async () => {
     const file = await open(join(dir, 'b'), 'w');
     const { source } = chunked([600, 600]);
-    const sink = new BatchFileSink({
+    const writer = new BatchFileWriter({
       file,
+      position: 0,
       maxBytes: 1000,
       tooLong: () => new Error('more than 1000 bytes'),
       onWritten: () => {},
       batchBytes: 512,
     });
-    await expect(pipeline(source, sink)).rejects.toThrow('more than 1000 bytes');
-    await sink.settled();
+    await expect(pipeline(source, writer.stream())).rejects.toThrow('more than 1000 bytes');
+    await writer.settled();
     await file.close();
-    expect(sink.writeFailed).toBe(false);
+    expect(writer.writeFailed).toBe(false);
   });
 
   it('reports a failed write (a closed file) so the caller never resumes in place after it', async () => {
     const file = await open(join(dir, 'c'), 'w');
     await file.close();
     const { source } = chunked([3000]);
-    const sink = new BatchFileSink({
+    const writer = new BatchFileWriter({
       file,
+      position: 0,
       maxBytes: 3000,
       tooLong: () => new Error('too long'),
       onWritten: () => {},
       batchBytes: 1000,
     });
-    await expect(pipeline(source, sink)).rejects.toThrow();
-    await sink.settled();
-    expect(sink.writeFailed).toBe(true);
+    await expect(pipeline(source, writer.stream())).rejects.toThrow();
+    await writer.settled();
+    expect(writer.writeFailed).toBe(true);
+  });
+
+  it('take() copies at once, says when both buffers are full, and takes the rest after room()', async () => {
+    const path = join(dir, 'd');
+    const file = await open(path, 'w');
+    const data = randomBytes(2600);
+    const written: number[] = [];
+    const writer = new BatchFileWriter({
+      file,
+      position: 0,
+      maxBytes: data.length,
+      tooLong: () => new Error('too long'),
+      onWritten: (n) => written.push(n),
+      batchBytes: 1000,
+      buffers: 2,
+    });
+    // One reused "socket buffer": the writer must have copied the bytes before it is overwritten.
+    const reused = Buffer.from(data);
+    // The first buffer is being written and the second fills: 2000 of 2600 fit now.
+    expect(writer.take(reused)).toBe(2000);
+    const rest = Buffer.from(reused.subarray(2000));
+    reused.fill(0);
+    await writer.room();
+    expect(writer.take(rest)).toBe(600);
+    rest.fill(0);
+    await writer.finish();
+    await file.close();
+    expect(await readFile(path)).toEqual(data);
+    expect(written).toEqual([1000, 1000, 600]);
   });
 });

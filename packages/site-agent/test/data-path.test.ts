@@ -166,11 +166,17 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
    * store's answer is held near its end until the upload has sent bytes, so the upload has
    * started before the object's SHA-256 can be proven, however fast either side runs.
    */
-  async function importWatchingUpload(runtime: AgentRuntime, manifest: Manifest, stalled?: FaultProxy) {
+  /** Imports; a `stalled` download is released once more than `releaseAfter` bytes are uploaded. */
+  async function importWatchingUpload(
+    runtime: AgentRuntime,
+    manifest: Manifest,
+    stalled?: FaultProxy,
+    releaseAfter = 0,
+  ) {
     let uploaded = 0;
     let overlapped = false;
     const released = stalled
-      ? waitFor(() => uploaded > 0, { what: 'the upload to start while the download is held' }).then(() =>
+      ? waitFor(() => uploaded > releaseAfter, { what: 'the upload to go on while the download is held' }).then(() =>
           stalled.release(),
         )
       : Promise.resolve();
@@ -220,12 +226,21 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
       mutate: (e) => [...e.slice(0, -1), { name: e.at(-1)!.name, body: { size: 8 * MiB, seed: 'tampered' } }],
     });
     const manifest = await stageImage(rt.store, key, ova, { name: 'lastentry', version: '1' });
-    const { err, uploaded } = await importWatchingUpload(rt, manifest);
-    expect(err).toBeInstanceOf(ChecksumMismatchError);
-    expect(err!.message).toMatch(/"lastentry-disk2\.vmdk" \(per lastentry\.mf\)/);
-    expect(uploaded).toBeGreaterThan(8 * MiB); // the first disk was already in the session
-    expect(await itemFor(rt, manifest)).toBeUndefined();
-    expect(await rt.library.listUpdateSessions({ activeOnly: true })).toEqual([]);
+    const proxy = await startFaultProxy(s3.port);
+    try {
+      const site = await runtimeFor('site-lastentry', { s3Endpoint: proxy.url });
+      // The download waits in the middle of the last disk until the first disk is in the session
+      // (the proof runs beside the upload and would otherwise find the mismatch first).
+      proxy.stallAfterBytes(ova.size - 4 * MiB);
+      const { err, uploaded } = await importWatchingUpload(site, manifest, proxy, 8 * MiB);
+      expect(err).toBeInstanceOf(ChecksumMismatchError);
+      expect(err!.message).toMatch(/"lastentry-disk2\.vmdk" \(per lastentry\.mf\)/);
+      expect(uploaded).toBeGreaterThan(8 * MiB); // the first disk was already in the session
+      expect(await itemFor(site, manifest)).toBeUndefined();
+      expect(await site.library.listUpdateSessions({ activeOnly: true })).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('a vCenter outage mid-import: the retry imports from the cache without downloading again', async () => {

@@ -4,10 +4,9 @@
  * against real s3rver and vcsim are in data-path.test.ts and test/faults/vcenter-faults.test.ts.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { ChecksumMismatchError, isRetryable, type Logger, type Manifest, type ObjectStore } from '@ferry/shared';
 import {
   type ArtifactRef,
@@ -15,6 +14,8 @@ import {
   type ContentLibrary,
   type FetchOptions,
   formatMarker,
+  GrowingFile,
+  type GrowingFileReader,
   type ImageCache,
   ImageImporter,
   ItemConflictError,
@@ -24,6 +25,7 @@ import {
   parseMarker,
   TransferQueues,
   UpdateSessionError,
+  type UploadBody,
   VsphereError,
 } from '@ferry/site-agent/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,15 +56,18 @@ class FakeSession implements LibraryUpdateSession {
     return url;
   }
 
-  async upload(url: string, body: Readable, size: number, onProgress?: (bytes: number) => void): Promise<void> {
+  async upload(url: string, body: UploadBody, size: number, onProgress?: (bytes: number) => void): Promise<void> {
     const name = this.#announced.get(url);
     if (name === undefined) throw new Error(`upload to ${url}, which addFile never returned`);
     this.library.throwIfFailing('upload');
     const chunks: Buffer[] = [];
-    for await (const chunk of body) {
-      chunks.push(chunk as Buffer);
+    // Copies: a pump reuses its buffers once write() resolved.
+    const write = async (chunk: Buffer) => {
+      chunks.push(Buffer.from(chunk));
       onProgress?.(chunks.reduce((n, c) => n + c.length, 0));
-    }
+    };
+    if (typeof body === 'function') await body(write);
+    else for await (const chunk of body) await write(chunk as Buffer);
     const bytes = Buffer.concat(chunks);
     if (bytes.length !== size) throw new Error(`${name}: ${bytes.length} bytes uploaded, ${size} announced`);
     this.uploaded.set(name, { size, sha256: sha256(bytes) });
@@ -178,8 +183,37 @@ class FakeLibrary implements ContentLibrary {
   }
 }
 
+let files = 0;
+
 /**
- * The cache in memory: the whole object is on hand at once. `proven` settles the download as
+ * A growing file that tells when the importer has read its last entry's last byte: it lies in
+ * the 512-byte block before the tar's 1024-byte end marker (which nobody uploads).
+ */
+class ObservedFile extends GrowingFile {
+  constructor(
+    partialPath: string,
+    finalPath: string,
+    size: number,
+    private readonly allRead: () => void,
+  ) {
+    super(partialPath, finalPath, size);
+  }
+
+  override reader(): GrowingFileReader {
+    const inner = super.reader();
+    return {
+      readAt: async (buf, position, signal) => {
+        const n = await inner.readAt(buf, position, signal);
+        if (position + n > this.size - 1024 - 512) this.allRead();
+        return n;
+      },
+      close: () => inner.close(),
+    };
+  }
+}
+
+/**
+ * The cache, with the whole object on disk at once. `proven` settles the download as
  * soon as the file is open; an error settles it (fails it) only once the reader has every byte,
  * as the real cache learns a SHA-256 mismatch only at the end, or when the download is stopped.
  */
@@ -200,39 +234,33 @@ class FakeCache implements ImageCache {
     const readToEnd = new Promise<void>((resolve) => {
       allRead = resolve;
     });
-    const bytes = this.bytes;
-    options.onOpen?.({
-      read: (signal?: AbortSignal) => {
-        let at = 0;
-        return new Readable({
-          ...(signal ? { signal } : {}),
-          read() {
-            if (at >= bytes.length) {
-              allRead();
-              this.push(null);
-              return;
-            }
-            this.push(bytes.subarray(at, at + 64 * 1024));
-            at += 64 * 1024;
-          },
-        });
-      },
-    });
-    options.onProgress?.(bytes.length, ref.size);
+    // A real cache file (the prover reads it in a worker), wholly on disk from the start.
+    const n = ++files;
+    const file = new ObservedFile(join(dir, `${n}.partial`), join(dir, `${n}.ova`), this.bytes.length, allRead);
+    await writeFile(file.partialPath, this.bytes);
+    file.grew(this.bytes.length);
+    options.onOpen?.(file);
+    options.onProgress?.(this.bytes.length, ref.size);
     if (this.outcome !== 'proven') {
       const stopped = new Promise<never>((_, reject) => {
         if (options.signal?.aborted) reject(options.signal.reason);
         options.signal?.addEventListener('abort', () => reject(options.signal?.reason), { once: true });
       });
-      await Promise.race([readToEnd, stopped]);
+      try {
+        await Promise.race([readToEnd, stopped]);
+      } finally {
+        file.fail(this.outcome);
+      }
       throw this.outcome;
     }
+    await rename(file.partialPath, file.finalPath);
+    file.prove();
     return {
-      path: '/cache/in-memory.ova',
-      size: bytes.length,
+      path: file.finalPath,
+      size: this.bytes.length,
       sha256: ref.sha256,
       reused: false,
-      bytesFromStore: bytes.length,
+      bytesFromStore: this.bytes.length,
       release: () => {
         this.released++;
       },

@@ -3,8 +3,9 @@ import type { Readable } from 'node:stream';
 import got, { type Got, type Response } from 'got';
 import { NotFoundError, StoreError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import type { ByteRange, ObjectInfo, ObjectStore, PutOptions } from '../object-store.js';
+import type { ByteRange, HttpGetPlan, ObjectInfo, ObjectStore, PutOptions } from '../object-store.js';
 import { isRetryableStatus } from '../retry-policy.js';
+import type { HttpGetError } from './http-get.js';
 import { guardStream, isHostNotFound, networkErrorCode, redact, safeCause } from './store-errors.js';
 import { normalizeStorePath, normalizeStorePrefix } from './store-path.js';
 
@@ -49,6 +50,8 @@ export class ArtifactoryStore implements ObjectStore {
   private readonly http: Got;
   private readonly logger: Logger;
   private readonly secrets: Array<string | undefined>;
+  private readonly auth: Record<string, string>;
+  private readonly tls: { ca?: Buffer; rejectUnauthorized: boolean };
 
   constructor(options: ArtifactoryStoreOptions) {
     this.base = options.url.replace(/\/+$/, '');
@@ -60,6 +63,11 @@ export class ArtifactoryStore implements ObjectStore {
     const headers: Record<string, string> = {};
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     else if (options.apiKey) headers['x-jfrog-art-api'] = options.apiKey;
+    this.auth = headers;
+    this.tls = {
+      ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}),
+      rejectUnauthorized: !options.insecure,
+    };
     this.http = got.extend({
       headers,
       // The caller retries with backoff; got's own retries would multiply that.
@@ -68,10 +76,7 @@ export class ArtifactoryStore implements ObjectStore {
       // Byte ranges and sizes are of the stored bytes: never let a proxy compress them.
       decompress: false,
       timeout: { connect: 10_000, response: 60_000, socket: 300_000 },
-      https: {
-        certificateAuthority: options.caFile ? readFileSync(options.caFile) : undefined,
-        rejectUnauthorized: !options.insecure,
-      },
+      https: { certificateAuthority: this.tls.ca, rejectUnauthorized: this.tls.rejectUnauthorized },
     });
   }
 
@@ -124,6 +129,23 @@ export class ArtifactoryStore implements ObjectStore {
     }
     this.logger.debug({ path: p, range: headers.range }, 'get');
     return guardStream(stream, (e) => this.mapError(e, 'get', p));
+  }
+
+  async httpGet(path: string, range?: ByteRange): Promise<HttpGetPlan> {
+    const p = normalizeStorePath(path);
+    return {
+      request: {
+        url: new URL(this.contentUrl(p)),
+        headers: { ...this.auth, ...(range ? { range: `bytes=${range.start}-${range.end ?? ''}` } : {}) },
+        ...this.tls,
+      },
+      fail: (err: HttpGetError) => {
+        const { status } = err.details;
+        if (status === undefined) return this.mapError(err, 'get', p);
+        if (status < 300) return new StoreError(this.description, 'get', p, err.message, { status, retryable: false });
+        return this.httpError(status, 'get', p);
+      },
+    };
   }
 
   async put(path: string, body: Readable, options: PutOptions = {}): Promise<void> {

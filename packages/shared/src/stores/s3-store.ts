@@ -11,10 +11,12 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NotFoundError, StoreError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import type { ByteRange, ObjectInfo, ObjectStore, PutOptions } from '../object-store.js';
+import type { ByteRange, HttpGetPlan, ObjectInfo, ObjectStore, PutOptions } from '../object-store.js';
 import { isRetryableServiceName, isRetryableStatus } from '../retry-policy.js';
+import type { HttpGetError } from './http-get.js';
 import { guardStream, isHostNotFound, networkErrorCode, redact, safeCause } from './store-errors.js';
 import { normalizeStorePath, normalizeStorePrefix } from './store-path.js';
 
@@ -75,6 +77,7 @@ export class S3Store implements ObjectStore {
   private readonly prefix: string;
   private readonly logger: Logger;
   private readonly secrets: Array<string | undefined>;
+  private readonly tls: { ca?: Buffer; rejectUnauthorized: boolean };
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -88,14 +91,12 @@ export class S3Store implements ObjectStore {
     }
     this.description = `s3://${options.bucket}@${where}${this.prefix ? `/${this.prefix.slice(0, -1)}` : ''}`;
 
+    this.tls = {
+      ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}),
+      rejectUnauthorized: !options.insecure,
+    };
     const httpsAgent =
-      options.caFile || options.insecure
-        ? new HttpsAgent({
-            keepAlive: true,
-            ca: options.caFile ? readFileSync(options.caFile) : undefined,
-            rejectUnauthorized: !options.insecure,
-          })
-        : undefined;
+      options.caFile || options.insecure ? new HttpsAgent({ keepAlive: true, ...this.tls }) : undefined;
     const config: S3ClientConfig = {
       region: options.region,
       endpoint: options.endpoint,
@@ -163,6 +164,34 @@ export class S3Store implements ObjectStore {
     } catch (err) {
       throw this.mapError(err, 'get', path);
     }
+  }
+
+  /**
+   * A presigned GET (valid 15 minutes, credentials from the same chain as every other call); the
+   * Range header is sent unsigned, which SigV4 allows.
+   */
+  async httpGet(path: string, range?: ByteRange): Promise<HttpGetPlan> {
+    let url: string;
+    try {
+      url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }), {
+        expiresIn: 900,
+      });
+    } catch (err) {
+      throw this.mapError(err, 'get', path);
+    }
+    return {
+      request: {
+        url: new URL(url),
+        headers: range ? { range: `bytes=${range.start}-${range.end ?? ''}` } : {},
+        ...this.tls,
+      },
+      fail: (err: HttpGetError) => {
+        const { status, body, code } = err.details;
+        // S3 names the error in its XML body (<Code>NoSuchKey</Code>); the SDK's mapping applies as is.
+        const name = /<Code>([^<]+)<\/Code>/.exec(body ?? '')?.[1] ?? code ?? 'HttpGetError';
+        return this.mapError({ name, code, message: err.message, $metadata: { httpStatusCode: status } }, 'get', path);
+      },
+    };
   }
 
   async put(path: string, body: Readable, options: PutOptions = {}): Promise<void> {

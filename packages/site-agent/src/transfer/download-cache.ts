@@ -6,17 +6,19 @@ import {
   backoffDelay,
   CacheError,
   ChecksumMismatchError,
+  HttpGetError,
+  httpGetInto,
   isRetryable,
   type Logger,
   type ObjectStore,
   silentLogger,
   sleep,
 } from '@ferry/shared';
-import { BatchFileSink } from './batch-file-sink.js';
+import { BatchFileWriter } from './batch-file-sink.js';
 import { cacheFreeBytes, cacheWriteError, hashFile, makeRoom, Pins } from './cache-files.js';
 import { FileHasher } from './file-hasher.js';
 import { GrowingFile, type ReadableGrowingFile } from './growing-file.js';
-import { type TokenBucket, throttle } from './token-bucket.js';
+import { type TokenBucket, throttle, throttledSink } from './token-bucket.js';
 
 export interface DownloadCacheOptions {
   dir: string;
@@ -281,14 +283,14 @@ export class DownloadCache {
     let failures = 0;
     for (;;) {
       let fh: FileHandle | undefined;
-      let sink: BatchFileSink | undefined;
+      let sink: BatchFileWriter | undefined;
       const doneBefore = done;
       try {
-        fh = await open(partial, done === 0 ? 'w' : 'a');
+        fh = await open(partial, done === 0 ? 'w' : 'r+');
         if (done < ref.size) {
-          const body = await store.get(ref.artifact, done === 0 ? undefined : { start: done });
-          sink = new BatchFileSink({
+          sink = new BatchFileWriter({
             file: fh,
+            position: done,
             maxBytes: ref.size - done,
             tooLong: () => new ChecksumMismatchError(ref.artifact, String(ref.size), `more than ${ref.size}`, 'size'),
             ...(options.signal ? { signal: options.signal } : {}),
@@ -300,10 +302,7 @@ export class DownloadCache {
               options.onProgress?.(done, ref.size);
             },
           });
-          // The signal also ends a stalled body (every caller gave up), not only the next write.
-          const stop = options.signal ? { signal: options.signal } : {};
-          if (this.#storeBuckets.length > 0) await pipeline(body, throttle(this.#storeBuckets), sink, stop);
-          else await pipeline(body, sink, stop);
+          await this.#readInto(store, ref, done, sink, options.signal);
         }
         await fh.close();
         fh = undefined;
@@ -348,6 +347,38 @@ export class DownloadCache {
     await rename(partial, this.finalPath(ref.sha256));
     log.info({ bytes: ref.size, bytesFromStore }, 'download verified');
     return { reused: false, bytesFromStore };
+  }
+
+  /**
+   * The object's bytes from `start` into `sink`: over plain HTTP into one reused buffer where the
+   * store allows it (`httpGetInto`: no allocation per chunk, see there), else as the store's stream.
+   */
+  async #readInto(
+    store: ObjectStore,
+    ref: ArtifactRef,
+    start: number,
+    sink: BatchFileWriter,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const range = start === 0 ? undefined : { start };
+    const plan = await store.httpGet?.(ref.artifact, range);
+    if (plan) {
+      const to = this.#storeBuckets.length > 0 ? throttledSink(sink, this.#storeBuckets) : sink;
+      try {
+        await httpGetInto(plan.request, to, { expect: range ? 206 : 200, ...(signal ? { signal } : {}) });
+        await sink.finish();
+        return;
+      } catch (err) {
+        if (!(err instanceof HttpGetError)) throw err;
+        // A chunked answer (no Content-Length) before any byte was taken: read it as a stream instead.
+        if (err.code !== 'EUNSUPPORTED') throw plan.fail(err);
+      }
+    }
+    const body = await store.get(ref.artifact, range);
+    // The signal also ends a stalled body (every caller gave up), not only the next write.
+    const stop = signal ? { signal } : {};
+    if (this.#storeBuckets.length > 0) await pipeline(body, throttle(this.#storeBuckets), sink.stream(), stop);
+    else await pipeline(body, sink.stream(), stop);
   }
 
   /** Evicts least-recently-used finished files that nobody uses until `needed` more bytes fit. */

@@ -1,23 +1,30 @@
 import { type FileHandle, open } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 
-/** Bytes per read of the tail reader: large reads keep syscalls and stream overhead off the profile. */
-const TAIL_READ_BYTES = 1 << 20;
+/** What a reader needs of a growing cache file (the importer's view). */
+export type ReadableGrowingFile = Pick<
+  GrowingFile,
+  'reader' | 'watch' | 'partialPath' | 'finalPath' | 'size' | 'available' | 'proven' | 'failed'
+>;
 
-/** What a reader needs of a growing cache file (the importer's view; unit tests fake it in memory). */
-export type ReadableGrowingFile = Pick<GrowingFile, 'read'>;
+/** Reads a growing file at positions (see `GrowingFile.reader`). */
+export interface GrowingFileReader {
+  /** Reads up to `buf.length` bytes at `position` into `buf`, waiting for them; 0 at the end of the proven file. */
+  readAt(buf: Buffer, position: number, signal?: AbortSignal): Promise<number>;
+  close(): Promise<void>;
+}
 
 /**
  * The cache file of one download while it grows: how many bytes are on disk (written and
  * counted), and whether the whole object is proven (size and SHA-256) or failed for good.
- * Readers follow it with `read()`, so an import can stream from the cache while the
- * download is still filling it; the cache stays the resumable copy.
+ * Readers follow it with `reader()` (and `watch()`), so an import can send from the cache while
+ * the download is still filling it; the cache stays the resumable copy.
  */
 export class GrowingFile {
   #available = 0;
   #state: 'growing' | 'proven' | 'failed' = 'growing';
   #error: Error | undefined;
   #waiters: Array<() => void> = [];
+  readonly #listeners = new Set<() => void>();
 
   constructor(
     /** Where the bytes are while downloading (`.partial`). */
@@ -58,59 +65,74 @@ export class GrowingFile {
     this.#wake();
   }
 
+  get failed(): boolean {
+    return this.#state === 'failed';
+  }
+
+  /** Calls `listener` after every change (more bytes, proven, failed); returns the unsubscribe. */
+  watch(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /**
-   * The object's bytes from offset 0 as they reach the disk. The stream ends only once the
-   * whole object is proven, and errors with the download's error when it fails for good, so
-   * a consumer never sees the end of an unproven object.
+   * A positional reader of the object's bytes as they reach the disk: `readAt` waits for bytes
+   * not written yet, never returns bytes past what is written, returns 0 only at the end of a
+   * proven file, and fails with the download's error when it fails for good. Close it when done.
    */
-  read(signal?: AbortSignal): Readable {
-    // Opened on the first read; destroy() closes it even when it is still opening.
+  reader(): GrowingFileReader {
+    // Opened on the first read.
     let opening: Promise<FileHandle> | undefined;
-    let pos = 0;
-    const stream: Readable = new Readable({
-      highWaterMark: TAIL_READ_BYTES,
-      signal,
-      read: (size) => {
-        void (async () => {
-          try {
-            for (;;) {
-              if (this.#state === 'failed') throw this.#error;
-              if (pos < this.#available) {
-                opening ??= this.#open();
-                const fh = await opening;
-                const want = Math.min(Math.max(size, TAIL_READ_BYTES), this.#available - pos);
-                // Fresh buffers: pushed chunks stay referenced downstream until uploaded.
-                const buf = Buffer.allocUnsafe(want);
-                const { bytesRead } = await fh.read(buf, 0, want, pos);
-                if (bytesRead === 0) throw new Error(`cache file ${this.partialPath} shrank under a reader at ${pos}`);
-                pos += bytesRead;
-                stream.push(bytesRead === want ? buf : buf.subarray(0, bytesRead));
-                return;
-              }
-              if (this.#state === 'proven') {
-                stream.push(null);
-                return;
-              }
-              await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    return {
+      readAt: async (buf, position, signal) => {
+        for (;;) {
+          if (this.#state === 'failed') throw this.#error;
+          signal?.throwIfAborted();
+          if (position < this.#available) {
+            opening ??= this.#open();
+            const fh = await opening;
+            const want = Math.min(buf.length, this.#available - position);
+            let bytesRead: number;
+            try {
+              ({ bytesRead } = await fh.read(buf, 0, want, position));
+            } catch (err) {
+              // A failed download may remove its file under a reader: report why it failed.
+              throw this.failed ? this.#error : err;
             }
-          } catch (err) {
-            // A failed download may remove its file under a reader: report why it failed, not ENOENT.
-            stream.destroy(this.#state === 'failed' ? this.#error : (err as Error));
+            if (bytesRead === 0) throw new Error(`cache file ${this.partialPath} shrank under a reader at ${position}`);
+            return bytesRead;
           }
-        })();
+          if (this.#state === 'proven') return 0;
+          await this.#changed(signal);
+        }
       },
-      destroy(err, cb) {
-        if (!opening) return cb(err);
-        opening
-          .then((fh) => fh.close())
-          .then(
-            () => cb(err),
-            // The open failed (already reported by the read) or the close did: the first error wins.
-            (closeErr: unknown) => cb(err ?? (closeErr as Error)),
-          );
+      close: async () => {
+        if (!opening) return;
+        let fh: FileHandle;
+        try {
+          fh = await opening;
+        } catch {
+          return; // the open failed: readAt reported it
+        }
+        await fh.close();
       },
+    };
+  }
+
+  /** Resolves at the next change, or rejects when `signal` aborts first. */
+  #changed(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#waiters = this.#waiters.filter((w) => w !== wake);
+        reject(signal?.reason);
+      };
+      const wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.#waiters.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
-    return stream;
   }
 
   async #open(): Promise<FileHandle> {
@@ -126,5 +148,6 @@ export class GrowingFile {
 
   #wake(): void {
     for (const w of this.#waiters.splice(0)) w();
+    for (const l of this.#listeners) l();
   }
 }

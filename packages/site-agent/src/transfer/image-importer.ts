@@ -1,4 +1,3 @@
-import { pipeline, type Readable } from 'node:stream';
 import {
   FerryError,
   isRetryable,
@@ -6,17 +5,18 @@ import {
   type Logger,
   type Manifest,
   type ObjectStore,
-  OvaReader,
   renderItemName,
   silentLogger,
+  sleep,
 } from '@ferry/shared';
 import type PQueue from 'p-queue';
 import { ItemConflictError } from '../errors.js';
 import type { ContentLibrary, LibraryItemInfo, LibraryUpdateSession } from '../vcenter/content-library.js';
 import type { CachedImage, ImageCache } from './download-cache.js';
-import type { ReadableGrowingFile } from './growing-file.js';
+import type { GrowingFileReader, ReadableGrowingFile } from './growing-file.js';
 import { formatMarker, parseMarker } from './item-marker.js';
-import { type TokenBucket, throttle } from './token-bucket.js';
+import { OvaProver, type ProverEntry } from './ova-prover.js';
+import type { TokenBucket } from './token-bucket.js';
 import type { TransferQueues } from './transfer-queues.js';
 
 /** How a target receives files: ferry uploads them (PUSH), or vCenter GETs them from the agent (PULL). */
@@ -68,6 +68,9 @@ export interface ImportResult {
   bytesDownloaded: number;
   bytesUploaded: number;
 }
+
+/** Bytes per read of the cache file while sending (two such buffers per import). */
+const SEND_BYTES = 1 << 20;
 
 type Settled = { cached: CachedImage; error?: undefined } | { cached?: undefined; error: unknown };
 
@@ -243,36 +246,44 @@ export class ImageImporter {
     if (this.#o.pull) {
       return this.#pullImport(session, itemId, created, manifest, downloaded, progress, report, request, log);
     }
+    // The OVA is proven in a worker while this thread sends its entries' bytes from the cache file.
+    const prover = new OvaProver(file, { archiveSize: manifest.size, expectedFiles: manifest.files });
+    const reader = file.reader();
+    const buffers = [Buffer.allocUnsafe(SEND_BYTES), Buffer.allocUnsafe(SEND_BYTES)] as const;
     try {
-      const reader = new OvaReader(file.read(request.signal), {
-        archiveSize: manifest.size,
-        expectedFiles: manifest.files,
-      });
-      for await (const entry of reader) {
-        const file = manifest.files.find((f) => f.name === entry.name);
+      for await (const entry of prover.entries()) {
+        const signed = manifest.files.find((f) => f.name === entry.name);
         const uploadUrl = await session.addFile({
           name: entry.name,
           size: entry.size,
-          ...(file ? { checksum: { algorithm: 'SHA256' as const, checksum: file.sha256 } } : {}),
+          ...(signed ? { checksum: { algorithm: 'SHA256' as const, checksum: signed.sha256 } } : {}),
         });
         const before = sent;
-        await session.upload(uploadUrl, this.#throttled(entry.body), entry.size, (bytes) => {
+        const send = (write: (chunk: Buffer) => Promise<void>) =>
+          this.#sendRange(reader, entry, buffers, write, prover, request.signal);
+        await session.upload(uploadUrl, send, entry.size, (bytes) => {
           sent = before + bytes;
           progress.sent = sent;
           report();
         });
         sent = before + entry.size;
-        if (request.signal?.aborted) throw request.signal.reason;
+        request.signal?.throwIfAborted();
       }
-      // The reader ends only on a proven file; this also surfaces a download failure that raced the end.
+      // Every entry proven (sizes, .mf and signed digests), and the whole object's size and SHA-256.
+      await prover.summary();
       const proof = await downloaded;
       if (proof.error !== undefined) throw proof.error;
       await session.validate();
       await session.complete();
     } catch (err) {
-      await session.fail(`ferry: ${(err as Error).message}`);
+      // A download that failed for good is the root cause of what the upload and the proof met after it.
+      const cause = file.failed ? ((await downloaded).error ?? err) : err;
+      await session.fail(`ferry: ${(cause as Error).message}`);
       await this.#dropCreated(itemId, created, log);
-      throw err;
+      throw cause;
+    } finally {
+      await prover.stop();
+      await reader.close();
     }
     return this.#finish(itemId, manifest, sent, log);
   }
@@ -322,14 +333,41 @@ export class ImageImporter {
     );
   }
 
-  #throttled(body: Readable): Readable {
+  /**
+   * Sends one entry's bytes from the cache file through two reused buffers: one is read while the
+   * other is on its way, and a buffer is filled again only once `write` said the socket took it.
+   */
+  async #sendRange(
+    reader: GrowingFileReader,
+    entry: ProverEntry,
+    buffers: readonly [Buffer, Buffer],
+    write: (chunk: Buffer) => Promise<void>,
+    prover: OvaProver,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const buckets = this.#o.uploadBuckets ?? [];
-    if (buckets.length === 0) return body;
-    const limited = throttle(buckets);
-    // pipeline destroys `limited` with the source's error, so the upload fails with it.
-    pipeline(body, limited, (err) => {
-      if (err) this.#log.debug({ err: err.message }, 'throttled upload stream ended early');
-    });
-    return limited;
+    const inflight: [Promise<void> | undefined, Promise<void> | undefined] = [undefined, undefined];
+    let failure: unknown;
+    const end = entry.offset + entry.size;
+    for (let pos = entry.offset, i = 0; pos < end; i ^= 1) {
+      await inflight[i];
+      if (failure !== undefined) throw failure;
+      prover.throwIfFailed();
+      const buf = buffers[i]!;
+      const n = await reader.readAt(buf.subarray(0, Math.min(buf.length, end - pos)), pos, signal);
+      if (n === 0) throw new Error(`the cache file ended at ${pos}, inside entry ${entry.name}`);
+      let wait = 0;
+      for (const b of buckets) wait = Math.max(wait, b.reserve(n));
+      if (wait > 0) await sleep(wait, signal);
+      inflight[i] = write(buf.subarray(0, n)).then(
+        () => undefined,
+        (err: unknown) => {
+          failure ??= err;
+        },
+      );
+      pos += n;
+    }
+    await Promise.all(inflight);
+    if (failure !== undefined) throw failure;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { Transform } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { ByteSink } from '@ferry/shared';
 
 export interface Clock {
   /** Milliseconds, monotonic. */
@@ -80,4 +81,31 @@ export function throttle(buckets: readonly (TokenBucket | undefined)[], clock: C
       );
     },
   });
+}
+
+/**
+ * `sink` limited by every bucket given: what it takes is reserved at once, and while the buckets
+ * are in debt it takes nothing, so the reader pauses its socket until the debt is paid.
+ */
+export function throttledSink(sink: ByteSink, buckets: readonly TokenBucket[], clock: Clock = systemClock): ByteSink {
+  let debt: Promise<void> | undefined;
+  return {
+    take(chunk) {
+      if (debt) return 0;
+      const n = sink.take(chunk);
+      let wait = 0;
+      const now = clock.now();
+      for (const b of buckets) wait = Math.max(wait, b.reserve(n, now));
+      if (wait > 0) {
+        debt = clock.sleep(wait).then(() => {
+          debt = undefined;
+        });
+      }
+      return n;
+    },
+    async room() {
+      if (debt) await debt;
+      await sink.room();
+    },
+  };
 }

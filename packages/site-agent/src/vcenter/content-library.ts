@@ -43,7 +43,7 @@ export interface LibraryUpdateSession {
     size: number;
     checksum?: { algorithm: 'SHA256' | 'SHA1'; checksum: string };
   }): Promise<string>;
-  upload(uploadUrl: string, body: Readable, size: number, onProgress?: (bytes: number) => void): Promise<void>;
+  upload(uploadUrl: string, body: UploadBody, size: number, onProgress?: (bytes: number) => void): Promise<void>;
   validate(): Promise<{ missingFiles: string[]; invalidFiles: string[] }>;
   complete(): Promise<void>;
   fail(message: string): Promise<void>;
@@ -79,3 +79,9 @@ export interface UpdateSessionFileInfo {
   bytesTransferred: number;
   errorMessage?: string;
 }
+
+/**
+ * What an upload sends: a stream, or a pump that hands chunks to `write` in order; `write`
+ * resolves once the chunk is on its way (its buffer may be reused then).
+ */
+export type UploadBody = Readable | ((write: (chunk: Buffer) => Promise<void>) => Promise<void>);

@@ -4,11 +4,10 @@
  * session is open a keep-alive timer checks the REST session (re-login on 401) and extends the
  * update session, so hours-long uploads survive both timeouts.
  */
-import type { Readable } from 'node:stream';
 import type { Logger } from '@ferry/shared';
 import { UpdateSessionError, VsphereError } from '../errors.js';
 import { pollUntil } from '../poll.js';
-import type { LibraryUpdateSession, UpdateSessionFileInfo, UpdateSessionInfo } from './content-library.js';
+import type { LibraryUpdateSession, UpdateSessionFileInfo, UpdateSessionInfo, UploadBody } from './content-library.js';
 import { type RawSession, type RawTransferFile, toUpdateSessionInfo, VAPI_PATHS } from './vapi-wire.js';
 import type { VcenterSession } from './vcenter-session.js';
 import { errInfo, toVsphereError } from './vsphere-error-mapping.js';
@@ -158,7 +157,7 @@ export class UpdateSession implements LibraryUpdateSession {
   }
 
   /** Streaming PUT of one file (never buffered); `size` is sent as Content-Length and enforced. */
-  async upload(uploadUrl: string, body: Readable, size: number, onProgress?: (bytes: number) => void): Promise<void> {
+  async upload(uploadUrl: string, body: UploadBody, size: number, onProgress?: (bytes: number) => void): Promise<void> {
     const name = this.urls.get(uploadUrl);
     const started = Date.now();
     await this.rest.put(uploadUrl, body, size, onProgress);

@@ -14,11 +14,11 @@
  */
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { type Readable, Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { Logger } from '@ferry/shared';
 import { type Got, got, type Method, type Response } from 'got';
 import { VsphereAuthError, VsphereError } from '../errors.js';
+import type { UploadBody } from './content-library.js';
 import { parseValue, SESSION_HEADER, VAPI_PATHS } from './vapi-wire.js';
 import { errInfo, httpError, toVsphereError } from './vsphere-error-mapping.js';
 
@@ -132,31 +132,17 @@ export class VcenterSession {
     }
   }
 
-  /** Streaming PUT of `size` bytes to an upload URL (never buffered); the size is enforced. */
-  async put(uploadUrl: string, body: Readable, size: number, onProgress?: (bytes: number) => void): Promise<void> {
+  /**
+   * PUT of `size` bytes to an upload URL, never buffered; the size is enforced. A pump body hands
+   * each chunk to `write`, which resolves once the socket has taken it, so the pump may reuse
+   * its buffer then (the import sends from two reused buffers: no allocation per byte). An error
+   * the pump throws itself (a failed proof, an abort) comes out as it is.
+   */
+  async put(uploadUrl: string, body: UploadBody, size: number, onProgress?: (bytes: number) => void): Promise<void> {
     const op = 'upload';
     // The body cannot be replayed after a 401: make sure the session is good right now.
     await this.checkSession();
     const sid = await this.session();
-    let sent = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        sent += chunk.length;
-        if (sent > size) {
-          cb(new VsphereError(op, `body is longer than the announced ${size} bytes`, { retryable: false }));
-          return;
-        }
-        onProgress?.(sent);
-        cb(null, chunk);
-      },
-      flush(cb) {
-        if (sent !== size) {
-          cb(new VsphereError(op, `body ended after ${sent} of ${size} bytes`, { retryable: false }));
-          return;
-        }
-        cb();
-      },
-    });
     const request = this.http.stream.put(uploadUrl, {
       headers: {
         [SESSION_HEADER]: sid,
@@ -170,15 +156,51 @@ export class VcenterSession {
     request.once('response', (res: IncomingMessage) => {
       status = res.statusCode ?? 0;
     });
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        if (answer.length < 4096) answer += chunk.toString('utf8');
-        cb();
-      },
+    request.on('data', (chunk: Buffer) => {
+      if (answer.length < 4096) answer += chunk.toString('utf8');
     });
+    /** The request's own failure (network, TLS, timeout), as opposed to the pump's. */
+    let failed: Error | undefined;
+    const answered = new Promise<void>((resolve) => {
+      request.once('end', resolve);
+      request.once('error', (err: Error) => {
+        failed ??= err;
+        resolve();
+      });
+    });
+    let sent = 0;
+    const write = (chunk: Buffer): Promise<void> => {
+      if (failed) return Promise.reject(failed);
+      sent += chunk.length;
+      if (sent > size) {
+        failed = new VsphereError(op, `body is longer than the announced ${size} bytes`, { retryable: false });
+        return Promise.reject(failed);
+      }
+      const upTo = sent;
+      return new Promise((resolve, reject) => {
+        request.write(chunk, (err?: Error | null) => {
+          if (err) {
+            failed ??= err;
+            reject(failed);
+            return;
+          }
+          onProgress?.(upTo);
+          resolve();
+        });
+      });
+    };
     try {
-      await pipeline(body, counter, request, sink);
+      await (typeof body === 'function' ? body(write) : pumpStream(body, write));
+      if (sent !== size) {
+        failed = new VsphereError(op, `body ended after ${sent} of ${size} bytes`, { retryable: false });
+        throw failed;
+      }
+      request.end();
+      await answered;
+      if (failed) throw failed;
     } catch (err) {
+      request.destroy();
+      if (err !== failed) throw err;
       // An early error answer (e.g. 401 before the body was read) surfaces as a reset.
       if (status >= 300) throw httpError(op, { statusCode: status, body: answer });
       throw toVsphereError(op, err);
@@ -270,4 +292,9 @@ async function readText(stream: Readable): Promise<string> {
     if (text.length < 4096) text += String(chunk);
   }
   return text;
+}
+
+/** A stream body as a pump: one chunk at a time, each written before the next is read. */
+async function pumpStream(body: Readable, write: (chunk: Buffer) => Promise<void>): Promise<void> {
+  for await (const chunk of body) await write(chunk as Buffer);
 }
