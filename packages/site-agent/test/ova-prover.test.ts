@@ -1,0 +1,129 @@
+/**
+ * OvaProver: the OvaReader checks in a worker over a cache file that grows while it reads. The
+ * offsets it reports are where the entries' bytes really are (extended tar headers included), and
+ * its errors are the reader's own (same class, same message).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, readFile, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChecksumMismatchError, inspectOva, type ManifestFile, OvaFormatError } from '@ferry/shared';
+import { GrowingFile, OvaProver, type ProverEntry } from '@ferry/site-agent/internal';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/wait.js';
+import { buildOva } from '../../../test/world/ova.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-prover-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Writes `bytes` into the growing file in three pieces, telling the file after each. */
+async function grow(file: GrowingFile, bytes: Buffer): Promise<void> {
+  const fh = await open(file.partialPath, 'w');
+  const cuts = [0, Math.floor(bytes.length / 3), Math.floor((2 * bytes.length) / 3), bytes.length];
+  for (let i = 1; i < cuts.length; i++) {
+    await fh.write(bytes, cuts[i - 1], cuts[i]! - cuts[i - 1]!, cuts[i - 1]);
+    file.grew(cuts[i]!);
+  }
+  await fh.close();
+}
+
+/** Proves the OVA (against its own file list, as a signed manifest lists it) while it is written into a growing file. */
+async function prove(ova: {
+  path: string;
+  files: readonly ManifestFile[];
+}): Promise<{ entries: ProverEntry[]; bytes: Buffer; error?: unknown; files: { name: string; sha256: string }[] }> {
+  const bytes = await readFile(ova.path);
+  const file = new GrowingFile(`${ova.path}.partial`, `${ova.path}.final`, bytes.length);
+  const prover = new OvaProver(file, { archiveSize: bytes.length, expectedFiles: ova.files });
+  const entries: ProverEntry[] = [];
+  const reading = (async () => {
+    for await (const e of prover.entries()) entries.push(e);
+    return prover.summary();
+  })();
+  try {
+    await grow(file, bytes);
+    await rename(file.partialPath, file.finalPath); // as the cache does once the SHA-256 is proven
+    file.prove();
+    const summary = await reading;
+    return { entries, bytes, files: summary.files };
+  } catch (error) {
+    return { entries, bytes, error, files: [] };
+  } finally {
+    await prover.stop();
+  }
+}
+
+describe('OvaProver', () => {
+  it('reports each entry with the offset of its bytes and proves them all, as the file grows', async () => {
+    const ova = await buildOva(dir, { name: 'plain', diskSize: 3 * 1024 * 1024 + 5, disks: 2 });
+    const { entries, bytes, files, error } = await prove(ova);
+    expect(error).toBeUndefined();
+    expect(entries.map((e) => e.name)).toEqual(['plain.ovf', 'plain.mf', 'plain-disk1.vmdk', 'plain-disk2.vmdk']);
+    for (const e of entries) {
+      const f = files.find((x) => x.name === e.name)!;
+      expect(sha256(bytes.subarray(e.offset, e.offset + e.size))).toBe(f.sha256);
+    }
+  });
+
+  it('finds the bytes behind extended (pax) headers: names over 100 characters', async () => {
+    const name = `long-${'n'.repeat(100)}`;
+    const ova = await buildOva(dir, { name, diskSize: 70_000 });
+    const { entries, bytes, files, error } = await prove(ova);
+    expect(error).toBeUndefined();
+    const disk = entries.find((e) => e.name === `${name}-disk1.vmdk`)!;
+    expect(sha256(bytes.subarray(disk.offset, disk.offset + disk.size))).toBe(
+      files.find((f) => f.name === disk.name)!.sha256,
+    );
+  });
+
+  it('fails with the reader’s own error: a .mf mismatch names the entry, as inspectOva does', async () => {
+    const ova = await buildOva(dir, {
+      name: 'tampered',
+      diskSize: 200_000,
+      disks: 2,
+      mutate: (e) => [...e.slice(0, -1), { name: e.at(-1)!.name, body: { size: 200_000, seed: 'tampered' } }],
+    });
+    const { error } = await prove(ova);
+    expect(error).toBeInstanceOf(ChecksumMismatchError);
+    expect((error as Error).message).toMatch(/"tampered-disk2\.vmdk" \(per tampered\.mf\)/);
+    const direct = await inspectOva(createReadStream(ova.path)).catch((e: unknown) => e);
+    expect((error as Error).message).toBe((direct as Error).message);
+  });
+
+  it('an archive that is not an OVA is an OvaFormatError naming the entry', async () => {
+    const ova = await buildOva(dir, { name: 'noovf', mutate: (e) => [e[1]!, e[0]!, ...e.slice(2)] }); // .mf first
+    const { error } = await prove(ova);
+    expect(error).toBeInstanceOf(OvaFormatError);
+    expect((error as Error).message).toMatch(/"noovf\.mf".*must be the first entry/);
+  });
+
+  it('a download that fails for good ends the entries with an error', async () => {
+    const ova = await buildOva(dir, { name: 'failing', diskSize: 1 << 20 });
+    const bytes = await readFile(ova.path);
+    const file = new GrowingFile(`${ova.path}.partial`, `${ova.path}.final`, bytes.length);
+    const prover = new OvaProver(file, { archiveSize: bytes.length, expectedFiles: ova.files });
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const e of prover.entries()) seen.push(e.name);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    try {
+      await grow(file, bytes.subarray(0, 4096));
+      await waitFor(() => seen.length >= 2, { what: 'the .ovf and .mf to be reported' });
+      file.fail(new Error('store gone'));
+      expect(String(await reading)).toMatch(/the download failed/);
+    } finally {
+      await prover.stop();
+    }
+  });
+});
