@@ -1,13 +1,15 @@
 /**
  * docs/benchmarks.md's "Before and after": the Done-when ratios of issue 15 (one pass from store to
- * Content Library) from this run beside the last full run before it (kept in
- * bench/results/before-one-pass.json; its numbers are "before").
+ * Content Library) from this run beside the last full run of the two-pass design
+ * (bench/results/before-one-pass.json) and the first one-pass run (bench/results/one-pass-streams.json).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT, type ScenarioResult } from './common.js';
 
 export const BEFORE_FILE = join(REPO_ROOT, 'bench', 'results', 'before-one-pass.json');
+/** The first full run of the one-pass design, whose data path was node streams (December, session 2). */
+export const STREAMS_FILE = join(REPO_ROOT, 'bench', 'results', 'one-pass-streams.json');
 
 interface Results {
   date: string;
@@ -18,6 +20,7 @@ export interface BeforeAfterRow {
   measurement: string;
   target: string;
   before: string;
+  streams: string;
   after: string;
 }
 
@@ -28,87 +31,87 @@ function data(r: Results | undefined, id: string): Record<string, unknown> {
   return r?.scenarios.find((s) => s.id === id)?.data ?? {};
 }
 
-/** The rows for the issue's Done-when list; `—` where a run did not measure it. */
-export function beforeAfterRows(before: Results | undefined, after: Results): BeforeAfterRow[] {
+/** The Done-when values of one run (as the current run reports them); `—` where it did not measure one. */
+function cells(r: Results | undefined): string[] {
+  const e2e = data(r, 'e2e');
+  const plain = (e2e['plain'] ?? {}) as Record<string, number>;
+  const one = (e2e['one'] as { readyMs?: Record<string, number> } | undefined)?.readyMs?.['site1'];
+  const mem = data(r, 'memory');
+  return [
+    x(e2e['vsBoth']),
+    x(e2e['vsSum']),
+    x(e2e['vsSlower']),
+    one ? `${(one / 1000).toFixed(2)} (both at once ${((plain['bothMs'] ?? 0) / 1000).toFixed(2)})` : '—',
+    x(data(r, 'download')['ratioVsCurl']),
+    x(data(r, 'download')['ratioVsRclone']),
+    x(data(r, 'import')['ratio']),
+    x(data(r, 'publish')['vsRclone']),
+    mb(mem['maxPeakBytes']),
+    x(mem['growth']),
+  ];
+}
+
+/**
+ * The rows for the issue's Done-when list: the two-pass design (`before`), the first one-pass
+ * data path on node streams (`streams`) and this run; `—` where a run did not measure it.
+ */
+export function beforeAfterRows(
+  before: Results | undefined,
+  streams: Results | undefined,
+  after: Results,
+): BeforeAfterRow[] {
   const e2eB = data(before, 'e2e');
-  const e2eA = data(after, 'e2e');
-  const plainA = (e2eA['plain'] ?? {}) as Record<string, number>;
-  const oneA = (e2eA['one'] as { readyMs?: Record<string, number> } | undefined)?.readyMs?.['site1'];
   const oneB = (e2eB['one'] as { readyMs?: Record<string, number> } | undefined)?.readyMs?.['site1'];
   const sumB = (e2eB['baselines'] as { sumMs?: number } | undefined)?.sumMs;
   const memB = data(before, 'memory');
-  const memA = data(after, 'memory');
-  return [
+  const rows: Array<Omit<BeforeAfterRow, 'streams' | 'after'>> = [
+    // Not in the bench before: measured by hand for the issue (12.0 s vs 8.4 s).
     {
       measurement: 'e2e one site, event → ready, ÷ plain tools both at once (time)',
       target: '≤ 1.1× (goal 1.0×)',
-      // Not in the bench before: measured by hand for the issue (12.0 s vs 8.4 s).
       before: '1.43× (by hand)',
-      after: x(e2eA['vsBoth']),
     },
     {
       measurement: 'e2e one site ÷ plain tools one after the other (time)',
       target: 'reported',
       before: oneB && sumB ? x(oneB / sumB) : '—',
-      after: x(e2eA['vsSum']),
     },
     {
       measurement: 'e2e one site ÷ the slower plain tool alone (time)',
       target: 'reported',
       before: x(e2eB['vsSlower']),
-      after: x(e2eA['vsSlower']),
     },
-    {
-      measurement: 'e2e one site, event → ready (s)',
-      target: '',
-      before: oneB ? (oneB / 1000).toFixed(2) : '—',
-      after: oneA ? `${(oneA / 1000).toFixed(2)} (both at once ${((plainA['bothMs'] ?? 0) / 1000).toFixed(2)})` : '—',
-    },
+    { measurement: 'e2e one site, event → ready (s)', target: '', before: oneB ? (oneB / 1000).toFixed(2) : '—' },
     {
       measurement: 'download into the verified cache ÷ curl | openssl (speed)',
       target: '≥ 0.75× (goal 0.95×)',
       before: x(data(before, 'download')['ratioVsCurl']),
-      after: x(data(after, 'download')['ratioVsCurl']),
     },
     {
       measurement: 'download into the verified cache ÷ rclone (speed)',
       target: '≥ 1.0×',
       before: x(data(before, 'download')['ratioVsRclone']),
-      after: x(data(after, 'download')['ratioVsRclone']),
     },
     {
       measurement: 'import upload phase ÷ curl -T (speed)',
       target: '≥ 0.9×',
       before: x(data(before, 'import')['ratio']),
-      after: x(data(after, 'import')['ratio']),
     },
-    {
-      measurement: 'ferry publish ÷ rclone copy (speed)',
-      target: '≥ 1.0×',
-      // Not in the bench before: measured by hand for the issue (18–19 s vs 19–21 s).
-      before: '≈ 1.0–1.1× (by hand)',
-      after: x(data(after, 'publish')['vsRclone']),
-    },
-    {
-      measurement: 'agent peak RSS (largest size)',
-      target: '< 200 MB',
-      before: mb(memB['maxPeakBytes']),
-      after: mb(memA['maxPeakBytes']),
-    },
-    {
-      measurement: 'agent peak RSS, largest ÷ smallest size',
-      target: 'flat',
-      before: x(memB['growth']),
-      after: x(memA['growth']),
-    },
+    // Not in the bench before: measured by hand for the issue (18–19 s vs 19–21 s).
+    { measurement: 'ferry publish ÷ rclone copy (speed)', target: '≥ 1.0×', before: '≈ 1.0–1.1× (by hand)' },
+    { measurement: 'agent peak RSS (largest size)', target: '< 200 MB', before: mb(memB['maxPeakBytes']) },
+    { measurement: 'agent peak RSS, largest ÷ smallest size', target: 'flat', before: x(memB['growth']) },
   ];
+  const mid = cells(streams);
+  const now = cells(after);
+  return rows.map((row, i) => ({ ...row, streams: mid[i] ?? '—', after: now[i] ?? '—' }));
 }
 
-export async function loadBefore(): Promise<Results | undefined> {
+export async function loadResults(file: string): Promise<Results | undefined> {
   try {
-    return JSON.parse(await readFile(BEFORE_FILE, 'utf8')) as Results;
+    return JSON.parse(await readFile(file, 'utf8')) as Results;
   } catch (err) {
-    process.stderr.write(`bench: no "before" results (${(err as Error).message}); the table shows — for them\n`);
+    process.stderr.write(`bench: no results in ${file} (${(err as Error).message}); the table shows — for them\n`);
     return undefined;
   }
 }

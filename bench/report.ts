@@ -19,7 +19,12 @@ export interface ReportExtras {
   /** Fixes made in ferry because of a profile. */
   fixes?: string[];
   /** The issue's Done-when ratios, this run beside the last run before the change. */
-  beforeAfter?: { beforeDate: string | undefined; rows: BeforeAfterRow[]; left?: string };
+  beforeAfter?: {
+    beforeDate: string | undefined;
+    streamsDate: string | undefined;
+    rows: BeforeAfterRow[];
+    left?: string;
+  };
 }
 
 export function renderMarkdown(r: BenchResults, extras: ReportExtras = {}): string {
@@ -74,13 +79,13 @@ export function renderMarkdown(r: BenchResults, extras: ReportExtras = {}): stri
     out.push('## Before and after: one pass from store to Content Library');
     out.push('');
     out.push(
-      `"Before" is the last full run before the agent imported while downloading (${ba.beforeDate ?? 'not found'}, kept in \`bench/results/before-one-pass.json\`); "after" is this run. Ratios of time are ferry ÷ the tool (lower is better); ratios of speed are ferry's speed ÷ the tool's (higher is better).`,
+      `"Before" is the last full run before the agent imported while downloading (${ba.beforeDate ?? 'not found'}, kept in \`bench/results/before-one-pass.json\`); "one pass, streams" the first full run of the one-pass design, whose bytes went through node streams (${ba.streamsDate ?? 'not found'}, \`bench/results/one-pass-streams.json\`); "after" is this run. Ratios of time are ferry ÷ the tool (lower is better); ratios of speed are ferry's speed ÷ the tool's (higher is better).`,
     );
     out.push('');
     out.push(
       table(
-        ['measurement', 'target', 'before', 'after'],
-        ba.rows.map((b) => [b.measurement, b.target, b.before, b.after]),
+        ['measurement', 'target', 'before', 'one pass, streams', 'after'],
+        ba.rows.map((b) => [b.measurement, b.target, b.before, b.streams, b.after]),
       ),
     );
     out.push('');

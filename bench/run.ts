@@ -14,7 +14,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
 import { extras, WHAT_IS_LEFT } from './analysis.js';
-import { beforeAfterRows, loadBefore } from './before-after.js';
+import { BEFORE_FILE, beforeAfterRows, loadResults, STREAMS_FILE } from './before-after.js';
 import {
   type BenchOptions,
   GiB,
@@ -136,10 +136,16 @@ async function main(): Promise<number> {
   if (!args.quick && !partial) {
     const noteIdx = process.argv.indexOf('--note');
     const note = noteIdx >= 0 ? process.argv[noteIdx + 1] : undefined;
-    const before = await loadBefore();
+    const before = await loadResults(BEFORE_FILE);
+    const streams = await loadResults(STREAMS_FILE);
     const page = renderMarkdown(results, {
       ...extras(note),
-      beforeAfter: { beforeDate: before?.date, rows: beforeAfterRows(before, results), left: WHAT_IS_LEFT },
+      beforeAfter: {
+        beforeDate: before?.date,
+        streamsDate: streams?.date,
+        rows: beforeAfterRows(before, streams, results),
+        left: WHAT_IS_LEFT,
+      },
     });
     await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), page);
     log('wrote docs/benchmarks.md');
