@@ -6,7 +6,7 @@
  * 64 KiB ArrayBuffer, and the mark-compact GCs that this churn triggers cost more than everything
  * else the download does. Measured on the 2-core bench machine, 1 GiB from s3rver into a sink that
  * drops it: `http.get` 2.8–3.6 s wall and 3.8–4.9 CPU-s; this reader 1.0–1.2 s and 0.25 CPU-s.
- * The sink copies what it takes (the agent's cache writes reused 4 MiB batches), so no byte moved
+ * The sink copies what it takes (the agent's cache writes reused batches), so no byte moved
  * allocates memory.
  *
  * It speaks only what an object GET needs: a `Content-Length` body (200, or 206 for a range) and

@@ -70,7 +70,7 @@ export interface ImportResult {
 }
 
 /** Bytes per read of the cache file while sending (two such buffers per import). */
-const SEND_BYTES = 4 << 20;
+const SEND_BYTES = 1 << 20;
 
 type Settled = { cached: CachedImage; error?: undefined } | { cached?: undefined; error: unknown };
 

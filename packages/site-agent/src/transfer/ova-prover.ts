@@ -21,7 +21,7 @@ export interface ProverEntry {
 
 /**
  * The worker's code: `OvaReader` (from @ferry/shared's build) over the growing cache file, read
- * back from the page cache in 4 MiB blocks. It posts each entry as its header is checked (with the
+ * back from the page cache in 1 MiB blocks. It posts each entry as its header is checked (with the
  * exact offset of its bytes, found by walking the tar headers, extended ones included), then the
  * summary once every entry is proven, or the error that ended it. Messages in: `{ available,
  * proven, failed }` as the download goes. Plain JS run with `eval`, so the same code works from
@@ -31,7 +31,7 @@ const WORKER_SOURCE = `
 const { openSync, readSync, closeSync } = require('node:fs');
 const { Readable } = require('node:stream');
 const { parentPort, workerData } = require('node:worker_threads');
-const BLOCK = 4 << 20;
+const BLOCK = 1 << 20;
 const { partialPath, finalPath, sharedUrl, options } = workerData;
 let available = 0;
 let proven = false;
