@@ -38,6 +38,52 @@ describe('listKeys (pure)', () => {
   });
 });
 
+/** A listing that never ends (as a stalled consumer does) until stopped; `stopped` counts the stops. */
+function stalling(keys: string[]) {
+  const state = { stopped: 0 };
+  const lister = {
+    keys: async () => {
+      let stop!: () => void;
+      const stopped = new Promise<void>((resolve) => {
+        stop = resolve;
+      });
+      const iter = (async function* () {
+        yield* keys;
+        await stopped;
+      })();
+      return Object.assign(iter, {
+        stop: () => {
+          state.stopped++;
+          stop();
+        },
+      });
+    },
+  };
+  return { lister, state };
+}
+
+describe('listKeys (a listing that does not end)', () => {
+  it('is stopped after the timeout and tried again; the second listing answers', async () => {
+    const { lister, state } = stalling(['dc1', 'dc2']);
+    let calls = 0;
+    const once = {
+      keys: async () => (++calls === 1 ? lister.keys() : listing(['dc2', 'dc1']).keys()),
+    };
+    expect(await listKeys(once, 'ferry_sites', undefined, 50)).toEqual(['dc1', 'dc2']);
+    expect(calls).toBe(2);
+    expect(state.stopped).toBe(1);
+  });
+
+  it('stalling twice is a retryable MessagingError naming the bucket, with both listings stopped', async () => {
+    const { lister, state } = stalling(['dc1']);
+    const err = await listKeys(lister, 'ferry_sites', undefined, 50).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MessagingError);
+    expect((err as MessagingError).retryable).toBe(true);
+    expect((err as Error).message).toBe('cannot list ferry_sites: no answer within 50 ms, twice');
+    expect(state.stopped).toBe(2);
+  });
+});
+
 describe('listKeys (real nats-server)', () => {
   let nats: NatsHandle;
   let nc: NatsConnection;
