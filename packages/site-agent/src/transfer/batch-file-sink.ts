@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import type { ByteSink } from '@ferry/shared';
 
 /** Bytes per write: large writes keep syscalls few. */
-export const BATCH_BYTES = 2 << 20;
+export const BATCH_BYTES = 1 << 20;
 /** Buffers (writes in flight at most): all the memory the sink holds. */
 export const BATCH_BUFFERS = 4;
 
