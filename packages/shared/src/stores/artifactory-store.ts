@@ -7,7 +7,7 @@ import type { ByteRange, HttpGetPlan, ObjectInfo, ObjectStore, PutOptions } from
 import { isRetryableStatus } from '../retry-policy.js';
 import type { HttpGetError } from './http-get.js';
 import { guardStream, isHostNotFound, networkErrorCode, redact, safeCause } from './store-errors.js';
-import { normalizeStorePath, normalizeStorePrefix } from './store-path.js';
+import { normalizeStorePath, normalizeStorePrefix, rangeHeader } from './store-path.js';
 
 export interface ArtifactoryStoreOptions {
   /** Base URL of Artifactory, e.g. `https://artifactory.example/artifactory`. */
@@ -107,7 +107,7 @@ export class ArtifactoryStore implements ObjectStore {
   async get(path: string, range?: ByteRange): Promise<Readable> {
     const p = normalizeStorePath(path);
     const headers: Record<string, string> = {};
-    if (range) headers.range = `bytes=${range.start}-${range.end ?? ''}`;
+    if (range) headers.range = rangeHeader(range);
     const stream = this.http.stream(this.contentUrl(p), { headers });
     const status = await new Promise<number>((resolve, reject) => {
       stream.once('response', (res: { statusCode: number }) => resolve(res.statusCode));
@@ -136,7 +136,7 @@ export class ArtifactoryStore implements ObjectStore {
     return {
       request: {
         url: new URL(this.contentUrl(p)),
-        headers: { ...this.auth, ...(range ? { range: `bytes=${range.start}-${range.end ?? ''}` } : {}) },
+        headers: { ...this.auth, ...(range ? { range: rangeHeader(range) } : {}) },
         ...this.tls,
       },
       fail: (err: HttpGetError) => {

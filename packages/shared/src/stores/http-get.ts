@@ -179,6 +179,17 @@ function getOnce(req: HttpGetRequest, sink: ByteSink, o: typeof DEFAULTS & HttpG
       if (feed(rest) && !settled) socket.resume();
     };
 
+    const failHttp = () =>
+      finish(new HttpGetError(`HTTP ${parsed!.status}`, { status: parsed!.status, body: errorBody }));
+    /** Collects the start of an error answer's body (stores name the error there); reports once it is all here or enough. */
+    const collectError = (bytes: Buffer): boolean => {
+      errorBody += bytes.toString('utf8', 0, Math.min(bytes.length, MAX_ERROR_BODY));
+      const length = parsed!.length;
+      if (length !== undefined && errorBody.length < Math.min(length, MAX_ERROR_BODY)) return true;
+      failHttp();
+      return false;
+    };
+
     const onHead = (afterHead: Buffer): boolean => {
       const h = parsed!;
       if (h.status >= 300 && h.status < 400 && h.location) {
@@ -186,7 +197,6 @@ function getOnce(req: HttpGetRequest, sink: ByteSink, o: typeof DEFAULTS & HttpG
         return false;
       }
       if (h.status !== o.expect) {
-        errorBody = afterHead.toString('utf8', 0, Math.min(afterHead.length, MAX_ERROR_BODY));
         if (h.status >= 200 && h.status < 300) {
           finish(
             new HttpGetError(
@@ -198,12 +208,7 @@ function getOnce(req: HttpGetRequest, sink: ByteSink, o: typeof DEFAULTS & HttpG
           );
           return false;
         }
-        // Error bodies are small: collect what fits, then report.
-        if (h.length === undefined || afterHead.length >= h.length || errorBody.length >= MAX_ERROR_BODY) {
-          finish(new HttpGetError(`HTTP ${h.status}`, { status: h.status, body: errorBody }));
-          return false;
-        }
-        return true;
+        return collectError(afterHead);
       }
       if (h.chunked || h.length === undefined) {
         finish(
@@ -237,13 +242,7 @@ function getOnce(req: HttpGetRequest, sink: ByteSink, o: typeof DEFAULTS & HttpG
           const consumedBefore = head.length - n;
           return onHead(bytes.subarray(end + 4 - consumedBefore));
         }
-        if (parsed.status !== o.expect) {
-          errorBody += bytes.toString('utf8');
-          if (errorBody.length >= MAX_ERROR_BODY || errorBody.length >= (parsed.length ?? 0)) {
-            finish(new HttpGetError(`HTTP ${parsed.status}`, { status: parsed.status, body: errorBody }));
-          }
-          return true;
-        }
+        if (parsed.status !== o.expect) return collectError(bytes);
         return feed(bytes);
       } catch (err) {
         finish(err);
@@ -279,7 +278,7 @@ function getOnce(req: HttpGetRequest, sink: ByteSink, o: typeof DEFAULTS & HttpG
     );
     socket.on('close', () => {
       if (parsed && parsed.status !== o.expect) {
-        finish(new HttpGetError(`HTTP ${parsed.status}`, { status: parsed.status, body: errorBody }));
+        failHttp();
         return;
       }
       const where = parsed ? `after ${bodyBytes} of ${parsed.length} bytes` : 'before the response headers';

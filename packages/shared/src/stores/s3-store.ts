@@ -18,7 +18,7 @@ import type { ByteRange, HttpGetPlan, ObjectInfo, ObjectStore, PutOptions } from
 import { isRetryableServiceName, isRetryableStatus } from '../retry-policy.js';
 import type { HttpGetError } from './http-get.js';
 import { guardStream, isHostNotFound, networkErrorCode, redact, safeCause } from './store-errors.js';
-import { normalizeStorePath, normalizeStorePrefix } from './store-path.js';
+import { normalizeStorePath, normalizeStorePrefix, rangeHeader } from './store-path.js';
 
 export interface S3StoreOptions {
   /** e.g. `http://127.0.0.1:9000` for MinIO/Ceph/s3rver; omitted for AWS itself. */
@@ -152,14 +152,14 @@ export class S3Store implements ObjectStore {
 
   async get(path: string, range?: ByteRange): Promise<Readable> {
     const key = this.key(path);
-    const rangeHeader = range ? `bytes=${range.start}-${range.end ?? ''}` : undefined;
+    const rangeValue = range ? rangeHeader(range) : undefined;
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: rangeHeader }));
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: rangeValue }));
       const body = out.Body;
       if (!(body instanceof Readable)) {
         throw new StoreError(this.description, 'get', path, 'the S3 client returned no readable body');
       }
-      this.logger.debug({ path, range: rangeHeader, length: out.ContentLength }, 'get');
+      this.logger.debug({ path, range: rangeValue, length: out.ContentLength }, 'get');
       return guardStream(body, (e) => this.mapError(e, 'get', path));
     } catch (err) {
       throw this.mapError(err, 'get', path);
@@ -182,7 +182,7 @@ export class S3Store implements ObjectStore {
     return {
       request: {
         url: new URL(url),
-        headers: range ? { range: `bytes=${range.start}-${range.end ?? ''}` } : {},
+        headers: range ? { range: rangeHeader(range) } : {},
         ...this.tls,
       },
       fail: (err: HttpGetError) => {

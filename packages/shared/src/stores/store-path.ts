@@ -1,4 +1,5 @@
 import { InvalidNameError } from '../errors.js';
+import type { ByteRange } from '../object-store.js';
 
 function check(p: string, field: string): string[] {
   if (typeof p !== 'string') throw new InvalidNameError(field, String(p), 'must be a string');
@@ -32,4 +33,9 @@ export function normalizeStorePrefix(prefix: string): string {
   if (segments.length === 0) return '';
   const joined = segments.join('/');
   return prefix.endsWith('/') ? `${joined}/` : joined;
+}
+
+/** The HTTP Range header value of a byte range (`bytes=start-` or `bytes=start-end`). */
+export function rangeHeader(range: ByteRange): string {
+  return `bytes=${range.start}-${range.end ?? ''}`;
 }

@@ -16,7 +16,7 @@ import type { CachedImage, ImageCache } from './download-cache.js';
 import type { GrowingFileReader, ReadableGrowingFile } from './growing-file.js';
 import { formatMarker, parseMarker } from './item-marker.js';
 import { OvaProver, type ProverEntry } from './ova-prover.js';
-import type { TokenBucket } from './token-bucket.js';
+import { reserveAll, type TokenBucket } from './token-bucket.js';
 import type { TransferQueues } from './transfer-queues.js';
 
 /** How a target receives files: ferry uploads them (PUSH), or vCenter GETs them from the agent (PULL). */
@@ -356,8 +356,7 @@ export class ImageImporter {
       const buf = buffers[i]!;
       const n = await reader.readAt(buf.subarray(0, Math.min(buf.length, end - pos)), pos, signal);
       if (n === 0) throw new Error(`the cache file ended at ${pos}, inside entry ${entry.name}`);
-      let wait = 0;
-      for (const b of buckets) wait = Math.max(wait, b.reserve(n));
+      const wait = reserveAll(buckets, n);
       if (wait > 0) await sleep(wait, signal);
       inflight[i] = write(buf.subarray(0, n)).then(
         () => undefined,

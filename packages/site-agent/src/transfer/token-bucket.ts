@@ -60,6 +60,14 @@ export class TokenBucket {
   }
 }
 
+/** Reserves `bytes` in every bucket at once; answers the wait of the slowest (ms, 0 when none is in debt). */
+export function reserveAll(buckets: readonly TokenBucket[], bytes: number, clock: Clock = systemClock): number {
+  const now = clock.now();
+  let wait = 0;
+  for (const b of buckets) wait = Math.max(wait, b.reserve(bytes, now));
+  return wait;
+}
+
 /**
  * A pass-through stream limited by every bucket given (e.g. the agent-wide and the target's
  * `vcenter` limit): each chunk waits for the slowest of them. No buckets: no limit.
@@ -68,9 +76,7 @@ export function throttle(buckets: readonly (TokenBucket | undefined)[], clock: C
   const active = buckets.filter((b): b is TokenBucket => b !== undefined);
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      let wait = 0;
-      const now = clock.now();
-      for (const b of active) wait = Math.max(wait, b.reserve(chunk.length, now));
+      const wait = reserveAll(active, chunk.length, clock);
       if (wait === 0) {
         cb(null, chunk);
         return;
@@ -93,9 +99,7 @@ export function throttledSink(sink: ByteSink, buckets: readonly TokenBucket[], c
     take(chunk) {
       if (debt) return 0;
       const n = sink.take(chunk);
-      let wait = 0;
-      const now = clock.now();
-      for (const b of buckets) wait = Math.max(wait, b.reserve(n, now));
+      const wait = reserveAll(buckets, n, clock);
       if (wait > 0) {
         debt = clock.sleep(wait).then(() => {
           debt = undefined;
