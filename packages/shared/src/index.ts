@@ -109,6 +109,7 @@ export {
   statusKey,
 } from './nats-names.js';
 export type { ByteRange, HttpGetPlan, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
+export { OvaChecker, type OvaEntryPlan } from './ova/ova-checker.js';
 export {
   inspectOva,
   type OvaEntry,
@@ -118,6 +119,16 @@ export {
   type OvaSummary,
 } from './ova/ova-reader.js';
 export { MAX_OVF_BYTES, type MfLine, type OvfReference, parseMf, parseOvfReferences } from './ova/ovf-references.js';
+export {
+  decodeLongPath,
+  decodePax,
+  decodeTarHeader,
+  MAX_LONG_HEADER_BYTES,
+  TAR_BLOCK,
+  type TarEntryType,
+  type TarHeader,
+  tarPadding,
+} from './ova/tar-header.js';
 export {
   type BackoffPolicy,
   backoffDelay,

@@ -1,18 +1,18 @@
 /**
  * OvaProver: the OvaReader checks in a worker over a cache file that grows while it reads. The
  * offsets it reports are where the entries' bytes really are (extended tar headers included), and
- * its errors are the reader's own (same class, same message).
+ * it accepts and refuses exactly what OvaReader (through tar-stream) does, with the same errors.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChecksumMismatchError, inspectOva, type ManifestFile, OvaFormatError } from '@ferry/shared';
+import { ChecksumMismatchError, FerryError, inspectOva, type ManifestFile, OvaFormatError } from '@ferry/shared';
 import { GrowingFile, OvaProver, type ProverEntry } from '@ferry/site-agent/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/wait.js';
-import { buildOva } from '../../../test/world/ova.js';
+import { type BuiltOva, buildOva, type OvaSpec, patchDeclaredSize } from '../../../test/world/ova.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -60,6 +60,117 @@ async function prove(ova: {
     await prover.stop();
   }
 }
+
+/** The prover's verdict and the stream reader's on the same bytes, with the same options. */
+async function bothVerdicts(ova: { path: string; files: readonly ManifestFile[] }) {
+  const verdict = (files: readonly { name: string; sha256: string }[] | undefined, error: unknown) =>
+    error === undefined
+      ? { files: files?.map((f) => `${f.name} ${f.sha256}`) }
+      : { error: (error as Error).constructor.name, message: (error as Error).message };
+  const proved = await prove(ova);
+  const { size } = await import('node:fs/promises').then((fs) => fs.stat(ova.path));
+  const read = await inspectOva(createReadStream(ova.path), { archiveSize: size, expectedFiles: ova.files }).then(
+    (s) => verdict(s.files, undefined),
+    (e: unknown) => {
+      const v = verdict(undefined, e);
+      // A plain (tar-stream) error reaches the importer as the prover's own wrapper.
+      return e instanceof FerryError ? v : { error: 'Error', message: `proving the OVA: ${v.message}` };
+    },
+  );
+  return { prover: verdict(proved.files, proved.error), reader: read };
+}
+
+const n = (() => {
+  let i = 0;
+  return () => `case${i++}`;
+})();
+const build = (spec: OvaSpec = {}) => buildOva(join(dir), { name: n(), diskSize: 70_000, ...spec });
+
+describe('OvaProver accepts and refuses what OvaReader does', () => {
+  const cases: Array<[string, () => Promise<BuiltOva | { path: string; files: ManifestFile[] }>]> = [
+    ['a valid OVA with two disks', () => build({ disks: 2 })],
+    ['a SHA1 manifest', () => build({ mfAlgorithm: 'SHA1' })],
+    ['names over 100 characters (pax headers)', () => build({ name: `p${'x'.repeat(110)}` })],
+    ["a disk bigger than the prover's 1 MiB block", () => build({ diskSize: 2.5 * 2 ** 20 + 3 })],
+    ['a ../ entry', () => build({ mutate: (e) => [...e, { name: '../evil', body: Buffer.from('x') }] })],
+    ['an absolute path', () => build({ mutate: (e) => [...e, { name: '/etc/evil', body: Buffer.from('x') }] })],
+    ['a symlink', () => build({ mutate: (e) => [...e, { name: 'l.vmdk', type: 'symlink', linkname: '/etc' }] })],
+    ['a hard link', () => build({ mutate: (e) => [...e, { name: 'h.vmdk', type: 'link', linkname: 'x.ovf' }] })],
+    ['a device', () => build({ mutate: (e) => [...e, { name: 'd.vmdk', type: 'character-device' }] })],
+    ['a directory', () => build({ mutate: (e) => [...e, { name: 'sub', type: 'directory' }] })],
+    ['a duplicate entry', () => build({ mutate: (e) => [...e, { ...e[2]! }] })],
+    ['an unreferenced file', () => build({ mutate: (e) => [...e, { name: 'x.iso', body: Buffer.from('x') }] })],
+    ['a missing disk', () => build({ mutate: (e) => e.slice(0, 2) })],
+    ['no .mf', () => build({ mutate: (e) => [e[0]!, e[2]!] })],
+    ['the .mf first', () => build({ mutate: (e) => [e[1]!, e[0]!, e[2]!] })],
+    [
+      'a disk that disagrees with the .mf',
+      () => build({ mutate: (e) => [e[0]!, e[1]!, { name: e[2]!.name, body: { size: 70_000, seed: 'other' } }] }),
+    ],
+    [
+      'a tar bomb',
+      async () => {
+        const ova = await build();
+        await patchDeclaredSize(ova.path, ova.files[2]!.name, 7 * 2 ** 30);
+        return ova;
+      },
+    ],
+    [
+      'an archive cut in the middle of a disk',
+      async () => {
+        const ova = await build();
+        await truncate(ova.path, ova.size - 40_000);
+        return ova;
+      },
+    ],
+    [
+      'an archive cut in a header',
+      async () => {
+        const ova = await build({ disks: 2 });
+        await truncate(ova.path, ova.size - 70_000 - 1024 - 300);
+        return ova;
+      },
+    ],
+    [
+      'an archive without its end-of-archive blocks',
+      async () => {
+        const ova = await build();
+        await truncate(ova.path, ova.size - 1024);
+        return ova;
+      },
+    ],
+    [
+      'an archive cut in the padding of its last entry',
+      async () => {
+        const ova = await build(); // 70 000-byte disk: 368 bytes of padding after it
+        await truncate(ova.path, ova.size - 1024 - 100);
+        return ova;
+      },
+    ],
+    [
+      'a corrupted header checksum',
+      async () => {
+        const ova = await build();
+        const fh = await open(ova.path, 'r+');
+        await fh.write(Buffer.from('Z'), 0, 1, 0); // the first byte of the .ovf's name
+        await fh.close();
+        return ova;
+      },
+    ],
+    [
+      'a file that is not a tar',
+      async () => {
+        const path = join(dir, `${n()}.ova`);
+        await writeFile(path, 'hello, I am not an OVA\n'.repeat(100));
+        return { path, files: [] };
+      },
+    ],
+  ];
+  it.each(cases)('%s', async (_label, make) => {
+    const { prover, reader } = await bothVerdicts(await make());
+    expect(prover).toEqual(reader);
+  });
+});
 
 describe('OvaProver', () => {
   it('reports each entry with the offset of its bytes and proves them all, as the file grows', async () => {

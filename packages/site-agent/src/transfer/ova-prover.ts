@@ -20,19 +20,21 @@ export interface ProverEntry {
 }
 
 /**
- * The worker's code: `OvaReader` (from @ferry/shared's build) over the growing cache file, read
- * back from the page cache in 1 MiB blocks. It posts each entry as its header is checked (with the
- * exact offset of its bytes, found by walking the tar headers, extended ones included), then the
- * summary once every entry is proven, or the error that ended it. Messages in: `{ available,
- * proven, failed }` as the download goes. Plain JS run with `eval`, so the same code works from
- * the sources (tests) and from dist without a second file to locate.
+ * The worker's code: walks the tar headers of the growing cache file (`decodeTarHeader`, as
+ * tar-stream decodes them) and reads each entry's bytes at their offset through one reused 1 MiB
+ * buffer, hashing them as they come; `OvaChecker` (the same rules `OvaReader` applies) checks each
+ * header, descriptor and digest. No stream and no buffer per block: the proof costs SHA-256 and a
+ * read from the page cache, nothing more. It posts each entry once its header is checked (with the
+ * offset of its bytes), then the summary once every entry is proven, or the error that ended it.
+ * Messages in: `{ available, proven, failed }` as the download goes. Plain JS run with `eval`, so
+ * the same code works from the sources (tests) and from dist without a second file to locate.
  */
 const WORKER_SOURCE = `
+const { createHash } = require('node:crypto');
 const { openSync, readSync, closeSync } = require('node:fs');
-const { Readable } = require('node:stream');
 const { parentPort, workerData } = require('node:worker_threads');
 const BLOCK = 1 << 20;
-const { partialPath, finalPath, sharedUrl, options } = workerData;
+const { partialPath, finalPath, checkerUrl, tarUrl, options } = workerData;
 let available = 0;
 let proven = false;
 let failed = false;
@@ -59,54 +61,25 @@ function open() {
   }
   return fd;
 }
-let pos = 0;
-let pumping = false;
-const source = new Readable({
-  highWaterMark: BLOCK,
-  read() {
-    if (pumping) return;
-    pumping = true;
-    pump().then(undefined, (err) => source.destroy(err));
-  },
-});
-// Reads one block (or ends the stream) once the bytes are on disk. Not pumping any more before
-// push(): push() may call read() at once for the next block.
-async function pump() {
+// Reads bytes [pos, pos + n) into target once they are on disk; fewer only where the proven file ends.
+async function readAt(target, n, pos) {
   for (;;) {
     if (failed) throw new Error('the download failed');
-    if (pos < available) {
-      const n = Math.min(BLOCK, available - pos);
-      const buf = Buffer.allocUnsafe(n);
-      const got = readSync(open(), buf, 0, n, pos);
-      if (got === 0) throw new Error('the cache file is shorter than the ' + available + ' bytes written to it');
-      pos += got;
-      pumping = false;
-      source.push(got === n ? buf : buf.subarray(0, got));
-      return;
-    }
-    if (proven) {
-      pumping = false;
-      source.push(null);
-      return;
-    }
+    if (available >= pos + n || proven) break;
     await new Promise((r) => { wake = r; });
   }
-}
-const header = Buffer.alloc(512);
-function octal(buf) {
-  const text = buf.toString('latin1').replace(/\\0.*$/s, '').trim();
-  return text === '' ? 0 : parseInt(text, 8);
-}
-// The offset of the bytes of the entry whose header starts at p: extended headers (pax 'x'/'g',
-// GNU long names 'L'/'K') come first, each with its own data blocks.
-function dataOffset(p) {
-  for (;;) {
-    if (readSync(open(), header, 0, 512, p) !== 512) throw new Error('a tar header at ' + p + ' is cut short');
-    const type = String.fromCharCode(header[156]);
-    if (type !== 'x' && type !== 'g' && type !== 'L' && type !== 'K') return p + 512;
-    p += 512 + Math.ceil(octal(header.subarray(124, 136)) / 512) * 512;
+  const have = Math.max(0, Math.min(n, available - pos));
+  for (let got = 0; got < have; ) {
+    const k = readSync(open(), target, got, have - got, pos + got);
+    if (k === 0) throw new Error('the cache file is shorter than the ' + available + ' bytes written to it');
+    got += k;
   }
+  return have;
 }
+async function readWhole(target, n, pos) {
+  if ((await readAt(target, n, pos)) < n) throw new Error('Unexpected end of data');
+}
+const block = Buffer.allocUnsafeSlow(BLOCK);
 function describe(err) {
   return {
     name: err && err.name,
@@ -121,19 +94,69 @@ function describe(err) {
   };
 }
 (async () => {
-  const { OvaReader } = await import(sharedUrl);
-  const reader = new OvaReader(source, options);
-  let next = 0;
-  for await (const entry of reader) {
-    const offset = dataOffset(next);
-    if (entry.offset !== undefined && entry.offset !== offset) {
-      throw new Error('entry ' + entry.name + ' found at ' + offset + ', the tar reader says ' + entry.offset);
+  const { OvaChecker } = await import(checkerUrl);
+  const tar = await import(tarUrl);
+  const checker = new OvaChecker(options);
+  const header = Buffer.alloc(tar.TAR_BLOCK);
+  let pos = 0;
+  let longPath = null;
+  let pax = null;
+  let paxGlobal = null;
+  for (;;) {
+    const got = await readAt(header, tar.TAR_BLOCK, pos);
+    if (got === 0 && pos >= available) {
+      if (pos > available) throw new Error('Unexpected end of data');
+      break;
     }
-    parentPort.postMessage({ entry: { name: entry.name, size: entry.size, role: entry.role, offset } });
-    next = offset + Math.ceil(entry.size / 512) * 512;
-    entry.body.resume();
+    if (got < tar.TAR_BLOCK) throw new Error('Unexpected end of data');
+    const h = tar.decodeTarHeader(header);
+    pos += tar.TAR_BLOCK;
+    if (h === null) continue;
+    if (h.type === 'pax-header' || h.type === 'pax-global-header' || h.type === 'gnu-long-path' || h.type === 'gnu-long-link-path') {
+      if (h.size > tar.MAX_LONG_HEADER_BYTES) throw new Error('Header exceeds max size');
+      const body = Buffer.alloc(h.size);
+      await readWhole(body, h.size, pos);
+      pos += h.size + tar.tarPadding(h.size);
+      if (h.type === 'gnu-long-path') longPath = tar.decodeLongPath(body);
+      else if (h.type === 'pax-global-header') paxGlobal = tar.decodePax(body);
+      else if (h.type === 'pax-header') pax = Object.assign({}, paxGlobal, tar.decodePax(body));
+      continue;
+    }
+    let name = h.name;
+    let size = h.size;
+    if (longPath !== null) name = longPath;
+    if (pax && pax.path) name = pax.path;
+    if (pax && pax.size) size = parseInt(pax.size, 10);
+    longPath = null;
+    pax = null;
+    if (!(size >= 0)) throw new Error('Invalid header');
+    const plan = checker.begin(name, h.type, size);
+    const sha256 = createHash('sha256');
+    const sha1 = plan.sha1 ? createHash('sha1') : undefined;
+    const entry = { name, size, role: plan.role, offset: pos };
+    if (plan.small) {
+      // Descriptors are read whole first: their content decides what follows.
+      const body = Buffer.alloc(size);
+      await readWhole(body, size, pos);
+      sha256.update(body);
+      if (sha1) sha1.update(body);
+      checker.descriptor(name, plan.role, body.toString('utf8'));
+      parentPort.postMessage({ entry });
+    } else {
+      parentPort.postMessage({ entry });
+      for (let done = 0; done < size; ) {
+        const n = Math.min(BLOCK, size - done);
+        await readWhole(block, n, pos + done);
+        const bytes = n === BLOCK ? block : block.subarray(0, n);
+        sha256.update(bytes);
+        if (sha1) sha1.update(bytes);
+        done += n;
+      }
+    }
+    checker.end(name, plan.role, size, sha256.digest('hex'), sha1 && sha1.digest('hex'));
+    pos += size + tar.tarPadding(size);
   }
-  parentPort.postMessage({ summary: reader.summary });
+  parentPort.postMessage({ summary: checker.finish() });
 })().then(
   () => { if (fd !== undefined) closeSync(fd); },
   (err) => parentPort.postMessage({ error: describe(err) }),
@@ -160,17 +183,21 @@ function revive(e: WorkerError): Error {
 }
 
 /**
- * The built OvaReader of @ferry/shared, which the worker imports: plain Node, no TS loader, and
- * only the reader (the whole package takes ~0.25 s to load, per import).
+ * The built modules of @ferry/shared the worker imports: plain Node, no TS loader, and only what
+ * it needs (the whole package takes ~0.25 s to load, per import).
  */
-const SHARED_URL = pathToFileURL(createRequire(import.meta.url).resolve('@ferry/shared/ova-reader')).href;
+const sharedModule = (subpath: string): string =>
+  pathToFileURL(createRequire(import.meta.url).resolve(`@ferry/shared/${subpath}`)).href;
+const CHECKER_URL = sharedModule('ova-checker');
+const TAR_URL = sharedModule('tar-header');
 
 /**
- * Proves an OVA in a growing cache file in a worker thread, with the same `OvaReader` checks as
- * everywhere else (entry names and order, OVF references, `.mf` digests, the signed file list,
- * sizes): so the import's main thread only moves bytes. Measured on the 2-core bench machine,
- * SHA-256 of the entries and the GC of the reader's buffers were ~2/3 of the import's main thread
- * (profile in docs/benchmarks.md); here they run beside it, reading the file back from the page cache.
+ * Proves an OVA in a growing cache file in a worker thread, with the same `OvaChecker` rules as
+ * `OvaReader` everywhere else (entry names and order, OVF references, `.mf` digests, the signed
+ * file list, sizes): so the import's main thread only moves bytes. Measured on the 2-core bench
+ * machine, SHA-256 of the entries and the GC of the reader's buffers were ~2/3 of the import's main
+ * thread (profile in docs/benchmarks.md); here they run beside it, reading the file back from the
+ * page cache at the entries' offsets, with no stream between the file and the hash.
  *
  *   const prover = new OvaProver(file, { archiveSize, expectedFiles });
  *   for await (const entry of prover.entries()) upload(entry.offset, entry.size);
@@ -188,13 +215,14 @@ export class OvaProver {
     const state = () => ({ available: file.available, proven: file.proven, failed: file.failed });
     this.#worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      // The reader's blocks die young: a small young generation keeps the garbage (and the agent's
-      // peak RSS) small; 16–256 MiB measured no faster.
+      // It allocates almost nothing (one reused block): a small young generation keeps the agent's
+      // peak RSS small.
       resourceLimits: { maxYoungGenerationSizeMb: 8 },
       workerData: {
         partialPath: file.partialPath,
         finalPath: file.finalPath,
-        sharedUrl: SHARED_URL,
+        checkerUrl: CHECKER_URL,
+        tarUrl: TAR_URL,
         options: { archiveSize: options.archiveSize, expectedFiles: options.expectedFiles },
       },
     });
