@@ -9,6 +9,7 @@
  *   … --only download,import    # some scenarios only (download import e2e publish memory fanout reconcile bandwidth)
  *   … --size 512MiB             # another size for the transfer scenarios (1–3)
  *   … --note 'text'             # a paragraph for docs/benchmarks.md (e.g. how quiet the machine was)
+ *   BENCH_AGENT_LOG=<file>      # e2e: the agents log at debug level into <file> (where the time goes)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

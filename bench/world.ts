@@ -129,7 +129,7 @@ export class BenchWorld {
       ...extra,
       extra: {
         reconcile: { enabled: false },
-        log: { level: 'warn' },
+        log: { level: process.env.BENCH_AGENT_LOG ? 'debug' : 'warn' },
         ...extra.extra,
       },
     });

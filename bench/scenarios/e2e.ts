@@ -4,6 +4,7 @@
  * the plain tools doing the agent's two jobs (download + verify, upload) alone and at once.
  */
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureTopology, parseStatusRecord, statusKey } from '@ferry/shared';
@@ -46,7 +47,12 @@ async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {
   }
 }
 
-async function publishToReady(world: BenchWorld, staged: StagedOva, sites: string[], version: string): Promise<Run> {
+export async function publishToReady(
+  world: BenchWorld,
+  staged: StagedOva,
+  sites: string[],
+  version: string,
+): Promise<Run> {
   const nats = await world.nats();
   const nc = await connect({ servers: nats.url });
   const topology = await ensureTopology(nc);
@@ -68,6 +74,7 @@ async function publishToReady(world: BenchWorld, staged: StagedOva, sites: strin
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-4000);
+      if (process.env.BENCH_AGENT_LOG) appendFileSync(process.env.BENCH_AGENT_LOG, d);
     });
     agents.push({ site, vc, child, dir, url: `http://127.0.0.1:${port}`, err: () => err });
   }
