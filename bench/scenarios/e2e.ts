@@ -140,10 +140,10 @@ interface PlainTimes {
 
 /**
  * `curl | tee FILE | openssl dgst -sha256` from s3rver (the verified copy on disk) and the REST calls +
- * `curl -T` of the OVA's files (extracted beforehand, not timed) into a vcsim: each alone, then both
- * started together, `runs` times each, on the same servers as ferry and in the same run.
+ * `curl -T` of the OVA's files (extracted beforehand, not timed) into a vcsim: `round()` runs each
+ * alone, then both started together, on the same servers as ferry and in the same run.
  */
-async function plainTools(world: BenchWorld, staged: StagedOva, runs: number): Promise<PlainTimes> {
+async function plainTools(world: BenchWorld, staged: StagedOva) {
   const { ova, manifest } = staged;
   const vc = await world.vcsim();
   const dir = await world.tempDir('e2e-plain');
@@ -164,21 +164,21 @@ async function plainTools(world: BenchWorld, staged: StagedOva, runs: number): P
   };
   const upload = () => curlImport(vc, library, libraryId, manifest, files, `plain-${n++}`);
   const times: PlainTimes = { downloadMs: [], importMs: [], bothMs: [] };
-  try {
-    for (let i = 0; i < runs; i++) {
-      log(`e2e: plain tools, download alone / import alone / both at once (run ${i + 1} of ${runs})`);
+  return {
+    times,
+    round: async () => {
       times.downloadMs.push(await download());
       times.importMs.push(await upload());
       const t0 = now();
       await Promise.all([download(), upload()]);
       times.bothMs.push(now() - t0);
-    }
-  } finally {
-    await library.logout();
-    await rm(dir, { recursive: true, force: true });
-    await vc.stop();
-  }
-  return times;
+    },
+    close: async () => {
+      await library.logout();
+      await rm(dir, { recursive: true, force: true });
+      await vc.stop();
+    },
+  };
 }
 
 export async function benchE2e(
@@ -188,24 +188,34 @@ export async function benchE2e(
   /** Distinguishes the versions a second pass publishes (a re-published version is a no-op). */
   pass = '',
 ): Promise<ScenarioResult> {
-  // Quick runs are small, so fixed per-job latencies weigh more: take the median of three.
+  // ferry and the plain tools take turns, round by round: this machine's speed drifts by tens of
+  // percent within minutes, and a run of one after all runs of the other would measure the drift.
   const singles: number[] = [];
+  const versions: string[] = [];
   let one: Awaited<ReturnType<typeof publishToReady>> | undefined;
-  for (let i = 0; i < (opts.quick ? 3 : 1); i++) {
-    log(`e2e: one site (agent process), ferry publish → ready${opts.quick ? ` (run ${i + 1} of 3)` : ''}`);
-    const version = `e2e-1${pass}${i === 0 ? '' : `-${i}`}`;
-    const run = await publishToReady(world, staged, ['site1'], version);
-    one ??= run;
-    singles.push(run.readyMs['site1']!);
-    if (i > 0)
-      await world.store.delete(`${staged.manifest.name}/${version}/${staged.manifest.name}.ova`).catch(() => {});
+  const tools = await plainTools(world, staged);
+  try {
+    for (let i = 0; i < opts.runs; i++) {
+      log(
+        `e2e: one site (agent process), ferry publish → ready, then the plain tools (round ${i + 1} of ${opts.runs})`,
+      );
+      const version = `e2e-1${pass}${i === 0 ? '' : `-${i}`}`;
+      versions.push(version);
+      const run = await publishToReady(world, staged, ['site1'], version);
+      one ??= run;
+      singles.push(run.readyMs['site1']!);
+      await tools.round();
+    }
+  } finally {
+    await tools.close();
   }
-  const plain = await plainTools(world, staged, opts.runs);
+  const plain = tools.times;
   log('e2e: three sites (three agent processes, three vcsims), ferry publish → ready');
   const three = await publishToReady(world, staged, ['site1', 'site2', 'site3'], `e2e-3${pass}`);
   // The published copies are not needed again.
-  await world.store.delete(`${staged.manifest.name}/e2e-1${pass}/${staged.manifest.name}.ova`).catch(() => {});
-  await world.store.delete(`${staged.manifest.name}/e2e-3${pass}/${staged.manifest.name}.ova`).catch(() => {});
+  for (const version of [...versions, `e2e-3${pass}`]) {
+    await world.store.delete(`${staged.manifest.name}/${version}/${staged.manifest.name}.ova`).catch(() => {});
+  }
 
   const single = median(singles);
   const downloadMs = median(plain.downloadMs);
@@ -225,13 +235,13 @@ export async function benchE2e(
     title: `End to end: a ${Math.round(staged.ova.size / MiB)} MiB OVA from \`published\` to \`ready\``,
     method: [
       '`ferry publish <ova> --name … --version …` runs as a process (uploads to s3rver, signs, catalogs, publishes); the time of its event is taken from a NATS subscription on `ferry.events.>`; `ready` from polling the status KV every 25 ms.',
-      'Agents are `ferry-agent --config <site>.yaml` processes with an empty cache and their own vcsim, started and /readyz before the publish. One run each (1 site, then 3 sites); the agent imports while it downloads (one pass).',
-      `Plain tools, in the same run on the same s3rver and a vcsim of their own: \`curl | tee FILE | openssl dgst -sha256\` (the verified copy on disk) and the REST calls + \`curl -T\` of the OVA's files (extracted beforehand, not timed), each alone and both started together; the median of ${opts.runs} runs each. "Both at once" is the limit a one-pass agent can reach on this machine, where the servers share its 2 cores.`,
+      `Agents are \`ferry-agent --config <site>.yaml\` processes with an empty cache and their own vcsim, started and /readyz before the publish; the agent imports while it downloads (one pass). One site: the median of ${opts.runs} runs, each followed by a round of the plain tools (they take turns); then one run of 3 sites.`,
+      `Plain tools, in the same run on the same s3rver and a vcsim of their own: \`curl | tee FILE | openssl dgst -sha256\` (the verified copy on disk) and the REST calls + \`curl -T\` of the OVA's files (extracted beforehand, not timed), each alone and both started together; the median of ${opts.runs} rounds. "Both at once" is the limit a one-pass agent can reach on this machine, where the servers share its 2 cores.`,
     ],
     table: {
       head: ['measurement', 'seconds', 'ferry ÷ it (time)', 'target'],
       rows: [
-        ['1 site: published event → ready', s(single), '', ''],
+        ['1 site: published event → ready', `${s(single)} (${runsOf(singles)})`, '', ''],
         [
           'plain tools, both jobs started together',
           `${s(both)} (${runsOf(plain.bothMs)})`,
@@ -266,6 +276,8 @@ export async function benchE2e(
     notes: [],
     data: {
       one,
+      singles,
+      singleMs: single,
       three,
       plain: { ...plain, downloadMs, importMs, bothMs: both, sumMs: sum, slowerMs: slower },
       vsBoth,

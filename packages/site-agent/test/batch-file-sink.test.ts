@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BatchFileWriter } from '../src/transfer/batch-file-sink.js';
 
 let dir: string;
@@ -27,6 +27,8 @@ function chunked(sizes: number[]): { data: Buffer; source: Readable } {
   return { data, source: Readable.from(chunks) };
 }
 
+const buffers = (count: number, bytes: number) => Array.from({ length: count }, () => Buffer.alloc(bytes));
+
 describe('BatchFileWriter', () => {
   it('writes every byte in order after `position` and counts only completed writes, in batches', async () => {
     const path = join(dir, 'a');
@@ -42,8 +44,7 @@ describe('BatchFileWriter', () => {
       maxBytes: data.length,
       tooLong: () => new Error('too long'),
       onWritten: (n) => written.push(n),
-      batchBytes: 1000,
-      buffers: 2,
+      buffers: buffers(2, 1000),
     });
     await pipeline(source, writer.stream());
     await file.close();
@@ -60,7 +61,7 @@ describe('BatchFileWriter', () => {
       maxBytes: 1000,
       tooLong: () => new Error('more than 1000 bytes'),
       onWritten: () => {},
-      batchBytes: 512,
+      buffers: buffers(4, 512),
     });
     await expect(pipeline(source, writer.stream())).rejects.toThrow('more than 1000 bytes');
     await writer.settled();
@@ -78,7 +79,7 @@ describe('BatchFileWriter', () => {
       maxBytes: 3000,
       tooLong: () => new Error('too long'),
       onWritten: () => {},
-      batchBytes: 1000,
+      buffers: buffers(4, 1000),
     });
     await expect(pipeline(source, writer.stream())).rejects.toThrow();
     await writer.settled();
@@ -96,8 +97,7 @@ describe('BatchFileWriter', () => {
       maxBytes: data.length,
       tooLong: () => new Error('too long'),
       onWritten: (n) => written.push(n),
-      batchBytes: 1000,
-      buffers: 2,
+      buffers: buffers(2, 1000),
     });
     // One reused "socket buffer": the writer must have copied the bytes before it is overwritten.
     const reused = Buffer.from(data);
@@ -112,5 +112,59 @@ describe('BatchFileWriter', () => {
     await file.close();
     expect(await readFile(path)).toEqual(data);
     expect(written).toEqual([1000, 1000, 600]);
+  });
+
+  it('hands each batch to onBatch in file order and reuses its buffer only once onBatch settled', async () => {
+    const path = join(dir, 'e');
+    const file = await open(path, 'w');
+    const { data, source } = chunked([900, 900, 900, 900, 300]);
+    const bufs = buffers(2, 1000);
+    const seen: Buffer[] = [];
+    const holds: Array<() => void> = [];
+    const writer = new BatchFileWriter({
+      file,
+      position: 0,
+      maxBytes: data.length,
+      tooLong: () => new Error('too long'),
+      onWritten: () => {},
+      buffers: bufs,
+      // Copies the batch when it is finally "hashed", after a hold: a buffer refilled too early
+      // would show other bytes here.
+      onBatch: (slot, n) =>
+        new Promise<void>((resolve) => {
+          holds.push(() => {
+            seen.push(Buffer.from(bufs[slot]!.subarray(0, n)));
+            resolve();
+          });
+        }),
+    });
+    const done = pipeline(source, writer.stream());
+    for (let released = 0; released < 4; released++) {
+      await vi.waitFor(() => expect(holds.length).toBeGreaterThan(released));
+      holds[released]!();
+    }
+    await done;
+    await file.close();
+    expect(Buffer.concat(seen)).toEqual(data);
+    expect(await readFile(path)).toEqual(data);
+  });
+
+  it('fails like a failed write when onBatch rejects', async () => {
+    const file = await open(join(dir, 'f'), 'w');
+    const { source } = chunked([1000, 1000, 1000]);
+    const writer = new BatchFileWriter({
+      file,
+      position: 0,
+      maxBytes: 3000,
+      tooLong: () => new Error('too long'),
+      onWritten: () => {},
+      buffers: buffers(2, 1000),
+      onBatch: async () => {
+        throw new Error('the hash worker stopped');
+      },
+    });
+    await expect(pipeline(source, writer.stream())).rejects.toThrow('the hash worker stopped');
+    expect(writer.writeFailed).toBe(true);
+    await file.close();
   });
 });

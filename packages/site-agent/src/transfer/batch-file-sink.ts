@@ -19,8 +19,17 @@ export interface BatchFileSinkOptions {
   onWritten: (n: number) => void;
   /** Checked before each chunk: an abort ends the stream with the signal's reason. */
   signal?: AbortSignal;
-  batchBytes?: number;
-  buffers?: number;
+  /**
+   * Each full batch, before its buffer is reused: `slot` is its index in `buffers`, its first `n`
+   * bytes are the file's next bytes, and the buffer stays untouched until the promise settles (a
+   * rejection fails the sink like a failed write). The download hashes them here.
+   */
+  onBatch?: (slot: number, n: number) => Promise<void>;
+  /**
+   * The buffers to fill (all the same size), e.g. ones shared with a worker for `onBatch`.
+   * @default BATCH_BUFFERS new buffers of BATCH_BYTES
+   */
+  buffers?: Buffer[];
 }
 
 /**
@@ -48,10 +57,8 @@ export class BatchFileWriter implements ByteSink {
 
   constructor(options: BatchFileSinkOptions) {
     this.#o = options;
-    const size = options.batchBytes ?? BATCH_BYTES;
-    const count = Math.max(2, options.buffers ?? BATCH_BUFFERS);
-    this.#bufs = Array.from({ length: count }, () => Buffer.allocUnsafe(size));
-    this.#writes = new Array(count).fill(undefined);
+    this.#bufs = options.buffers ?? Array.from({ length: BATCH_BUFFERS }, () => Buffer.allocUnsafe(BATCH_BYTES));
+    this.#writes = new Array(this.#bufs.length).fill(undefined);
     this.#position = options.position;
   }
 
@@ -127,6 +134,7 @@ export class BatchFileWriter implements ByteSink {
   #startWrite(): void {
     const i = this.#cur;
     const n = this.#fill;
+    const hashed = this.#o.onBatch?.(i, n);
     const write = writeFully(this.#o.file, this.#bufs[i]!, n, this.#position);
     const before = this.#reported;
     this.#reported = Promise.all([write, before]).then(
@@ -137,7 +145,8 @@ export class BatchFileWriter implements ByteSink {
         this.#failed ??= err as Error;
       },
     );
-    this.#writes[i] = write.then(
+    // The buffer is free again once written and, when asked, hashed.
+    this.#writes[i] = (hashed ? Promise.all([write, hashed]) : write).then(
       () => {
         this.#writes[i] = undefined;
       },

@@ -14,7 +14,7 @@ import {
   silentLogger,
   sleep,
 } from '@ferry/shared';
-import { BatchFileWriter } from './batch-file-sink.js';
+import { BATCH_BUFFERS, BATCH_BYTES, BatchFileWriter } from './batch-file-sink.js';
 import { cacheFreeBytes, cacheWriteError, hashFile, makeRoom, Pins } from './cache-files.js';
 import { FileHasher } from './file-hasher.js';
 import { GrowingFile, type ReadableGrowingFile } from './growing-file.js';
@@ -258,7 +258,8 @@ export class DownloadCache {
       });
     }
     growing.grew(done);
-    const hasher = new FileHasher(partial);
+    // Kept bytes are read back and hashed first; new ones from the write buffers (see FileHasher).
+    const hasher = new FileHasher(partial, { sharedBuffers: { count: BATCH_BUFFERS, bytes: BATCH_BYTES } });
     hasher.grew(done);
     try {
       return await this.#downloadRest(store, ref, options, growing, log, partial, done, hasher);
@@ -302,9 +303,10 @@ export class DownloadCache {
               done += n;
               bytesFromStore += n;
               growing.grew(done);
-              hasher.grew(done);
               options.onProgress?.(done, ref.size);
             },
+            buffers: hasher.buffers,
+            onBatch: (slot, n) => hasher.batch(slot, n),
           });
           await this.#readInto(store, ref, done, sink, options.signal);
         }
