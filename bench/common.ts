@@ -106,6 +106,14 @@ export function exited(child: ChildProcess, what: string): Promise<void> {
   });
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far; 0 when it is gone. */
+export async function procCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
 /** Reads a field in kB (VmRSS, VmHWM) of /proc/<pid>/status as bytes; 0 when the process is gone. */
 export async function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');

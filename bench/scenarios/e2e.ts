@@ -3,7 +3,7 @@
  * (`ferry-agent --config`), one vcsim per site, nats-server, s3rver in its own process; against
  * the plain tools doing the agent's two jobs (download + verify, upload) alone and at once.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { ensureTopology, parseStatusRecord, statusKey } from '@ferry/shared';
 import { connect } from '@nats-io/transport-node';
 import { FERRY_AGENT_BIN, FERRY_BIN } from '../../test/support/processes.js';
 import { freePort } from '../../test/world/ports.js';
+import type { VcsimHandle } from '../../test/world/vcsim.js';
 import {
   type BenchOptions,
   childEnv,
@@ -19,6 +20,7 @@ import {
   MiB,
   median,
   now,
+  procCpuSeconds,
   round,
   run,
   type ScenarioResult,
@@ -28,6 +30,7 @@ import {
 import { type BenchWorld, benchLibrary, type StagedOva } from '../world.js';
 import { curlOpensslSha256 } from './download.js';
 import { curlImport } from './import.js';
+import { curlPut } from './publish.js';
 
 interface Run {
   /** `ferry publish` start → its event seen on NATS, ms. */
@@ -36,6 +39,8 @@ interface Run {
   readyMs: Record<string, number>;
   /** `ferry publish` start → the last site `ready`, ms. */
   totalMs: number;
+  /** CPU seconds used from the publish's exit to the last `ready`: the agents, their vcsims, s3rver. */
+  cpu: { agents: number; vcsims: number; s3: number };
 }
 
 async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {
@@ -60,7 +65,14 @@ export async function publishToReady(
   const name = staged.manifest.name;
 
   // Agents as processes, each with its own vcsim and an empty cache.
-  const agents = [];
+  const agents: Array<{
+    site: string;
+    vc: VcsimHandle;
+    child: ChildProcess;
+    dir: string;
+    url: string;
+    err: () => string;
+  }> = [];
   for (const site of sites) {
     const vc = await world.vcsim();
     const port = await freePort();
@@ -98,6 +110,12 @@ export async function publishToReady(
       publishOut += d.toString();
     });
     await exited(publish, 'ferry publish');
+    const cpuNow = async () => ({
+      agents: await sumCpu(agents.map((a) => a.child.pid ?? -1)),
+      vcsims: await sumCpu(agents.map((a) => a.vc.pid)),
+      s3: await procCpuSeconds(world.s3.child.pid ?? -1),
+    });
+    const cpu0 = await cpuNow();
     const ready: Record<string, number> = {};
     const deadline = Date.now() + 10 * 60_000;
     while (Object.keys(ready).length < sites.length) {
@@ -112,6 +130,7 @@ export async function publishToReady(
       if (Date.now() > deadline) throw new Error('e2e: not ready within 10 minutes');
       await new Promise((r) => setTimeout(r, 25));
     }
+    const cpu1 = await cpuNow();
     // The event may still be on its way to this subscription when the status poll sees `ready`.
     for (let i = 0; i < 40 && !eventAt; i++) await new Promise((r) => setTimeout(r, 50));
     sub.unsubscribe();
@@ -120,6 +139,11 @@ export async function publishToReady(
       publishMs: eventAt - t0,
       readyMs: Object.fromEntries(sites.map((s) => [s, ready[s]! - eventAt])),
       totalMs: Math.max(...Object.values(ready)) - t0,
+      cpu: {
+        agents: round(cpu1.agents - cpu0.agents, 2),
+        vcsims: round(cpu1.vcsims - cpu0.vcsims, 2),
+        s3: round(cpu1.s3 - cpu0.s3, 2),
+      },
     };
   } finally {
     for (const a of agents) await stopChild(a.child);
@@ -129,6 +153,12 @@ export async function publishToReady(
     }
     await nc.close();
   }
+}
+
+async function sumCpu(pids: number[]): Promise<number> {
+  let sum = 0;
+  for (const pid of pids) sum += await procCpuSeconds(pid);
+  return sum;
 }
 
 /** The plain tools doing an agent's two jobs for the same bytes: alone, and both started together. */
@@ -151,15 +181,26 @@ async function plainTools(world: BenchWorld, staged: StagedOva) {
   const files = join(dir, 'files');
   await mkdir(files, { recursive: true });
   await run('tar', ['-xf', ova.path, '-C', files]);
-  const url = `${world.s3.handle.endpoint}/${world.s3.handle.bucket}/${manifest.artifact}`;
   let n = 0;
-  const download = async () => {
+  /**
+   * The agent downloads an object the store has just written (the publish ends right before the
+   * event), so the plain tools do too: a fresh copy is PUT (not timed) before each download. On
+   * this VM that matters: a GiB the store just wrote leaves the page cache's recycled pages used,
+   * and the next GiB written costs 2–3× the CPU (first-touch faults of new pages).
+   */
+  const freshObject = async () => {
+    const key = `e2e-plain/${n++}.ova`;
+    await curlPut(world, ova.path, key);
+    return key;
+  };
+  const download = async (key: string) => {
     const t0 = now();
     const copy = join(dir, 'copy.ova');
-    const digest = await curlOpensslSha256(url, world, copy);
+    const digest = await curlOpensslSha256(`${world.s3.handle.endpoint}/${world.s3.handle.bucket}/${key}`, world, copy);
     const ms = now() - t0;
     if (digest !== ova.sha256) throw new Error(`e2e: curl|tee|openssl digest ${digest} != ${ova.sha256}`);
     await rm(copy, { force: true });
+    await world.store.delete(key);
     return ms;
   };
   const upload = () => curlImport(vc, library, libraryId, manifest, files, `plain-${n++}`);
@@ -167,10 +208,11 @@ async function plainTools(world: BenchWorld, staged: StagedOva) {
   return {
     times,
     round: async () => {
-      times.downloadMs.push(await download());
+      times.downloadMs.push(await download(await freshObject()));
       times.importMs.push(await upload());
+      const key = await freshObject();
       const t0 = now();
-      await Promise.all([download(), upload()]);
+      await Promise.all([download(key), upload()]);
       times.bothMs.push(now() - t0);
     },
     close: async () => {
@@ -236,7 +278,7 @@ export async function benchE2e(
     method: [
       '`ferry publish <ova> --name … --version …` runs as a process (uploads to s3rver, signs, catalogs, publishes); the time of its event is taken from a NATS subscription on `ferry.events.>`; `ready` from polling the status KV every 25 ms.',
       `Agents are \`ferry-agent --config <site>.yaml\` processes with an empty cache and their own vcsim, started and /readyz before the publish; the agent imports while it downloads (one pass). One site: the median of ${opts.runs} runs, each followed by a round of the plain tools (they take turns); then one run of 3 sites.`,
-      `Plain tools, in the same run on the same s3rver and a vcsim of their own: \`curl | tee FILE | openssl dgst -sha256\` (the verified copy on disk) and the REST calls + \`curl -T\` of the OVA's files (extracted beforehand, not timed), each alone and both started together; the median of ${opts.runs} rounds. "Both at once" is the limit a one-pass agent can reach on this machine, where the servers share its 2 cores.`,
+      `Plain tools, in the same run on the same s3rver and a vcsim of their own: \`curl | tee FILE | openssl dgst -sha256\` (the verified copy on disk) of an object PUT into s3rver just before (not timed; the agent too downloads an object the store has just written) and the REST calls + \`curl -T\` of the OVA's files (extracted beforehand, not timed), each alone and both started together; the median of ${opts.runs} rounds. "Both at once" is the limit a one-pass agent can reach on this machine, where the servers share its 2 cores.`,
     ],
     table: {
       head: ['measurement', 'seconds', 'ferry ÷ it (time)', 'target'],

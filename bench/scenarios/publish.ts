@@ -22,6 +22,24 @@ import {
 import type { BenchWorld, StagedOva } from '../world.js';
 import { rcloneEnv } from './download.js';
 
+/** One `curl -T` PUT of a file into s3rver under `key` (SigV4, unsigned payload): no parts, no hashing. */
+export async function curlPut(world: BenchWorld, file: string, key: string): Promise<void> {
+  const h = world.s3.handle;
+  await run('curl', [
+    '-sS',
+    '-f',
+    '--aws-sigv4',
+    `aws:amz:${h.region}:s3`,
+    '--user',
+    `${h.accessKeyId}:${h.secretAccessKey}`,
+    '-H',
+    'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+    '-T',
+    file,
+    `${h.endpoint}/${h.bucket}/${key}`,
+  ]);
+}
+
 export async function benchPublish(world: BenchWorld, staged: StagedOva, opts: BenchOptions): Promise<ScenarioResult> {
   const { ova, manifest } = staged;
   const h = world.s3.handle;
@@ -61,19 +79,7 @@ export async function benchPublish(world: BenchWorld, staged: StagedOva, opts: B
   const curlMs = await repeat(runs, async (i) => {
     const key = `publish-curl/${i}.ova`;
     const t0 = now();
-    await run('curl', [
-      '-sS',
-      '-f',
-      '--aws-sigv4',
-      `aws:amz:${h.region}:s3`,
-      '--user',
-      `${h.accessKeyId}:${h.secretAccessKey}`,
-      '-H',
-      'x-amz-content-sha256: UNSIGNED-PAYLOAD',
-      '-T',
-      ova.path,
-      `${h.endpoint}/${h.bucket}/${key}`,
-    ]);
+    await curlPut(world, ova.path, key);
     const ms = now() - t0;
     await world.store.delete(key);
     return ms;
