@@ -9,6 +9,7 @@
  *   … --only download,import    # some scenarios only (download import e2e publish memory fanout reconcile bandwidth)
  *   … --size 512MiB             # another size for the transfer scenarios (1–3)
  *   … --note 'text'             # a paragraph for docs/benchmarks.md (e.g. how quiet the machine was)
+ *   … --render [results.json]   # only docs/benchmarks.md again, from a stored full run (default latest.json)
  *   BENCH_AGENT_LOG=<file>      # e2e: the agents log at debug level into <file> (where the time goes)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -67,7 +68,36 @@ export interface BenchResults {
   guard: { minRatio: number; below: Array<{ name: string; ratio: number }> };
 }
 
+/** docs/benchmarks.md from a full run's results (with `--note`, the analysis and the before/after). */
+async function writeDocs(results: BenchResults): Promise<void> {
+  const noteIdx = process.argv.indexOf('--note');
+  const note = noteIdx >= 0 ? process.argv[noteIdx + 1] : undefined;
+  const before = await loadResults(BEFORE_FILE);
+  const streams = await loadResults(STREAMS_FILE);
+  const page = renderMarkdown(results, {
+    ...extras(note),
+    beforeAfter: {
+      beforeDate: before?.date,
+      streamsDate: streams?.date,
+      rows: beforeAfterRows(before, streams, results),
+      left: WHAT_IS_LEFT,
+    },
+  });
+  await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), page);
+  log('wrote docs/benchmarks.md');
+}
+
 async function main(): Promise<number> {
+  const renderIdx = process.argv.indexOf('--render');
+  if (renderIdx >= 0) {
+    // Only the page, again, from a stored full run (after its analysis text changed).
+    const file = process.argv[renderIdx + 1] ?? join(REPO_ROOT, 'bench', 'results', 'latest.json');
+    const results = await loadResults(file);
+    if ((results as Partial<BenchResults> | undefined)?.mode !== 'full')
+      throw new Error(`--render: ${file} is not the results of a full run`);
+    await writeDocs(results as unknown as BenchResults);
+    return 0;
+  }
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
   const sizes = args.quick
@@ -134,23 +164,7 @@ async function main(): Promise<number> {
   await writeFile(join(resultsDir, `${prefix}${stamp}.json`), json);
   await writeFile(join(resultsDir, `${prefix}latest.json`), json);
   log(`results in bench/results/${prefix}${stamp}.json`);
-  if (!args.quick && !partial) {
-    const noteIdx = process.argv.indexOf('--note');
-    const note = noteIdx >= 0 ? process.argv[noteIdx + 1] : undefined;
-    const before = await loadResults(BEFORE_FILE);
-    const streams = await loadResults(STREAMS_FILE);
-    const page = renderMarkdown(results, {
-      ...extras(note),
-      beforeAfter: {
-        beforeDate: before?.date,
-        streamsDate: streams?.date,
-        rows: beforeAfterRows(before, streams, results),
-        left: WHAT_IS_LEFT,
-      },
-    });
-    await writeFile(join(REPO_ROOT, 'docs', 'benchmarks.md'), page);
-    log('wrote docs/benchmarks.md');
-  }
+  if (!args.quick && !partial) await writeDocs(results);
 
   for (const s of scenarios) {
     process.stdout.write(`\n${s.title}\n`);
