@@ -1,7 +1,8 @@
 /**
  * docs/benchmarks.md's "Before and after": the Done-when ratios of issue 15 (one pass from store to
  * Content Library) from this run beside the last full run of the two-pass design
- * (bench/results/before-one-pass.json) and the first one-pass run (bench/results/one-pass-streams.json).
+ * (bench/results/before-one-pass.json), the first one-pass run (bench/results/one-pass-streams.json)
+ * and the third session's last run (bench/results/one-pass-reused-buffers.json).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { REPO_ROOT, type ScenarioResult } from './common.js';
 export const BEFORE_FILE = join(REPO_ROOT, 'bench', 'results', 'before-one-pass.json');
 /** The first full run of the one-pass design, whose data path was node streams (December, session 2). */
 export const STREAMS_FILE = join(REPO_ROOT, 'bench', 'results', 'one-pass-streams.json');
+/** The last full run of the third session: no allocation per byte, the OVA proof in a stream-reading worker. */
+export const REUSED_FILE = join(REPO_ROOT, 'bench', 'results', 'one-pass-reused-buffers.json');
 
 interface Results {
   date: string;
@@ -21,6 +24,7 @@ export interface BeforeAfterRow {
   target: string;
   before: string;
   streams: string;
+  reused: string;
   after: string;
 }
 
@@ -61,13 +65,14 @@ function cells(r: Results | undefined): string[] {
 export function beforeAfterRows(
   before: Results | undefined,
   streams: Results | undefined,
+  reused: Results | undefined,
   after: Results,
 ): BeforeAfterRow[] {
   const e2eB = data(before, 'e2e');
   const oneB = (e2eB['one'] as { readyMs?: Record<string, number> } | undefined)?.readyMs?.['site1'];
   const sumB = (e2eB['baselines'] as { sumMs?: number } | undefined)?.sumMs;
   const memB = data(before, 'memory');
-  const rows: Array<Omit<BeforeAfterRow, 'streams' | 'after'>> = [
+  const rows: Array<Omit<BeforeAfterRow, 'streams' | 'reused' | 'after'>> = [
     // Not in the bench before: measured by hand for the issue (12.0 s vs 8.4 s).
     {
       measurement: 'e2e one site, event → ready, ÷ plain tools both at once (time)',
@@ -106,8 +111,9 @@ export function beforeAfterRows(
     { measurement: 'agent peak RSS, largest ÷ smallest size', target: 'flat', before: x(memB['growth']) },
   ];
   const mid = cells(streams);
+  const third = cells(reused);
   const now = cells(after);
-  return rows.map((row, i) => ({ ...row, streams: mid[i] ?? '—', after: now[i] ?? '—' }));
+  return rows.map((row, i) => ({ ...row, streams: mid[i] ?? '—', reused: third[i] ?? '—', after: now[i] ?? '—' }));
 }
 
 export async function loadResults(file: string): Promise<Results | undefined> {

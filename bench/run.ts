@@ -16,7 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
 import { extras, WHAT_IS_LEFT } from './analysis.js';
-import { BEFORE_FILE, beforeAfterRows, loadResults, STREAMS_FILE } from './before-after.js';
+import { BEFORE_FILE, beforeAfterRows, loadResults, REUSED_FILE, STREAMS_FILE } from './before-after.js';
 import {
   type BenchOptions,
   GiB,
@@ -74,12 +74,14 @@ async function writeDocs(results: BenchResults): Promise<void> {
   const note = noteIdx >= 0 ? process.argv[noteIdx + 1] : undefined;
   const before = await loadResults(BEFORE_FILE);
   const streams = await loadResults(STREAMS_FILE);
+  const reused = await loadResults(REUSED_FILE);
   const page = renderMarkdown(results, {
     ...extras(note),
     beforeAfter: {
       beforeDate: before?.date,
       streamsDate: streams?.date,
-      rows: beforeAfterRows(before, streams, results),
+      reusedDate: reused?.date,
+      rows: beforeAfterRows(before, streams, reused, results),
       left: WHAT_IS_LEFT,
     },
   });
