@@ -39,29 +39,32 @@ export function rcloneEnv(world: BenchWorld, dir: string): NodeJS.ProcessEnv {
   });
 }
 
+/** curl's options for one request to s3rver: SigV4 with the bench's keys, this payload hash header. */
+export function curlS3(world: BenchWorld, payloadSha256: string): string[] {
+  const h = world.s3.handle;
+  return [
+    '-sS',
+    '-f',
+    '--aws-sigv4',
+    `aws:amz:${h.region}:s3`,
+    '--user',
+    `${h.accessKeyId}:${h.secretAccessKey}`,
+    '-H',
+    `x-amz-content-sha256: ${payloadSha256}`,
+  ];
+}
+
 /**
  * `curl -s URL | openssl dgst -sha256` as two processes joined by a kernel pipe (no shell, no node in
  * between); with `teeTo`, `curl | tee FILE | openssl`: the plain tools' verified copy on disk.
  */
 export async function curlOpensslSha256(url: string, world: BenchWorld, teeTo?: string): Promise<string> {
-  const h = world.s3.handle;
   const openssl = spawn('openssl', ['dgst', '-sha256', '-r'], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
   const tee = teeTo ? spawn('tee', [teeTo], { stdio: ['pipe', openssl.stdin, 'pipe'], env: childEnv() }) : undefined;
-  const curl = spawn(
-    'curl',
-    [
-      '-sS',
-      '-f',
-      '--aws-sigv4',
-      `aws:amz:${h.region}:s3`,
-      '--user',
-      `${h.accessKeyId}:${h.secretAccessKey}`,
-      '-H',
-      `x-amz-content-sha256: ${EMPTY_SHA256}`,
-      url,
-    ],
-    { stdio: ['ignore', tee ? tee.stdin! : openssl.stdin, 'pipe'], env: childEnv() },
-  );
+  const curl = spawn('curl', [...curlS3(world, EMPTY_SHA256), url], {
+    stdio: ['ignore', tee ? tee.stdin! : openssl.stdin, 'pipe'],
+    env: childEnv(),
+  });
   // The children hold the pipes' write ends now; each reader sees EOF when its writer exits.
   openssl.stdin.destroy();
   tee?.stdin?.destroy();

@@ -20,24 +20,12 @@ import {
   type ScenarioResult,
 } from '../common.js';
 import type { BenchWorld, StagedOva } from '../world.js';
-import { rcloneEnv } from './download.js';
+import { curlS3, rcloneEnv } from './download.js';
 
 /** One `curl -T` PUT of a file into s3rver under `key` (SigV4, unsigned payload): no parts, no hashing. */
 export async function curlPut(world: BenchWorld, file: string, key: string): Promise<void> {
   const h = world.s3.handle;
-  await run('curl', [
-    '-sS',
-    '-f',
-    '--aws-sigv4',
-    `aws:amz:${h.region}:s3`,
-    '--user',
-    `${h.accessKeyId}:${h.secretAccessKey}`,
-    '-H',
-    'x-amz-content-sha256: UNSIGNED-PAYLOAD',
-    '-T',
-    file,
-    `${h.endpoint}/${h.bucket}/${key}`,
-  ]);
+  await run('curl', [...curlS3(world, 'UNSIGNED-PAYLOAD'), '-T', file, `${h.endpoint}/${h.bucket}/${key}`]);
 }
 
 export async function benchPublish(world: BenchWorld, staged: StagedOva, opts: BenchOptions): Promise<ScenarioResult> {
