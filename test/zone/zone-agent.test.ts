@@ -76,6 +76,9 @@ describe('zone agent: one agent, several vCenters', () => {
     expect(served).toBeGreaterThanOrEqual(ova.size);
     expect(served).toBeLessThan(ova.size * 1.5);
     expect(await metric(agent, /^ferry_bytes_downloaded_total (\d+)$/m)).toBe(ova.size);
+    // One proof of the OVA's entries for the zone: the other targets followed it or used it.
+    expect(await metric(agent, /^ferry_ova_proofs\{how="hashed"\} (\d+)$/m)).toBe(1);
+    expect(await metric(agent, /^ferry_ova_proofs\{how="reused"\} (\d+)$/m)).toBe(SITES.length - 1);
     for (const site of SITES) {
       expect(
         await metric(agent, new RegExp(`^ferry_site_imports_total\\{site="${site}",result="ready"\\} (\\d+)$`, 'm')),

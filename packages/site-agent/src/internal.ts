@@ -92,6 +92,7 @@ export {
   type ImportResult,
 } from './transfer/image-importer.js';
 export { formatMarker, type ItemMarker, parseMarker } from './transfer/item-marker.js';
+export { type EntryProof, type OvaProof, OvaProofs } from './transfer/ova-proofs.js';
 export { OvaProver, type ProverEntry } from './transfer/ova-prover.js';
 export { type PullFile, type PullRegistration, PullServer, type PullServerOptions } from './transfer/pull-server.js';
 export { checkThumbprint, PullTransferError, pullIntoSession } from './transfer/pull-transfer.js';

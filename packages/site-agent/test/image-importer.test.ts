@@ -22,6 +22,7 @@ import {
   type LibraryFileInfo,
   type LibraryItemInfo,
   type LibraryUpdateSession,
+  OvaProofs,
   parseMarker,
   TransferQueues,
   UpdateSessionError,
@@ -533,5 +534,147 @@ describe('ImageImporter: what a failed import leaves behind', () => {
     expect(warnings).toContain('could not delete the half-imported item');
     // Left with its `importing` marker: the next reconcile pass re-imports or prunes it.
     expect(parseMarker(library.item()?.description)?.importing).toBe(true);
+  });
+});
+
+describe('ImageImporter: one proof per image for the zone', () => {
+  /** A zone target's importer sharing `proofs`. */
+  function targetImporter(library: FakeLibrary, cache: FakeCache, proofs: OvaProofs) {
+    return new ImageImporter({
+      library,
+      libraryId: async () => LIBRARY_ID,
+      store,
+      cache,
+      proofs,
+      queues: new TransferQueues({ downloads: 2, imports: 2 }),
+      itemNameTemplate: '{name}-{version}',
+      logger: recordingLogger([]),
+    });
+  }
+  const uploaded = (library: FakeLibrary) =>
+    [...library.sessions[0]!.uploaded].map(([name, f]) => ({ name, size: f.size, sha256: f.sha256 }));
+
+  it('targets importing at once follow one prover, a later one uses the kept proof: every item whole', async () => {
+    const proofs = new OvaProofs();
+    const libraries = [new FakeLibrary(), new FakeLibrary(), new FakeLibrary()];
+    const cache = new FakeCache(ova, 'proven');
+    await Promise.all(libraries.slice(0, 2).map((l) => targetImporter(l, cache, proofs).import({ manifest })));
+    expect(proofs.counts).toEqual({ hashed: 1, reused: 1 });
+    await targetImporter(libraries[2]!, cache, proofs).import({ manifest });
+    expect(proofs.counts).toEqual({ hashed: 1, reused: 2 });
+    for (const library of libraries) {
+      expect(uploaded(library)).toEqual(manifest.files);
+      expect(library.sessions[0]!.state).toBe('DONE');
+    }
+  });
+
+  it('a manifest that signs other digests for the same bytes gets a prover of its own, and its error', async () => {
+    const proofs = new OvaProofs();
+    await targetImporter(new FakeLibrary(), new FakeCache(ova, 'proven'), proofs).import({ manifest });
+    const disk = manifest.files.at(-1)!;
+    const other: Manifest = {
+      ...manifest,
+      files: manifest.files.map((f) => (f === disk ? { ...f, sha256: 'e'.repeat(64) } : f)),
+    };
+    const library = new FakeLibrary();
+    const err = await targetImporter(library, new FakeCache(ova, 'proven'), proofs)
+      .import({ manifest: other })
+      .catch((e: unknown) => e as Error);
+    expect(proofs.counts).toEqual({ hashed: 2, reused: 0 });
+    expect(err).toBeInstanceOf(ChecksumMismatchError);
+    expect((err as Error).message).toContain(`"${disk.name}" (per signed manifest)`);
+    expect(library.sessions[0]!.state).toBe('FAILED');
+  });
+
+  it('a proof is kept only once the object itself is proven', async () => {
+    const proofs = new OvaProofs();
+    const mismatch = new ChecksumMismatchError('object ubuntu/1/ubuntu.ova', 'a'.repeat(64), 'b'.repeat(64));
+    await targetImporter(new FakeLibrary(), new FakeCache(ova, mismatch), proofs)
+      .import({ manifest })
+      .catch(() => undefined);
+    await targetImporter(new FakeLibrary(), new FakeCache(ova, 'proven'), proofs).import({ manifest });
+    expect(proofs.counts).toEqual({ hashed: 2, reused: 0 });
+  });
+});
+
+describe('OvaProofs', () => {
+  const summary = (files: Manifest['files']) => ({ ovf: 'a.ovf', mf: 'a.mf', references: [], files });
+  const files = [
+    { name: 'a.ovf', size: 10, sha256: '1'.repeat(64) },
+    { name: 'a-disk1.vmdk', size: 20, sha256: '2'.repeat(64) },
+  ];
+  const entries = [
+    { name: 'a.ovf', size: 10, role: 'ovf' as const, offset: 512 },
+    { name: 'a-disk1.vmdk', size: 20, role: 'file' as const, offset: 1536 },
+  ];
+  /** A stand-in prover that counts its stops. */
+  function fakeProver() {
+    const p = {
+      stops: 0,
+      entries: async function* () {
+        yield* entries;
+      },
+      summary: async () => summary(files),
+      throwIfFailed: () => {},
+      stop: async () => {
+        p.stops++;
+      },
+    };
+    return p;
+  }
+
+  it.each([
+    ['the same signed files', files, true],
+    ['another digest', [files[0]!, { ...files[1]!, sha256: '3'.repeat(64) }], false],
+    ['another size', [files[0]!, { ...files[1]!, size: 21 }], false],
+    ['a file missing', [files[0]!], false],
+    ['a file more', [...files, { name: 'b.iso', size: 1, sha256: '4'.repeat(64) }], false],
+  ])('a kept proof holds for %s: %s', async (_label, signed, holds) => {
+    const proofs = new OvaProofs();
+    proofs.remember('s', { entries, summary: summary(files) });
+    let started = 0;
+    const proof = proofs.acquire('s', signed, () => {
+      started++;
+      return fakeProver();
+    });
+    expect(started).toBe(holds ? 0 : 1);
+    const seen = [];
+    for await (const e of proof.entries()) seen.push(e);
+    expect(seen).toEqual(entries);
+  });
+
+  it('a running prover is shared and stopped by its last user only', async () => {
+    const proofs = new OvaProofs();
+    const prover = fakeProver();
+    const a = proofs.acquire('s', files, () => prover);
+    const b = proofs.acquire('s', files, () => {
+      throw new Error('started a second prover');
+    });
+    await a.stop();
+    await a.stop(); // twice: still one user less
+    expect(prover.stops).toBe(0);
+    await b.stop();
+    expect(prover.stops).toBe(1);
+    // Stopped and not kept: the next import starts one again.
+    let started = 0;
+    proofs.acquire('s', files, () => {
+      started++;
+      return fakeProver();
+    });
+    expect(started).toBe(1);
+  });
+
+  it('forgets the oldest kept proof beyond its size', () => {
+    const proofs = new OvaProofs(2);
+    for (const sha of ['a', 'b', 'c']) proofs.remember(sha, { entries, summary: summary(files) });
+    const started = ['a', 'b', 'c'].map((sha) => {
+      let n = 0;
+      proofs.acquire(sha, files, () => {
+        n++;
+        return fakeProver();
+      });
+      return n;
+    });
+    expect(started).toEqual([1, 0, 0]);
   });
 });

@@ -12,6 +12,8 @@ export interface AgentGauges {
   sites?: () => Array<{ site: string; suspended: boolean; running: number }>;
   /** Configured limits in bytes/s: scope `agent` or a site, direction `store` or `vcenter`. */
   bandwidth?: () => Array<{ scope: string; direction: 'store' | 'vcenter'; bytesPerSecond: number }>;
+  /** OVAs proven since start: hashed entry by entry, or reused (proven before for another target). */
+  ovaProofs?: () => { hashed: number; reused: number };
 }
 
 type Samples = Array<[labels: LabelValues<string>, value: number]>;
@@ -66,6 +68,18 @@ const GAUGES: readonly GaugeSpec[] = [
     help: 'Configured bandwidth limits (absent: unlimited), by scope (agent or a site) and direction',
     labelNames: ['scope', 'direction'],
     samples: (g) => (g.bandwidth?.() ?? []).map((b) => [{ scope: b.scope, direction: b.direction }, b.bytesPerSecond]),
+  },
+  {
+    name: 'ferry_ova_proofs',
+    help: 'OVA proofs since the agent started, by how: hashed (every entry) or reused (the zone proved the same bytes before)',
+    labelNames: ['how'],
+    samples: (g) => {
+      const p = g.ovaProofs?.() ?? { hashed: 0, reused: 0 };
+      return [
+        [{ how: 'hashed' }, p.hashed],
+        [{ how: 'reused' }, p.reused],
+      ];
+    },
   },
   {
     name: 'ferry_suspended',

@@ -16,6 +16,7 @@ import { VimClient, type VimClientOptions } from '../deploy-check/vim-client.js'
 import type { JobImporter } from '../jobs/job-runner.js';
 import { DownloadCache } from '../transfer/download-cache.js';
 import { ImageImporter, type ImageImporterOptions } from '../transfer/image-importer.js';
+import { OvaProofs } from '../transfer/ova-proofs.js';
 import { PullImport } from '../transfer/pull-import.js';
 import type { PullServer } from '../transfer/pull-server.js';
 import { SubscribedImporter } from '../transfer/subscribed-importer.js';
@@ -44,6 +45,8 @@ export interface AgentRuntime {
   log: Logger;
   store: ObjectStore;
   cache: DownloadCache;
+  /** OVA proofs shared by the targets, like the cache. */
+  proofs: OvaProofs;
   queues: TransferQueues;
   trusted: TrustedKey[];
   /** Every target of the zone, in config order. */
@@ -155,6 +158,7 @@ export async function createAgentRuntime(config: AgentConfig, log: Logger): Prom
     log,
     store,
     cache,
+    proofs: new OvaProofs(),
     queues,
     trusted,
     targets: [],
@@ -210,6 +214,7 @@ function targetRuntime(
     libraryId,
     store: rt.store,
     cache: rt.cache,
+    proofs: rt.proofs,
     queues: rt.queues,
     itemNameTemplate: t.vsphere.itemName,
     ...transfer,

@@ -66,6 +66,7 @@ export class SiteAgent {
       suspended: () => this.#targets.some((t) => t.suspended),
       sites: () => this.#targets.map((t) => ({ site: t.site, suspended: t.suspended, running: t.runner.running })),
       bandwidth: () => bandwidthLimits(rt),
+      ovaProofs: () => rt.proofs.counts,
     });
   }
 

@@ -15,6 +15,7 @@ import type { ContentLibrary, LibraryItemInfo, LibraryUpdateSession } from '../v
 import type { CachedImage, ImageCache } from './download-cache.js';
 import type { GrowingFileReader, ReadableGrowingFile } from './growing-file.js';
 import { formatMarker, parseMarker } from './item-marker.js';
+import type { EntryProof, OvaProofs } from './ova-proofs.js';
 import { OvaProver, type ProverEntry } from './ova-prover.js';
 import { reserveAll, type TokenBucket } from './token-bucket.js';
 import type { TransferQueues } from './transfer-queues.js';
@@ -39,6 +40,11 @@ export interface ImageImporterOptions {
   uploadBuckets?: readonly TokenBucket[];
   /** Set for a `transfer: pull` target. */
   pull?: PullTransport;
+  /**
+   * OVA proofs shared by the zone's targets: an image proven once is not hashed again.
+   * @default none: every import proves its OVA
+   */
+  proofs?: OvaProofs;
   logger?: Logger;
 }
 
@@ -246,12 +252,18 @@ export class ImageImporter {
     if (this.#o.pull) {
       return this.#pullImport(session, itemId, created, manifest, downloaded, progress, report, request, log);
     }
-    // The OVA is proven in a worker while this thread sends its entries' bytes from the cache file.
-    const prover = new OvaProver(file, { archiveSize: manifest.size, expectedFiles: manifest.files });
+    // The OVA is proven in a worker while this thread sends its entries' bytes from the cache file;
+    // the zone's targets share one proof of the same bytes (see OvaProofs).
+    const startProver = () => new OvaProver(file, { archiveSize: manifest.size, expectedFiles: manifest.files });
+    const prover: EntryProof = this.#o.proofs
+      ? this.#o.proofs.acquire(manifest.sha256, manifest.files, startProver)
+      : startProver();
+    const entries: ProverEntry[] = [];
     const reader = file.reader();
     const buffers = [Buffer.allocUnsafe(SEND_BYTES), Buffer.allocUnsafe(SEND_BYTES)] as const;
     try {
       for await (const entry of prover.entries()) {
+        entries.push(entry);
         const signed = manifest.files.find((f) => f.name === entry.name);
         const uploadUrl = await session.addFile({
           name: entry.name,
@@ -270,9 +282,10 @@ export class ImageImporter {
         request.signal?.throwIfAborted();
       }
       // Every entry proven (sizes, .mf and signed digests), and the whole object's size and SHA-256.
-      await prover.summary();
+      const summary = await prover.summary();
       const proof = await downloaded;
       if (proof.error !== undefined) throw proof.error;
+      this.#o.proofs?.remember(manifest.sha256, { entries, summary });
       await session.validate();
       await session.complete();
     } catch (err) {
@@ -342,7 +355,7 @@ export class ImageImporter {
     entry: ProverEntry,
     buffers: readonly [Buffer, Buffer],
     write: (chunk: Buffer) => Promise<void>,
-    prover: OvaProver,
+    prover: EntryProof,
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const buckets = this.#o.uploadBuckets ?? [];
