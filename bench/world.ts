@@ -11,6 +11,7 @@ import {
   DownloadCache,
   ImageImporter,
   type ImportProgress,
+  type OvaProofs,
   TransferQueues,
 } from '@ferry/site-agent/internal';
 import { stringify } from 'yaml';
@@ -183,6 +184,8 @@ export async function prefilledImporter(
   library: ContentLibraryClient,
   libraryId: string,
   ova: { path: string; sha256: string },
+  /** Shared with another importer: a zone's targets (the OVA proven once). */
+  proofs?: OvaProofs,
 ): Promise<ImageImporter> {
   const cache = new DownloadCache({ dir: cacheDir, maxBytes: 64 * 2 ** 30 });
   await cache.init();
@@ -192,6 +195,7 @@ export async function prefilledImporter(
     libraryId: async () => libraryId,
     store: world.store,
     cache,
+    ...(proofs ? { proofs } : {}),
     queues: new TransferQueues({ downloads: 1, imports: 1 }),
     itemNameTemplate: '{name}-{version}',
   });
