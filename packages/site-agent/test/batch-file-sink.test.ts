@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { BatchFileWriter } from '../src/transfer/batch-file-sink.js';
+import { type BatchFileSinkOptions, BatchFileWriter } from '../src/transfer/batch-file-sink.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -29,6 +29,17 @@ function chunked(sizes: number[]): { data: Buffer; source: Readable } {
 
 const buffers = (count: number, bytes: number) => Array.from({ length: count }, () => Buffer.alloc(bytes));
 
+/** A writer from position 0 that fails with 'too long' past `maxBytes`; `extra` sets the rest. */
+const writerFor = (file: FileHandle, maxBytes: number, extra: Partial<BatchFileSinkOptions> = {}) =>
+  new BatchFileWriter({
+    file,
+    position: 0,
+    maxBytes,
+    tooLong: () => new Error('too long'),
+    onWritten: () => {},
+    ...extra,
+  });
+
 describe('BatchFileWriter', () => {
   it('writes every byte in order after `position` and counts only completed writes, in batches', async () => {
     const path = join(dir, 'a');
@@ -38,11 +49,8 @@ describe('BatchFileWriter', () => {
     // Chunks that straddle the 1000-byte batches, one larger than a batch.
     const { data, source } = chunked([700, 700, 2500, 13, 1]);
     const written: number[] = [];
-    const writer = new BatchFileWriter({
-      file,
+    const writer = writerFor(file, data.length, {
       position: prefix.length,
-      maxBytes: data.length,
-      tooLong: () => new Error('too long'),
       onWritten: (n) => written.push(n),
       buffers: buffers(2, 1000),
     });
@@ -55,12 +63,8 @@ describe('BatchFileWriter', () => {
   it('ends with the tooLong error once more than maxBytes arrive', async () => {
     const file = await open(join(dir, 'b'), 'w');
     const { source } = chunked([600, 600]);
-    const writer = new BatchFileWriter({
-      file,
-      position: 0,
-      maxBytes: 1000,
+    const writer = writerFor(file, 1000, {
       tooLong: () => new Error('more than 1000 bytes'),
-      onWritten: () => {},
       buffers: buffers(4, 512),
     });
     await expect(pipeline(source, writer.stream())).rejects.toThrow('more than 1000 bytes');
@@ -73,12 +77,7 @@ describe('BatchFileWriter', () => {
     const file = await open(join(dir, 'c'), 'w');
     await file.close();
     const { source } = chunked([3000]);
-    const writer = new BatchFileWriter({
-      file,
-      position: 0,
-      maxBytes: 3000,
-      tooLong: () => new Error('too long'),
-      onWritten: () => {},
+    const writer = writerFor(file, 3000, {
       buffers: buffers(4, 1000),
     });
     await expect(pipeline(source, writer.stream())).rejects.toThrow();
@@ -91,11 +90,7 @@ describe('BatchFileWriter', () => {
     const file = await open(path, 'w');
     const data = randomBytes(2600);
     const written: number[] = [];
-    const writer = new BatchFileWriter({
-      file,
-      position: 0,
-      maxBytes: data.length,
-      tooLong: () => new Error('too long'),
+    const writer = writerFor(file, data.length, {
       onWritten: (n) => written.push(n),
       buffers: buffers(2, 1000),
     });
@@ -121,12 +116,7 @@ describe('BatchFileWriter', () => {
     const bufs = buffers(2, 1000);
     const seen: Buffer[] = [];
     const holds: Array<() => void> = [];
-    const writer = new BatchFileWriter({
-      file,
-      position: 0,
-      maxBytes: data.length,
-      tooLong: () => new Error('too long'),
-      onWritten: () => {},
+    const writer = writerFor(file, data.length, {
       buffers: bufs,
       // Copies the batch when it is finally "hashed", after a hold: a buffer refilled too early
       // would show other bytes here.
@@ -152,12 +142,7 @@ describe('BatchFileWriter', () => {
   it('fails like a failed write when onBatch rejects', async () => {
     const file = await open(join(dir, 'f'), 'w');
     const { source } = chunked([1000, 1000, 1000]);
-    const writer = new BatchFileWriter({
-      file,
-      position: 0,
-      maxBytes: 3000,
-      tooLong: () => new Error('too long'),
-      onWritten: () => {},
+    const writer = writerFor(file, 3000, {
       buffers: buffers(2, 1000),
       onBatch: async () => {
         throw new Error('the hash worker stopped');
