@@ -217,15 +217,15 @@ export class LocalPathError extends FerryError {
     code: ErrorCode,
     readonly path: string,
     message: string,
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; retryable?: boolean } = {},
   ) {
     super(code, message, options);
   }
 }
 
-/** The local cache (`path`: its folder) cannot hold or write a download. */
+/** The local cache (`path`: its folder, or the file) cannot hold, write or keep a download. */
 export class CacheError extends LocalPathError {
-  constructor(dir: string, message: string, options?: { cause?: unknown }) {
+  constructor(dir: string, message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super('CACHE_ERROR', dir, message, options);
   }
 }

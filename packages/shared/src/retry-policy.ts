@@ -26,7 +26,9 @@ export const ERROR_CODE_RULES: Readonly<Record<ErrorCode, RetryRule>> = {
   STORE_ERROR: 'by-error',
   NATS_ERROR: 'by-error',
   OVA_INVALID: 'permanent',
-  CACHE_ERROR: 'never',
+  // A cache that cannot write stays so until an operator acts; a cached file found bad and
+  // downloaded again is worth another attempt (it says so by `retryable`).
+  CACHE_ERROR: 'by-error',
   INTERNAL: 'never',
   VSPHERE_ERROR: 'by-error',
   VSPHERE_AUTH: 'never',

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import {
+  CacheError,
   ChecksumMismatchError,
   createStore,
+  isRetryable,
   loadAgentConfig,
   type Manifest,
   OvaFormatError,
@@ -281,6 +283,43 @@ describe('data path: store → verified cache → OVA → Content Library (s3rve
     } finally {
       await proxy.stop();
       await vc.stop();
+    }
+  });
+
+  it('a cached file gone bad on disk: the attempt fails retryable, no item; the retry imports the bytes downloaded again', async () => {
+    const proxy = await startFaultProxy(s3.port);
+    try {
+      const ova = await build('rotten', 8 * MiB);
+      const manifest = await stageImage(rt.store, key, ova, { name: 'rotten', version: '1' });
+      const site = await runtimeFor('site-rotten', { s3Endpoint: proxy.url });
+      const first = await site.importer.import({ manifest });
+      await site.library.deleteItem(first.itemId);
+      // One byte of the disk flipped in the cached file: its OVA is proven while the cache checks
+      // its SHA-256 again, and that proof must not count.
+      const cached = site.cache.finalPath(ova.sha256);
+      const bytes = await readFile(cached);
+      bytes[bytes.length >> 1]! ^= 0xff;
+      await writeFile(cached, bytes);
+      // Restarted: the proof the first import kept is gone with the process.
+      const again = await runtimeFor('site-rotten', { s3Endpoint: proxy.url });
+
+      const err = (await again.importer.import({ manifest }).catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(CacheError);
+      expect(isRetryable(err)).toBe(true);
+      expect(err.message).toMatch(/did not match its SHA-256/);
+      expect(await itemFor(again, manifest)).toBeUndefined();
+      expect(await again.library.listUpdateSessions({ activeOnly: true })).toEqual([]);
+
+      const retry = await again.importer.import({ manifest });
+      expect(retry.bytesDownloaded).toBe(0); // the failed attempt let the download finish into the cache
+      // Downloaded twice in all (first, and again after the check), never a third time.
+      expect(proxy.bytesFromUpstream).toBeGreaterThanOrEqual(2 * ova.size);
+      expect(proxy.bytesFromUpstream).toBeLessThan(2.2 * ova.size);
+      for (const f of ova.files) {
+        expect(await sha256Of(await again.library.downloadFile(retry.itemId, f.name)), f.name).toBe(f.sha256);
+      }
+    } finally {
+      await proxy.stop();
     }
   });
 

@@ -8,7 +8,15 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, open, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChecksumMismatchError, FerryError, inspectOva, type ManifestFile, OvaFormatError } from '@ferry/shared';
+import {
+  CacheError,
+  ChecksumMismatchError,
+  FerryError,
+  inspectOva,
+  isRetryable,
+  type ManifestFile,
+  OvaFormatError,
+} from '@ferry/shared';
 import { GrowingFile, OvaProver, type ProverEntry } from '@ferry/site-agent/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/wait.js';
@@ -235,6 +243,61 @@ describe('OvaProver', () => {
       expect(String(await reading)).toMatch(/the download failed/);
     } finally {
       await prover.stop();
+    }
+  });
+});
+
+describe('OvaProver on an earlier download’s file, while the cache checks its SHA-256 again', () => {
+  /** A cached (final) file of `bytes` whose reuse check has begun, with a prover on it. */
+  async function checking(name: string, bytes: Buffer, files: readonly ManifestFile[]) {
+    const file = new GrowingFile(join(dir, `${name}.partial`), join(dir, `${name}.final`), bytes.length);
+    await writeFile(file.finalPath, bytes);
+    const prover = new OvaProver(file, { archiveSize: bytes.length, expectedFiles: files });
+    file.checkingReuse();
+    return { file, prover };
+  }
+
+  it('proves the whole file before the check ends (nothing is proven yet)', async () => {
+    const ova = await buildOva(dir, { name: 'kept', diskSize: 3 * 1024 * 1024, disks: 2 });
+    const bytes = await readFile(ova.path);
+    const { file, prover } = await checking('kept', bytes, ova.files);
+    try {
+      const summary = await prover.summary();
+      expect(file.proven).toBe(false);
+      expect(file.available).toBe(0); // a reader that sends still waits for the check
+      expect(summary.files.map((f) => f.sha256)).toEqual(ova.files.map((f) => f.sha256));
+    } finally {
+      await prover.stop();
+    }
+  });
+
+  it('a mismatch found meanwhile waits for the check: the verdict if it passes, a retryable CacheError if it fails', async () => {
+    const ova = await buildOva(dir, {
+      name: 'rotten',
+      diskSize: 200_000,
+      mutate: (e) => [...e.slice(0, -1), { name: e.at(-1)!.name, body: { size: 200_000, seed: 'rotten' } }],
+    });
+    const bytes = await readFile(ova.path);
+    for (const check of ['passes', 'fails'] as const) {
+      const { file, prover } = await checking(`rotten-${check}`, bytes, ova.files);
+      try {
+        await waitFor(() => prover.done, { what: 'the prover to read the whole file' });
+        expect(() => prover.throwIfFailed()).not.toThrow();
+        if (check === 'passes') {
+          file.prove();
+          const err = await prover.summary().catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(ChecksumMismatchError);
+          expect((err as Error).message).toMatch(/"rotten-disk1\.vmdk"/);
+        } else {
+          file.reuseFailed();
+          const err = await prover.summary().catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(CacheError);
+          expect(isRetryable(err)).toBe(true);
+          expect((err as Error).message).toMatch(/did not match its SHA-256.*downloaded again/);
+        }
+      } finally {
+        await prover.stop();
+      }
     }
   });
 });

@@ -218,6 +218,7 @@ export class DownloadCache {
     const final = this.finalPath(ref.sha256);
     const existing = await stat(final).catch(() => undefined);
     if (existing) {
+      growing.checkingReuse();
       const actual = await hashFile(final);
       if (actual.sha256 === ref.sha256 && actual.size === ref.size) {
         const now = new Date();
@@ -228,6 +229,7 @@ export class DownloadCache {
       }
       log.warn('cached file does not match its sha256; removing it and downloading again');
       await rm(final, { force: true });
+      growing.reuseFailed();
     }
     return this.#download(store, ref, options, growing, log);
   }

@@ -3,7 +3,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 /** What a reader needs of a growing cache file (the importer's view). */
 export type ReadableGrowingFile = Pick<
   GrowingFile,
-  'reader' | 'watch' | 'partialPath' | 'finalPath' | 'size' | 'available' | 'proven' | 'failed'
+  'reader' | 'watch' | 'partialPath' | 'finalPath' | 'size' | 'available' | 'onDisk' | 'reuse' | 'proven' | 'failed'
 >;
 
 /** Reads a growing file at positions (see `GrowingFile.reader`). */
@@ -22,6 +22,7 @@ export interface GrowingFileReader {
 export class GrowingFile {
   #available = 0;
   #state: 'growing' | 'proven' | 'failed' = 'growing';
+  #reuse: 'none' | 'checking' | 'failed' = 'none';
   #error: Error | undefined;
   #waiters: Array<() => void> = [];
   readonly #listeners = new Set<() => void>();
@@ -37,6 +38,36 @@ export class GrowingFile {
   /** Bytes on disk that readers may read. */
   get available(): number {
     return this.#available;
+  }
+
+  /**
+   * Bytes on disk that a prover may read before they are proven: `available`, or the whole file
+   * while the cache checks the SHA-256 of an earlier download's file again. A proof of those bytes
+   * counts only once the check has passed (`reuse`).
+   */
+  get onDisk(): number {
+    return this.#reuse === 'checking' ? this.size : this.#available;
+  }
+
+  /**
+   * Whether the file is an earlier download's: `checking` while its SHA-256 is checked again,
+   * `failed` when the check failed and the object is downloaded again (whatever was read of the
+   * old file is void), `none` for a file downloaded now.
+   */
+  get reuse(): 'none' | 'checking' | 'failed' {
+    return this.#reuse;
+  }
+
+  /** The cache checks an earlier download's file again (size and SHA-256) before it is used. */
+  checkingReuse(): void {
+    this.#reuse = 'checking';
+    this.#wake();
+  }
+
+  /** That check failed: the old file is gone and the object is downloaded again into this one. */
+  reuseFailed(): void {
+    this.#reuse = 'failed';
+    this.#wake();
   }
 
   get proven(): boolean {

@@ -169,6 +169,11 @@ export class ImageImporter {
         throw end.error ?? new Error('the cache settled a download without opening its file');
       }),
     ]);
+    // The OVA is proven in a worker as soon as its bytes are on disk: while the download goes on,
+    // while this import waits for its slot, or while the cache checks an earlier download's file
+    // again. The upload then mostly moves bytes, and the zone's targets share one proof (OvaProofs).
+    // PULL proves the cached file itself once vCenter may fetch it.
+    const prover = this.#o.pull ? undefined : this.#prove(manifest, file);
     // The target's own slot first, then the zone's: a target waiting for its turn holds no zone slot.
     const slot = <T>(fn: () => Promise<T>): Promise<T> =>
       this.#o.targetImports
@@ -183,6 +188,7 @@ export class ImageImporter {
           itemName,
           existing,
           file,
+          prover,
           settled,
           progress,
           report,
@@ -203,8 +209,14 @@ export class ImageImporter {
       // not with an error of its own.)
       throw end.error instanceof FerryError && end.error !== err ? end.error : err;
     } finally {
+      await prover?.stop();
       (await settled).cached?.release();
     }
+  }
+
+  #prove(manifest: Manifest, file: ReadableGrowingFile): EntryProof {
+    const start = () => new OvaProver(file, { archiveSize: manifest.size, expectedFiles: manifest.files });
+    return this.#o.proofs ? this.#o.proofs.acquire(manifest.sha256, manifest.files, start) : start();
   }
 
   async #upload(
@@ -212,6 +224,7 @@ export class ImageImporter {
     itemName: string,
     existing: LibraryItemInfo | undefined,
     file: ReadableGrowingFile,
+    prover: EntryProof | undefined,
     downloaded: Promise<Settled>,
     progress: { sent: number; importing: boolean },
     report: () => void,
@@ -249,15 +262,9 @@ export class ImageImporter {
     log.info({ itemId, sessionId: session.id, created }, 'importing into content library');
     progress.importing = true;
     report();
-    if (this.#o.pull) {
+    if (!prover) {
       return this.#pullImport(session, itemId, created, manifest, downloaded, progress, report, request, log);
     }
-    // The OVA is proven in a worker while this thread sends its entries' bytes from the cache file;
-    // the zone's targets share one proof of the same bytes (see OvaProofs).
-    const startProver = () => new OvaProver(file, { archiveSize: manifest.size, expectedFiles: manifest.files });
-    const prover: EntryProof = this.#o.proofs
-      ? this.#o.proofs.acquire(manifest.sha256, manifest.files, startProver)
-      : startProver();
     const entries: ProverEntry[] = [];
     const reader = file.reader();
     const buffers = [Buffer.allocUnsafe(SEND_BYTES), Buffer.allocUnsafe(SEND_BYTES)] as const;
@@ -285,6 +292,7 @@ export class ImageImporter {
       const summary = await prover.summary();
       const proof = await downloaded;
       if (proof.error !== undefined) throw proof.error;
+      prover.throwIfFailed(); // a proof of an earlier download's file is void if the cache's check failed
       this.#o.proofs?.remember(manifest.sha256, { entries, summary });
       await session.validate();
       await session.complete();
@@ -295,7 +303,6 @@ export class ImageImporter {
       await this.#dropCreated(itemId, created, log);
       throw cause;
     } finally {
-      await prover.stop();
       await reader.close();
     }
     return this.#finish(itemId, manifest, sent, log);

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
+  CacheError,
   ChecksumMismatchError,
   type ManifestFile,
   type OvaEntryRole,
@@ -65,7 +66,8 @@ function open() {
 async function readAt(target, n, pos) {
   for (;;) {
     if (failed) throw new Error('the download failed');
-    if (available >= pos + n || proven) break;
+    // Proven, or the whole archive on disk (an earlier download's file, checked again meanwhile).
+    if (available >= pos + n || proven || available >= options.archiveSize) break;
     await new Promise((r) => { wake = r; });
   }
   const have = Math.max(0, Math.min(n, available - pos));
@@ -209,10 +211,27 @@ export class OvaProver {
   readonly #entries: ProverEntry[] = [];
   #summary: OvaSummary | undefined;
   #error: Error | undefined;
+  /** An error in an earlier download's file while the cache checks it again (see the constructor). */
+  #held: Error | undefined;
   #waiters: Array<() => void> = [];
 
   constructor(file: ReadableGrowingFile, options: { archiveSize: number; expectedFiles: readonly ManifestFile[] }) {
-    const state = () => ({ available: file.available, proven: file.proven, failed: file.failed });
+    const state = () => ({ available: file.onDisk, proven: file.proven, failed: file.failed });
+    // An earlier download's file is proven while the cache checks its SHA-256 again (the cores are
+    // free then): the verdict waits for that check, and is void if the check fails.
+    let readOld = false;
+    const settle = () => {
+      if (file.reuse === 'checking') readOld = true;
+      if (!readOld || this.#error) return;
+      if (file.reuse === 'failed') {
+        this.#error = new CacheError(
+          file.finalPath,
+          `the cached file ${file.finalPath} did not match its SHA-256 while its OVA was proven; it is downloaded again, and the import retried`,
+          { retryable: true },
+        );
+      } else if (this.#held && (file.proven || file.failed)) this.#error = this.#held;
+    };
+    settle();
     this.#worker = new Worker(WORKER_SOURCE, {
       eval: true,
       // It allocates almost nothing (one reused block): a small young generation keeps the agent's
@@ -227,11 +246,20 @@ export class OvaProver {
       },
     });
     this.#worker.postMessage(state());
-    this.#unwatch = file.watch(() => this.#worker.postMessage(state()));
+    this.#unwatch = file.watch(() => {
+      settle();
+      this.#worker.postMessage(state());
+      this.#notify();
+    });
     this.#worker.on('message', (m: { entry?: ProverEntry; summary?: OvaSummary; error?: WorkerError }) => {
       if (m.entry) this.#entries.push(m.entry);
       else if (m.summary) this.#summary = m.summary;
-      else if (m.error) this.#error ??= revive(m.error);
+      else if (m.error) {
+        // Found in bytes not proven yet: it is the verdict only if the check keeps them.
+        if (readOld && !file.proven) this.#held ??= revive(m.error);
+        else this.#error ??= revive(m.error);
+        settle();
+      }
       this.#notify();
     });
     this.#worker.once('error', (err) => {
@@ -242,6 +270,11 @@ export class OvaProver {
       if (!this.#summary) this.#error ??= new Error(`the OVA prover stopped (exit code ${code})`);
       this.#notify();
     });
+  }
+
+  /** The worker has given its verdict (a summary or an error, held or not): it reads nothing more. */
+  get done(): boolean {
+    return this.#summary !== undefined || this.#held !== undefined || this.#error !== undefined;
   }
 
   /** Throws the error that ended the proof, if one did (checked between the chunks of an upload). */
