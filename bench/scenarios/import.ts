@@ -76,6 +76,8 @@ export async function curlImport(
 export interface ImportTimes {
   /** Median upload phase of ferry (from the cache's re-verified progress callback to the import's end), ms. */
   ferryUploadMs: number;
+  /** Median whole first import of ferry (the cache's re-verification and the OVA's proof, then the upload), ms. */
+  ferryWholeMs: number;
   curlMs: number;
 }
 
@@ -95,6 +97,7 @@ export async function benchImport(
   // Short runs: five rounds, the two taking turns (this machine's speed drifts within minutes).
   const runs = Math.max(opts.runs, 5);
   const reverifyMs: number[] = [];
+  const wholeMs: number[] = [];
   // Baseline: the OVA's files, extracted beforehand (not timed).
   const files = join(dir, 'files');
   await mkdir(files, { recursive: true });
@@ -103,7 +106,7 @@ export async function benchImport(
     `import: ferry ImageImporter (first import; another target of the zone) and ContentLibraryClient + curl -T, ${runs} rounds + warm-up, taking turns`,
   );
   let n = 0;
-  const uploadPhase = async (from: ImageImporter, reverified?: number[]) => {
+  const uploadPhase = async (from: ImageImporter, reverified?: number[], whole?: number[]) => {
     const t0 = now();
     let verified = 0;
     const result = await from.import({
@@ -117,6 +120,7 @@ export async function benchImport(
     if (!verified) throw new Error('import: no progress report said the cache file was complete');
     if (result.skipped || result.bytesDownloaded !== 0) throw new Error('import: ferry did not upload from the cache');
     reverified?.push(verified - t0);
+    whole?.push(end - t0);
     await library.deleteItem(result.itemId);
     return end - verified;
   };
@@ -125,7 +129,7 @@ export async function benchImport(
     curl: curlMs,
     zone: zoneMs,
   } = await interleave(runs, {
-    ferry: () => uploadPhase(importer, reverifyMs),
+    ferry: () => uploadPhase(importer, reverifyMs, wholeMs),
     zone: () => uploadPhase(zoneTarget),
     curl: () => curlImport(vc, library, libraryId, manifest, files, `baseline-${n++}`),
   });
@@ -148,7 +152,7 @@ export async function benchImport(
     id: 'import',
     title: `Import a ${Math.round(ova.size / MiB)} MiB OVA into vcsim's Content Library`,
     method: [
-      'ferry: `ImageImporter.import` with the verified OVA already in the cache (hard link); timed from the progress callback that reports the file complete in the cache (re-verified) to the end: item, update session, add file + PUT of the byte range of each tar entry from the cache file, while `OvaProver` (a worker walking the tar headers) proves every entry (SHA-256 against the `.mf` and the signed file list), validate, complete, marker update.',
+      "ferry: `ImageImporter.import` with the OVA already in the cache (hard link), as after a restart. The cache checks the file's SHA-256 again before anything is sent; meanwhile `OvaProver` (a worker walking the tar headers) proves every entry (SHA-256 against the `.mf` and the signed file list) on the other core, and its verdict counts only if the check passes. The upload phase is timed from the progress callback that reports the file complete in the cache (re-verified) to the end: item, update session, add file + PUT of the byte range of each tar entry from the cache file, waiting for the proof, validate, complete, marker update. The whole import (from the call) is reported too.",
       'baseline: the same REST calls through `ContentLibraryClient` (create item, update session, add file with its SHA-256 for each file, complete and wait for DONE), each file uploaded with `curl -sS -f -k -T <file> -H "vmware-api-session-id: <id>" <uploadUrl>`; files extracted with `tar -xf` beforehand, not timed.',
       `One warm-up each, then ${runs} rounds in which the two take turns, and the median of each; the item is deleted after each run.`,
     ],
@@ -157,6 +161,11 @@ export async function benchImport(
       rows: [
         row('ferry (upload phase)', ferryMs, '1.00'),
         row('ContentLibraryClient + curl -T', curlMs, ratio.toFixed(2)),
+        row(
+          'ferry, whole first import (SHA-256 checked again and OVA proven, then the upload)',
+          wholeMs,
+          (median(wholeMs) / median(ferryMs)).toFixed(2),
+        ),
         row(
           'ferry, OVA proven before in the zone (another target)',
           zoneMs,
@@ -167,8 +176,8 @@ export async function benchImport(
     targets: [{ name: 'import: ferry vs curl -T', target: '≥ 0.9×', value: `${ratio.toFixed(2)}×`, met: ratio >= 0.9 }],
     guard: [{ name: 'import vs curl -T', ratio }],
     notes: [
-      `The target is the first import of an OVA, which proves every entry. The last row is another target of a zone agent that proved the same bytes before (or a retry after a vCenter outage): it sends without hashing (\`OvaProofs\`), at ${(c / median(zoneMs)).toFixed(2)}× the speed of curl -T; its ratio column is against ferry's first import.`,
-      `Not in the upload time: ferry's cache re-verifies a reused file's SHA-256 before the upload (median ${round(median(reverifyMs) / 1000, 2)} s here).`,
+      `The target is the upload phase of the first import of an OVA, which proves every entry: for a file already in the cache, that proof runs beside the cache's SHA-256 check, before the upload. The whole first import (the third row) takes ${(c / median(wholeMs)).toFixed(2)}× the speed of curl -T, which checks nothing. The last row is another target of a zone agent that proved the same bytes before (or a retry after a vCenter outage): it sends without hashing (\`OvaProofs\`), at ${(c / median(zoneMs)).toFixed(2)}× the speed of curl -T. The ratio column of the last two rows is against ferry's upload phase.`,
+      `Not in the upload time: ferry's cache checks a reused file's SHA-256 again, with the OVA's proof beside it (median ${round(median(reverifyMs) / 1000, 2)} s here).`,
     ],
     data: {
       bytes: ova.size,
@@ -177,9 +186,10 @@ export async function benchImport(
       curlMs,
       zoneMs,
       reverifyMs,
+      wholeMs,
       ratio,
       zoneVsCurl: c / median(zoneMs),
     },
-    times: { ferryUploadMs: f, curlMs: c },
+    times: { ferryUploadMs: f, ferryWholeMs: median(wholeMs), curlMs: c },
   };
 }
