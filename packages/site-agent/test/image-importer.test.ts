@@ -30,6 +30,7 @@ import {
   VsphereError,
 } from '@ferry/site-agent/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/wait.js';
 import { buildOva } from '../../../test/world/ova.js';
 
 const LIBRARY_ID = 'lib-1';
@@ -223,9 +224,13 @@ class FakeCache implements ImageCache {
   signal: AbortSignal | undefined;
   released = 0;
 
+  opened = false;
+
   constructor(
     private readonly bytes: Buffer,
     private readonly outcome: 'proven' | Error,
+    /** When given, the file opens empty, as for a queued download, and its bytes come once this settles. */
+    private readonly gate?: Promise<void>,
   ) {}
 
   async fetch(_store: ObjectStore, ref: ArtifactRef, options: FetchOptions = {}): Promise<CachedImage> {
@@ -238,9 +243,15 @@ class FakeCache implements ImageCache {
     // A real cache file (the prover reads it in a worker), wholly on disk from the start.
     const n = ++files;
     const file = new ObservedFile(join(dir, `${n}.partial`), join(dir, `${n}.ova`), this.bytes.length, allRead);
+    if (this.gate) {
+      options.onOpen?.(file);
+      this.opened = true;
+      await this.gate;
+    }
     await writeFile(file.partialPath, this.bytes);
     file.grew(this.bytes.length);
-    options.onOpen?.(file);
+    if (!this.gate) options.onOpen?.(file);
+    this.opened = true;
     options.onProgress?.(this.bytes.length, ref.size);
     if (this.outcome !== 'proven') {
       const stopped = new Promise<never>((_, reject) => {
@@ -584,6 +595,36 @@ describe('ImageImporter: one proof per image for the zone', () => {
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     expect((err as Error).message).toContain(`"${disk.name}" (per signed manifest)`);
     expect(library.sessions[0]!.state).toBe('FAILED');
+  });
+
+  it('the proof starts with the first bytes on disk (not for a queued download), while the import waits for its slot', async () => {
+    const proofs = new OvaProofs();
+    const queues = new TransferQueues({ downloads: 1, imports: 1 });
+    let freeSlot!: () => void;
+    const busy = queues.import(() => new Promise<void>((resolve) => (freeSlot = resolve)));
+    let startDownload!: () => void;
+    const cache = new FakeCache(ova, 'proven', new Promise<void>((resolve) => (startDownload = resolve)));
+    const library = new FakeLibrary();
+    const importer = new ImageImporter({
+      library,
+      libraryId: async () => LIBRARY_ID,
+      store,
+      cache,
+      proofs,
+      queues,
+      itemNameTemplate: '{name}-{version}',
+    });
+    const importing = importer.import({ manifest });
+    await waitFor(() => cache.opened, { what: 'the cache to open the file' });
+    expect(proofs.counts.hashed).toBe(0); // no byte on disk yet: no prover thread
+    startDownload();
+    await waitFor(() => proofs.counts.hashed === 1, { what: 'a prover on the first bytes' });
+    expect(library.sessions).toHaveLength(0); // the import still waits for its slot
+    freeSlot();
+    await busy;
+    await importing;
+    expect(uploaded(library)).toEqual(manifest.files);
+    expect(proofs.counts).toEqual({ hashed: 1, reused: 0 });
   });
 
   it('a proof is kept only once the object itself is proven', async () => {

@@ -172,8 +172,17 @@ export class ImageImporter {
     // The OVA is proven in a worker as soon as its bytes are on disk: while the download goes on,
     // while this import waits for its slot, or while the cache checks an earlier download's file
     // again. The upload then mostly moves bytes, and the zone's targets share one proof (OvaProofs).
-    // PULL proves the cached file itself once vCenter may fetch it.
-    const prover = this.#o.pull ? undefined : this.#prove(manifest, file);
+    // A download still queued starts no prover. PULL proves the cached file itself once vCenter
+    // may fetch it.
+    let prover: EntryProof | undefined;
+    const startProof = () => {
+      if (!this.#o.pull) prover ??= this.#prove(manifest, file);
+      return prover;
+    };
+    const unwatch = file.watch(() => {
+      if (file.onDisk > 0) startProof();
+    });
+    if (file.onDisk > 0) startProof();
     // The target's own slot first, then the zone's: a target waiting for its turn holds no zone slot.
     const slot = <T>(fn: () => Promise<T>): Promise<T> =>
       this.#o.targetImports
@@ -188,7 +197,7 @@ export class ImageImporter {
           itemName,
           existing,
           file,
-          prover,
+          startProof(),
           settled,
           progress,
           report,
@@ -209,6 +218,7 @@ export class ImageImporter {
       // not with an error of its own.)
       throw end.error instanceof FerryError && end.error !== err ? end.error : err;
     } finally {
+      unwatch();
       await prover?.stop();
       (await settled).cached?.release();
     }

@@ -159,10 +159,13 @@ function describe(err) {
     pos += size + tar.tarPadding(size);
   }
   parentPort.postMessage({ summary: checker.finish() });
-})().then(
-  () => { if (fd !== undefined) closeSync(fd); },
-  (err) => parentPort.postMessage({ error: describe(err) }),
-);
+})()
+  .catch((err) => parentPort.postMessage({ error: describe(err) }))
+  .finally(() => {
+    if (fd !== undefined) closeSync(fd);
+    // The verdict is posted: let the thread end (an import waiting for its slot holds no thread).
+    parentPort.close();
+  });
 `;
 
 interface WorkerError {
@@ -267,7 +270,7 @@ export class OvaProver {
       this.#notify();
     });
     this.#worker.once('exit', (code) => {
-      if (!this.#summary) this.#error ??= new Error(`the OVA prover stopped (exit code ${code})`);
+      if (!this.done) this.#error ??= new Error(`the OVA prover stopped (exit code ${code})`);
       this.#notify();
     });
   }
