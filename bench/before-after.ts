@@ -1,8 +1,9 @@
 /**
  * docs/benchmarks.md's "Before and after": the Done-when ratios of issue 15 (one pass from store to
  * Content Library) from this run beside the last full run of the two-pass design
- * (bench/results/before-one-pass.json), the first one-pass run (bench/results/one-pass-streams.json)
- * and the third session's last run (bench/results/one-pass-reused-buffers.json).
+ * (bench/results/before-one-pass.json), the first one-pass run (bench/results/one-pass-streams.json),
+ * the third session's last run (bench/results/one-pass-reused-buffers.json) and the fourth's
+ * (bench/results/one-pass-tar-walk.json).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ export const BEFORE_FILE = join(REPO_ROOT, 'bench', 'results', 'before-one-pass.
 export const STREAMS_FILE = join(REPO_ROOT, 'bench', 'results', 'one-pass-streams.json');
 /** The last full run of the third session: no allocation per byte, the OVA proof in a stream-reading worker. */
 export const REUSED_FILE = join(REPO_ROOT, 'bench', 'results', 'one-pass-reused-buffers.json');
+/** The last full run of the fourth session: the prover walks the tar itself, the download is hashed from its write buffers. */
+export const TAR_WALK_FILE = join(REPO_ROOT, 'bench', 'results', 'one-pass-tar-walk.json');
 
 interface Results {
   date: string;
@@ -25,6 +28,7 @@ export interface BeforeAfterRow {
   before: string;
   streams: string;
   reused: string;
+  tarWalk: string;
   after: string;
 }
 
@@ -66,13 +70,14 @@ export function beforeAfterRows(
   before: Results | undefined,
   streams: Results | undefined,
   reused: Results | undefined,
+  tarWalk: Results | undefined,
   after: Results,
 ): BeforeAfterRow[] {
   const e2eB = data(before, 'e2e');
   const oneB = (e2eB['one'] as { readyMs?: Record<string, number> } | undefined)?.readyMs?.['site1'];
   const sumB = (e2eB['baselines'] as { sumMs?: number } | undefined)?.sumMs;
   const memB = data(before, 'memory');
-  const rows: Array<Omit<BeforeAfterRow, 'streams' | 'reused' | 'after'>> = [
+  const rows: Array<Omit<BeforeAfterRow, 'streams' | 'reused' | 'tarWalk' | 'after'>> = [
     // Not in the bench before: measured by hand for the issue (12.0 s vs 8.4 s).
     {
       measurement: 'e2e one site, event → ready, ÷ plain tools both at once (time)',
@@ -112,8 +117,15 @@ export function beforeAfterRows(
   ];
   const mid = cells(streams);
   const third = cells(reused);
+  const fourth = cells(tarWalk);
   const now = cells(after);
-  return rows.map((row, i) => ({ ...row, streams: mid[i] ?? '—', reused: third[i] ?? '—', after: now[i] ?? '—' }));
+  return rows.map((row, i) => ({
+    ...row,
+    streams: mid[i] ?? '—',
+    reused: third[i] ?? '—',
+    tarWalk: fourth[i] ?? '—',
+    after: now[i] ?? '—',
+  }));
 }
 
 export async function loadResults(file: string): Promise<Results | undefined> {

@@ -16,7 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSize } from '@ferry/shared';
 import { extras, WHAT_IS_LEFT } from './analysis.js';
-import { BEFORE_FILE, beforeAfterRows, loadResults, REUSED_FILE, STREAMS_FILE } from './before-after.js';
+import { BEFORE_FILE, beforeAfterRows, loadResults, REUSED_FILE, STREAMS_FILE, TAR_WALK_FILE } from './before-after.js';
 import {
   type BenchOptions,
   GiB,
@@ -75,13 +75,15 @@ async function writeDocs(results: BenchResults): Promise<void> {
   const before = await loadResults(BEFORE_FILE);
   const streams = await loadResults(STREAMS_FILE);
   const reused = await loadResults(REUSED_FILE);
+  const tarWalk = await loadResults(TAR_WALK_FILE);
   const page = renderMarkdown(results, {
     ...extras(note),
     beforeAfter: {
       beforeDate: before?.date,
       streamsDate: streams?.date,
       reusedDate: reused?.date,
-      rows: beforeAfterRows(before, streams, reused, results),
+      tarWalkDate: tarWalk?.date,
+      rows: beforeAfterRows(before, streams, reused, tarWalk, results),
       left: WHAT_IS_LEFT,
     },
   });
