@@ -3,8 +3,8 @@
  * server in its own process, /proc readings, and the machine and tool versions for the report.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -76,6 +76,44 @@ export async function interleave<K extends string>(
   for (const k of names) await tools[k](-1);
   for (let i = 0; i < n; i++) for (const k of names) out[k].push(await tools[k](i));
   return out;
+}
+
+/**
+ * Drops the files of the bench's servers and runs (every `ferry-*` dir in the temp dir) from the
+ * page cache, all but those under `keep`: `dd iflag=nocache count=0` per file of 1 MiB or more, which
+ * is posix_fadvise(DONTNEED) of the whole file. Why: on this VM a write into the page cache costs
+ * ~16 CPU-s per GiB instead of ~0.3 once ~3.5 GiB of files are cached (dd alone, 256 MiB steps), and
+ * with 20 GiB free nothing else ever frees those pages; so without this a run's speed depended on what
+ * the runs before it had left cached. Dirty pages are not dropped: `flush` runs `sync` first.
+ */
+export async function dropPageCache(opts: { keep?: readonly string[]; flush?: boolean } = {}): Promise<void> {
+  if (opts.flush) await run('sync', []);
+  const keep = opts.keep ?? [];
+  const files: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const p = join(dir, e.name);
+      if (keep.some((k) => p === k || p.startsWith(`${k}/`))) continue;
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && ((await stat(p).catch(() => undefined))?.size ?? 0) >= MiB) files.push(p);
+    }
+  };
+  for (const e of await readdir(tmpdir(), { withFileTypes: true })) {
+    if (e.isDirectory() && e.name.startsWith('ferry-')) await walk(join(tmpdir(), e.name));
+  }
+  await dropFromPageCache(files);
+}
+
+/** `dropPageCache` for the given files only (their clean pages). */
+export async function dropFromPageCache(files: readonly string[]): Promise<void> {
+  // A file deleted since it was listed is not an error: there is nothing left to drop.
+  for (const f of files) await run('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none']).catch(() => undefined);
+}
+
+/** Bytes of files in the page cache now (`Cached` in /proc/meminfo). */
+export async function pageCacheBytes(): Promise<number> {
+  const m = /^Cached:\s+(\d+) kB/m.exec(await readFile('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
 }
 
 export async function run(

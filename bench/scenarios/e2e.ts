@@ -15,6 +15,8 @@ import type { VcsimHandle } from '../../test/world/vcsim.js';
 import {
   type BenchOptions,
   childEnv,
+  dropFromPageCache,
+  dropPageCache,
   exited,
   log,
   MiB,
@@ -57,6 +59,7 @@ export async function publishToReady(
   staged: StagedOva,
   sites: string[],
   version: string,
+  cache: PageCacheRule,
 ): Promise<Run> {
   const nats = await world.nats();
   const nc = await connect({ servers: nats.url });
@@ -99,6 +102,7 @@ export async function publishToReady(
       },
     });
     await nc.flush(); // the subscription is registered before anything is published
+    await cache.beforePrep();
     const t0 = wallMs();
     const publish = spawn(
       process.execPath,
@@ -110,6 +114,7 @@ export async function publishToReady(
       publishOut += d.toString();
     });
     await exited(publish, 'ferry publish');
+    await cache.afterPrep(); // inside the timed window: it can only slow ferry down
     const cpuNow = async () => ({
       agents: await sumCpu(agents.map((a) => a.child.pid ?? -1)),
       vcsims: await sumCpu(agents.map((a) => a.vc.pid)),
@@ -161,6 +166,25 @@ async function sumCpu(pids: number[]): Promise<number> {
   return sum;
 }
 
+/**
+ * What the page cache holds when a timed window starts, the same for ferry and the plain tools (see
+ * `dropPageCache` for why): before the untimed preparation (the publish; the PUT of a fresh object)
+ * every bench file is dropped but the plain tools' extracted OVA files, and after it the staged OVA
+ * that the preparation read. So each window starts with the object it downloads and the extracted
+ * files cached (1 GiB of ferry's cache holds the same as the plain tools' own input).
+ */
+interface PageCacheRule {
+  beforePrep(): Promise<void>;
+  afterPrep(): Promise<void>;
+}
+
+function pageCacheRule(staged: StagedOva, keep: string): PageCacheRule {
+  return {
+    beforePrep: () => dropPageCache({ flush: true, keep: [keep] }),
+    afterPrep: () => dropFromPageCache([staged.ova.path]),
+  };
+}
+
 /** The plain tools doing an agent's two jobs for the same bytes: alone, and both started together. */
 interface PlainTimes {
   downloadMs: number[];
@@ -204,13 +228,23 @@ async function plainTools(world: BenchWorld, staged: StagedOva) {
     return ms;
   };
   const upload = () => curlImport(vc, library, libraryId, manifest, files, `plain-${n++}`);
+  const cache = pageCacheRule(staged, files);
+  /** An object PUT just before, with the page cache as ferry's window starts with it. */
+  const prepared = async () => {
+    await cache.beforePrep();
+    const key = await freshObject();
+    await cache.afterPrep();
+    return key;
+  };
   const times: PlainTimes = { downloadMs: [], importMs: [], bothMs: [] };
   return {
     times,
+    cache,
     round: async () => {
-      times.downloadMs.push(await download(await freshObject()));
+      times.downloadMs.push(await download(await prepared()));
+      await cache.beforePrep();
       times.importMs.push(await upload());
-      const key = await freshObject();
+      const key = await prepared();
       const t0 = now();
       await Promise.all([download(key), upload()]);
       times.bothMs.push(now() - t0);
@@ -236,6 +270,7 @@ export async function benchE2e(
   const versions: string[] = [];
   let one: Awaited<ReturnType<typeof publishToReady>> | undefined;
   const tools = await plainTools(world, staged);
+  const cache = tools.cache;
   try {
     for (let i = 0; i < opts.runs; i++) {
       log(
@@ -243,7 +278,7 @@ export async function benchE2e(
       );
       const version = `e2e-1${pass}${i === 0 ? '' : `-${i}`}`;
       versions.push(version);
-      const run = await publishToReady(world, staged, ['site1'], version);
+      const run = await publishToReady(world, staged, ['site1'], version, cache);
       one ??= run;
       singles.push(run.readyMs['site1']!);
       await tools.round();
@@ -253,7 +288,7 @@ export async function benchE2e(
   }
   const plain = tools.times;
   log('e2e: three sites (three agent processes, three vcsims), ferry publish → ready');
-  const three = await publishToReady(world, staged, ['site1', 'site2', 'site3'], `e2e-3${pass}`);
+  const three = await publishToReady(world, staged, ['site1', 'site2', 'site3'], `e2e-3${pass}`, cache);
   // The published copies are not needed again.
   for (const version of [...versions, `e2e-3${pass}`]) {
     await world.store.delete(`${staged.manifest.name}/${version}/${staged.manifest.name}.ova`).catch(() => {});
@@ -279,6 +314,7 @@ export async function benchE2e(
       '`ferry publish <ova> --name … --version …` runs as a process (uploads to s3rver, signs, catalogs, publishes); the time of its event is taken from a NATS subscription on `ferry.events.>`; `ready` from polling the status KV every 25 ms.',
       `Agents are \`ferry-agent --config <site>.yaml\` processes with an empty cache and their own vcsim, started and /readyz before the publish; the agent imports while it downloads (one pass). One site: the median of ${opts.runs} runs, each followed by a round of the plain tools (they take turns); then one run of 3 sites.`,
       `Plain tools, in the same run on the same s3rver and a vcsim of their own: \`curl | tee FILE | openssl dgst -sha256\` (the verified copy on disk) of an object PUT into s3rver just before (not timed; the agent too downloads an object the store has just written) and the REST calls + \`curl -T\` of the OVA's files (extracted beforehand, not timed), each alone and both started together; the median of ${opts.runs} rounds. "Both at once" is the limit a one-pass agent can reach on this machine, where the servers share its 2 cores.`,
+      "Every timed window, ferry's and the plain tools', starts with the same files in the page cache: before the untimed preparation (the publish; the PUT of a fresh object) the bench drops all its files from the page cache but the plain tools' extracted OVA files, and after it the staged OVA the preparation read (`dd iflag=nocache count=0`). On this VM a write into the page cache costs ~16 CPU-s per GiB instead of ~0.3 once ~3.5 GiB of files are cached, and nothing frees them while memory is free; before this rule the window started with whatever the runs before it had left cached.",
     ],
     table: {
       head: ['measurement', 'seconds', 'ferry ÷ it (time)', 'target'],
