@@ -70,11 +70,17 @@ export async function repeat(n: number, fn: (run: number) => Promise<number>, wa
 export async function interleave<K extends string>(
   n: number,
   tools: Record<K, (run: number) => Promise<number>>,
+  /** Runs before every run of every tool, not timed (the page cache as each run starts). */
+  before: () => Promise<void> = async () => {},
 ): Promise<Record<K, number[]>> {
   const names = Object.keys(tools) as K[];
   const out = Object.fromEntries(names.map((k) => [k, [] as number[]])) as Record<K, number[]>;
-  for (const k of names) await tools[k](-1);
-  for (let i = 0; i < n; i++) for (const k of names) out[k].push(await tools[k](i));
+  const once = async (k: K, i: number) => {
+    await before();
+    return tools[k](i);
+  };
+  for (const k of names) await once(k, -1);
+  for (let i = 0; i < n; i++) for (const k of names) out[k].push(await once(k, i));
   return out;
 }
 
@@ -238,6 +244,11 @@ export async function startTsProcess(
 /** s3rver in its own process (bench/s3-server.ts): the handle the test world's startS3 gives, and stop(). */
 export interface S3Process extends ChildHandle {
   handle: S3Handle;
+}
+
+/** The file in which s3rver (its filesystem store) keeps an object's bytes. */
+export function s3ObjectFile(h: Pick<S3Handle, 'dir' | 'bucket'>, key: string): string {
+  return join(h.dir, h.bucket, ...`${key}._S3rver_object`.split('/'));
 }
 
 export async function startS3Process(): Promise<S3Process> {

@@ -9,6 +9,7 @@ import { DownloadCache } from '@ferry/site-agent/internal';
 import {
   type BenchOptions,
   childEnv,
+  dropPageCache,
   exited,
   interleave,
   log,
@@ -19,6 +20,7 @@ import {
   round,
   run,
   type ScenarioResult,
+  s3ObjectFile,
 } from '../common.js';
 import type { BenchWorld, StagedOva } from '../world.js';
 
@@ -98,38 +100,42 @@ export async function benchDownload(world: BenchWorld, staged: StagedOva, opts: 
   log(
     `download: ferry (DownloadCache.fetch + S3Store), curl | openssl, rclone copy: ${runs} rounds + warm-up, taking turns`,
   );
-  const times = await interleave(runs, {
-    ferry: async (i) => {
-      const cacheDir = join(dir, `cache-${i + 1}`);
-      const cache = new DownloadCache({ dir: cacheDir, maxBytes: 64 * 2 ** 30 });
-      const t0 = now();
-      await cache.init();
-      const got = await cache.fetch(store, { artifact: key, sha256: ova.sha256, size: ova.size });
-      const ms = now() - t0;
-      got.release();
-      if (got.reused || got.bytesFromStore !== ova.size) throw new Error('download: ferry did not download');
-      await rm(cacheDir, { recursive: true, force: true });
-      return ms;
+  const times = await interleave(
+    runs,
+    {
+      ferry: async (i) => {
+        const cacheDir = join(dir, `cache-${i + 1}`);
+        const cache = new DownloadCache({ dir: cacheDir, maxBytes: 64 * 2 ** 30 });
+        const t0 = now();
+        await cache.init();
+        const got = await cache.fetch(store, { artifact: key, sha256: ova.sha256, size: ova.size });
+        const ms = now() - t0;
+        got.release();
+        if (got.reused || got.bytesFromStore !== ova.size) throw new Error('download: ferry did not download');
+        await rm(cacheDir, { recursive: true, force: true });
+        return ms;
+      },
+      curl: async () => {
+        const t0 = now();
+        const digest = await curlOpensslSha256(url, world);
+        const ms = now() - t0;
+        if (digest !== ova.sha256) throw new Error(`download: curl|openssl digest ${digest} != ${ova.sha256}`);
+        return ms;
+      },
+      rclone: async (i) => {
+        const dest = join(dir, `rclone-${i + 1}`);
+        await mkdir(dest, { recursive: true });
+        const t0 = now();
+        await run('rclone', ['copy', '-q', `bench:${world.s3.handle.bucket}/${key}`, dest], { env: rcEnv });
+        const ms = now() - t0;
+        const s = await stat(join(dest, key.split('/').pop()!));
+        if (s.size !== ova.size) throw new Error(`download: rclone wrote ${s.size} of ${ova.size} bytes`);
+        await rm(dest, { recursive: true, force: true });
+        return ms;
+      },
     },
-    curl: async () => {
-      const t0 = now();
-      const digest = await curlOpensslSha256(url, world);
-      const ms = now() - t0;
-      if (digest !== ova.sha256) throw new Error(`download: curl|openssl digest ${digest} != ${ova.sha256}`);
-      return ms;
-    },
-    rclone: async (i) => {
-      const dest = join(dir, `rclone-${i + 1}`);
-      await mkdir(dest, { recursive: true });
-      const t0 = now();
-      await run('rclone', ['copy', '-q', `bench:${world.s3.handle.bucket}/${key}`, dest], { env: rcEnv });
-      const ms = now() - t0;
-      const s = await stat(join(dest, key.split('/').pop()!));
-      if (s.size !== ova.size) throw new Error(`download: rclone wrote ${s.size} of ${ova.size} bytes`);
-      await rm(dest, { recursive: true, force: true });
-      return ms;
-    },
-  });
+    () => dropPageCache({ flush: true, keep: [s3ObjectFile(world.s3.handle, key)] }),
+  );
   const { ferry: ferryMs, curl: curlMs, rclone: rcloneMs } = times;
   await world.store.delete(key);
   await rm(dir, { recursive: true, force: true });
@@ -153,7 +159,7 @@ export async function benchDownload(world: BenchWorld, staged: StagedOva, opts: 
       'ferry: `DownloadCache.fetch` with `S3Store` (@aws-sdk/client-s3, SigV4), fresh cache dir each run: streams to `<sha>.partial`, SHA-256 while streaming, checks size and hash, renames.',
       `curl | openssl: \`curl -sS -f --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER -H 'x-amz-content-sha256: <empty>' URL\` piped (kernel pipe between the two spawned processes, no shell) into \`openssl dgst -sha256 -r\`; digest compared. Writes nothing to disk.`,
       '`rclone copy -q bench:images/<key> <fresh dir>` (remote from RCLONE_CONFIG_BENCH_* env: s3, provider Other, path style, keys S3RVER/S3RVER); rclone defaults (multi-thread download above 250 MiB, MD5 check against the metadata its own upload stored).',
-      `s3rver runs in its own node process (bench/s3-server.ts). One warm-up round, then ${runs} rounds in which the three take turns (ferry, curl | openssl, rclone; each deletes its copy after it), and the median of each.`,
+      `s3rver runs in its own node process (bench/s3-server.ts). One warm-up round, then ${runs} rounds in which the three take turns (ferry, curl | openssl, rclone; each deletes its copy after it), and the median of each. Before every run (not timed) the bench drops all its files but this object from the page cache (\`sync\`, then \`dd iflag=nocache count=0\`): on this VM a write into the page cache costs ~16 CPU-s per GiB instead of ~0.3 once ~3.5 GiB of files are cached, and nothing frees them while memory is free.`,
     ],
     table: {
       head: ['tool', 'median s', 'MiB/s', 'runs (s)', 'ferry ÷ tool (speed)'],
