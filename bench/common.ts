@@ -88,7 +88,7 @@ export async function interleave<K extends string>(
  * Drops the files of the bench's servers and runs (every `ferry-*` dir in the temp dir) from the
  * page cache, all but those under `keep`: `dd iflag=nocache count=0` per file of 1 MiB or more, which
  * is posix_fadvise(DONTNEED) of the whole file. Why: on this VM a write into the page cache costs
- * ~16 CPU-s per GiB instead of ~0.3 once ~3.5 GiB of files are cached (dd alone, 256 MiB steps), and
+ * ~16 CPU-s per GiB instead of ~0.3 once 3–3.5 GiB of files are cached (dd alone, 256 MiB steps), and
  * with 20 GiB free nothing else ever frees those pages; so without this a run's speed depended on what
  * the runs before it had left cached. Dirty pages are not dropped: `flush` runs `sync` first.
  */
@@ -114,12 +114,6 @@ export async function dropPageCache(opts: { keep?: readonly string[]; flush?: bo
 export async function dropFromPageCache(files: readonly string[]): Promise<void> {
   // A file deleted since it was listed is not an error: there is nothing left to drop.
   for (const f of files) await run('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none']).catch(() => undefined);
-}
-
-/** Bytes of files in the page cache now (`Cached` in /proc/meminfo). */
-export async function pageCacheBytes(): Promise<number> {
-  const m = /^Cached:\s+(\d+) kB/m.exec(await readFile('/proc/meminfo', 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
 }
 
 export async function run(
