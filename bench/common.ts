@@ -97,6 +97,7 @@ export async function dropPageCache(opts: { keep?: readonly string[]; flush?: bo
   const keep = opts.keep ?? [];
   const files: string[] = [];
   const walk = async (dir: string): Promise<void> => {
+    // A dir or file removed by a server meanwhile (vcsim, s3rver) has nothing left to drop.
     for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
       const p = join(dir, e.name);
       if (keep.some((k) => p === k || p.startsWith(`${k}/`))) continue;

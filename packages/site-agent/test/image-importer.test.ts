@@ -243,15 +243,17 @@ class FakeCache implements ImageCache {
     // A real cache file (the prover reads it in a worker), wholly on disk from the start.
     const n = ++files;
     const file = new ObservedFile(join(dir, `${n}.partial`), join(dir, `${n}.ova`), this.bytes.length, allRead);
-    if (this.gate) {
+    const open = () => {
       options.onOpen?.(file);
       this.opened = true;
+    };
+    if (this.gate) {
+      open();
       await this.gate;
     }
     await writeFile(file.partialPath, this.bytes);
     file.grew(this.bytes.length);
-    if (!this.gate) options.onOpen?.(file);
-    this.opened = true;
+    if (!this.gate) open();
     options.onProgress?.(this.bytes.length, ref.size);
     if (this.outcome !== 'proven') {
       const stopped = new Promise<never>((_, reject) => {

@@ -179,10 +179,16 @@ export class ImageImporter {
       if (!this.#o.pull) prover ??= this.#prove(manifest, file);
       return prover;
     };
-    const unwatch = file.watch(() => {
-      if (file.onDisk > 0) startProof();
-    });
+    // Watched only until the first bytes are on disk, not for every batch after them.
+    let unwatch = () => {};
     if (file.onDisk > 0) startProof();
+    else if (!this.#o.pull) {
+      unwatch = file.watch(() => {
+        if (file.onDisk === 0) return;
+        unwatch();
+        startProof();
+      });
+    }
     // The target's own slot first, then the zone's: a target waiting for its turn holds no zone slot.
     const slot = <T>(fn: () => Promise<T>): Promise<T> =>
       this.#o.targetImports
