@@ -1,13 +1,10 @@
-/**
- * FileHasher: SHA-256 in a worker, of bytes read back from disk (a whole file, or the part a
- * resumed download kept) followed by batches hashed straight from the shared write buffers.
- */
+/** hashFile (a whole file, in a worker) and hashPrefix (a resumed download's kept bytes). */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileHasher } from '../src/transfer/file-hasher.js';
+import { hashFile, hashPrefix } from '../src/transfer/file-hasher.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -19,32 +16,35 @@ afterAll(async () => {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe('FileHasher', () => {
-  it('hashes a whole file read back from disk', async () => {
+describe('hashFile', () => {
+  it('hashes a whole file larger than its read buffer', async () => {
     const data = randomBytes(3 * 2 ** 20 + 17);
     const path = join(dir, 'whole');
     await writeFile(path, data);
-    expect(await new FileHasher(path).digest(data.length)).toEqual({ sha256: sha256(data), size: data.length });
+    expect(await hashFile(path)).toEqual({ sha256: sha256(data), size: data.length });
   });
 
-  it('hashes the kept part from disk, then batches from the shared buffers, in order', async () => {
-    const data = randomBytes(10_000);
+  it('fails with ENOENT for a missing file', async () => {
+    await expect(hashFile(join(dir, 'none'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('hashPrefix', () => {
+  it('feeds only the kept bytes, then the caller goes on with the rest', async () => {
+    const data = randomBytes(2 ** 20 + 4000);
+    const kept = 2 ** 20 + 1000;
     const path = join(dir, 'resumed');
-    // On disk: the 4000 bytes a cut download kept (and garbage after them, never to be read).
-    await writeFile(path, Buffer.concat([data.subarray(0, 4000), Buffer.from('garbage')]));
-    const hasher = new FileHasher(path, { sharedBuffers: { count: 2, bytes: 2500 } });
-    hasher.grew(4000);
-    for (let off = 4000, slot = 0; off < data.length; off += 2500, slot ^= 1) {
-      const n = data.copy(hasher.buffers[slot]!, 0, off, off + 2500);
-      await hasher.batch(slot, n);
-      hasher.buffers[slot]!.fill(0); // reused at once: the worker must be done with it
-    }
-    expect(await hasher.digest(data.length)).toEqual({ sha256: sha256(data), size: data.length });
+    // On disk: the bytes a cut download kept, and garbage after them that must never be hashed.
+    await writeFile(path, Buffer.concat([data.subarray(0, kept), Buffer.from('garbage')]));
+    const hash = createHash('sha256');
+    await hashPrefix(path, kept, hash);
+    hash.update(data.subarray(kept));
+    expect(hash.digest('hex')).toBe(sha256(data));
   });
 
-  it('a stopped hasher fails the batches still waiting', async () => {
-    const hasher = new FileHasher(join(dir, 'none'), { sharedBuffers: { count: 1, bytes: 10 } });
-    await hasher.stop();
-    await expect(hasher.batch(0, 10)).rejects.toThrow(/exited/);
+  it('names the file when it is shorter than the bytes it should have kept', async () => {
+    const path = join(dir, 'short');
+    await writeFile(path, Buffer.alloc(10));
+    await expect(hashPrefix(path, 20, createHash('sha256'))).rejects.toThrow(`${path} is shorter than the 20 bytes`);
   });
 });

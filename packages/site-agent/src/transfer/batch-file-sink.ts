@@ -20,16 +20,15 @@ export interface BatchFileSinkOptions {
   /** Checked before each chunk: an abort ends the stream with the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Each full batch, before its buffer is reused: `slot` is its index in `buffers`, its first `n`
-   * bytes are the file's next bytes, and the buffer stays untouched until the promise settles (a
-   * rejection fails the sink like a failed write). The download hashes them here.
+   * Each full batch, in file order, just before it is written: the download hashes it here. Called
+   * synchronously; `bytes` is valid only during the call (its buffer is written, then refilled).
    */
-  onBatch?: (slot: number, n: number) => Promise<void>;
+  onBatch?: (bytes: Buffer) => void;
   /**
-   * The buffers to fill (all the same size), e.g. ones shared with a worker for `onBatch`.
-   * @default BATCH_BUFFERS new buffers of BATCH_BYTES
+   * How many buffers, of how many bytes each (tests use small ones).
+   * @default { count: BATCH_BUFFERS, bytes: BATCH_BYTES }
    */
-  buffers?: Buffer[];
+  buffers?: { count: number; bytes: number };
 }
 
 /**
@@ -57,7 +56,8 @@ export class BatchFileWriter implements ByteSink {
 
   constructor(options: BatchFileSinkOptions) {
     this.#o = options;
-    this.#bufs = options.buffers ?? Array.from({ length: BATCH_BUFFERS }, () => Buffer.allocUnsafe(BATCH_BYTES));
+    const { count, bytes } = options.buffers ?? { count: BATCH_BUFFERS, bytes: BATCH_BYTES };
+    this.#bufs = Array.from({ length: count }, () => Buffer.allocUnsafe(bytes));
     this.#writes = new Array(this.#bufs.length).fill(undefined);
     this.#position = options.position;
   }
@@ -67,9 +67,13 @@ export class BatchFileWriter implements ByteSink {
     return this.#failed !== undefined;
   }
 
-  /** Resolves once no write is in flight (the file may then be closed). */
+  /**
+   * Resolves once no write is in flight (the file may then be closed) and each one's bytes are
+   * reported: every batch handed to `onBatch` is then on disk and counted, unless a write failed.
+   */
   async settled(): Promise<void> {
     await Promise.all(this.#writes);
+    await this.#reported;
   }
 
   /** Copies what fits of `chunk`; fewer bytes than offered means every buffer is full (wait for `room()`). */
@@ -134,7 +138,7 @@ export class BatchFileWriter implements ByteSink {
   #startWrite(): void {
     const i = this.#cur;
     const n = this.#fill;
-    const hashed = this.#o.onBatch?.(i, n);
+    this.#o.onBatch?.(this.#bufs[i]!.subarray(0, n));
     const write = writeFully(this.#o.file, this.#bufs[i]!, n, this.#position);
     const before = this.#reported;
     this.#reported = Promise.all([write, before]).then(
@@ -145,8 +149,7 @@ export class BatchFileWriter implements ByteSink {
         this.#failed ??= err as Error;
       },
     );
-    // The buffer is free again once written and, when asked, hashed.
-    this.#writes[i] = (hashed ? Promise.all([write, hashed]) : write).then(
+    this.#writes[i] = write.then(
       () => {
         this.#writes[i] = undefined;
       },

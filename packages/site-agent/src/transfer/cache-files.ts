@@ -1,8 +1,7 @@
-/** The files of the download cache: listing, LRU eviction, hashing. */
+/** The files of the download cache: listing, LRU eviction, free space. */
 import { readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheError, formatBytes, type Logger } from '@ferry/shared';
-import { FileHasher } from './file-hasher.js';
 
 /** Evicts least-recently-used finished files that are not pinned until `needed` more bytes fit. */
 export async function makeRoom(
@@ -104,10 +103,4 @@ export function cacheWriteError(dir: string, err: unknown, partial: string): Cac
   return new CacheError(dir, `cannot write ${partial}: ${why} (${code}); free space or fix permissions of cache.dir`, {
     cause: err,
   });
-}
-
-/** SHA-256 of a whole file, in a worker thread (see FileHasher). */
-export async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
-  const { size } = await stat(path);
-  return new FileHasher(path).digest(size);
 }

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, mkdir, open, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -14,9 +15,9 @@ import {
   silentLogger,
   sleep,
 } from '@ferry/shared';
-import { BATCH_BUFFERS, BATCH_BYTES, BatchFileWriter } from './batch-file-sink.js';
-import { cacheFreeBytes, cacheWriteError, hashFile, makeRoom, Pins } from './cache-files.js';
-import { FileHasher } from './file-hasher.js';
+import { BatchFileWriter } from './batch-file-sink.js';
+import { cacheFreeBytes, cacheWriteError, makeRoom, Pins } from './cache-files.js';
+import { hashFile, hashPrefix } from './file-hasher.js';
 import { GrowingFile, type ReadableGrowingFile } from './growing-file.js';
 import { type TokenBucket, throttle, throttledSink } from './token-bucket.js';
 
@@ -260,14 +261,10 @@ export class DownloadCache {
       });
     }
     growing.grew(done);
-    // Kept bytes are read back and hashed first; new ones from the write buffers (see FileHasher).
-    const hasher = new FileHasher(partial, { sharedBuffers: { count: BATCH_BUFFERS, bytes: BATCH_BYTES } });
-    hasher.grew(done);
-    try {
-      return await this.#downloadRest(store, ref, options, growing, log, partial, done, hasher);
-    } finally {
-      await hasher.stop();
-    }
+    // Kept bytes are read back and hashed first; new ones as each batch is written.
+    const hash = createHash('sha256');
+    if (done > 0) await hashPrefix(partial, done, hash);
+    return this.#downloadRest(store, ref, options, growing, log, partial, done, hash);
   }
 
   async #downloadRest(
@@ -278,7 +275,7 @@ export class DownloadCache {
     log: Logger,
     partial: string,
     resumeAt: number,
-    hasher: FileHasher,
+    hash: Hash,
   ): Promise<{ reused: boolean; bytesFromStore: number }> {
     let done = resumeAt;
 
@@ -307,8 +304,9 @@ export class DownloadCache {
               growing.grew(done);
               options.onProgress?.(done, ref.size);
             },
-            buffers: hasher.buffers,
-            onBatch: (slot, n) => hasher.batch(slot, n),
+            // On this thread, as the bytes arrive: a worker fed per batch was slower on 2 cores
+            // (docs/benchmarks.md: every hand-off between threads wakes a core).
+            onBatch: (bytes) => hash.update(bytes),
           });
           await this.#readInto(store, ref, done, sink, options.signal);
         }
@@ -342,7 +340,7 @@ export class DownloadCache {
       }
     }
 
-    const actual = done === ref.size ? (await hasher.digest(done)).sha256 : '';
+    const actual = done === ref.size ? hash.digest('hex') : '';
     if (done !== ref.size || actual !== ref.sha256) {
       const mismatch =
         done !== ref.size
