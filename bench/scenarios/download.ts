@@ -95,7 +95,9 @@ export async function benchDownload(world: BenchWorld, staged: StagedOva, opts: 
   log(`download: uploading ${key} with rclone`);
   await run('rclone', ['copyto', '-q', ova.path, `bench:${world.s3.handle.bucket}/${key}`], { env: rcEnv });
   const store = world.newStore();
-  const runs = opts.runs;
+  // Five rounds, as the import and the e2e: this VM's cost of a new page-cache page swings 15×
+  // from minute to minute, and with three rounds one slow run moved the median.
+  const runs = Math.max(opts.runs, 5);
 
   log(
     `download: ferry (DownloadCache.fetch + S3Store), curl | openssl, rclone copy: ${runs} rounds + warm-up, taking turns`,
