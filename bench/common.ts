@@ -85,12 +85,18 @@ export async function interleave<K extends string>(
 }
 
 /**
+ * Why the bench manages the page cache, for the methods of the scenarios that write a GiB (measured
+ * with `dd` alone, 1 GiB files back to back, in the first and seventh sessions).
+ */
+export const PAGE_CACHE_COST =
+  'On this VM a GiB written into the page cache costs 0.2–0.35 s of system time while the guest has about as much memory it freed just before, and 8–17 s after that (`dd` alone, 256 KiB to 1 MiB writes alike), and nothing frees cached pages while memory is free.';
+
+/**
  * Drops the files of the bench's servers and runs (every `ferry-*` dir in the temp dir) from the
  * page cache, all but those under `keep`: `dd iflag=nocache count=0` per file of 1 MiB or more, which
- * is posix_fadvise(DONTNEED) of the whole file. Why: on this VM a write into the page cache costs
- * ~16 CPU-s per GiB instead of ~0.3 once 3–3.5 GiB of files are cached (dd alone, 256 MiB steps), and
- * with 20 GiB free nothing else ever frees those pages; so without this a run's speed depended on what
- * the runs before it had left cached. Dirty pages are not dropped: `flush` runs `sync` first.
+ * is posix_fadvise(DONTNEED) of the whole file. Why: `PAGE_CACHE_COST`; without this a run's
+ * speed depended on what the runs before it had left cached. Dirty pages are not dropped: `flush`
+ * runs `sync` first.
  */
 export async function dropPageCache(opts: { keep?: readonly string[]; flush?: boolean } = {}): Promise<void> {
   if (opts.flush) await run('sync', []);

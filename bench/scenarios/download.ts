@@ -17,6 +17,7 @@ import {
   median,
   mibPerSec,
   now,
+  PAGE_CACHE_COST,
   round,
   run,
   type ScenarioResult,
@@ -161,7 +162,7 @@ export async function benchDownload(world: BenchWorld, staged: StagedOva, opts: 
       'ferry: `DownloadCache.fetch` with `S3Store` (@aws-sdk/client-s3, SigV4), fresh cache dir each run: streams to `<sha>.partial`, SHA-256 while streaming, checks size and hash, renames.',
       `curl | openssl: \`curl -sS -f --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER -H 'x-amz-content-sha256: <empty>' URL\` piped (kernel pipe between the two spawned processes, no shell) into \`openssl dgst -sha256 -r\`; digest compared. Writes nothing to disk.`,
       '`rclone copy -q bench:images/<key> <fresh dir>` (remote from RCLONE_CONFIG_BENCH_* env: s3, provider Other, path style, keys S3RVER/S3RVER); rclone defaults (multi-thread download above 250 MiB, MD5 check against the metadata its own upload stored).',
-      `s3rver runs in its own node process (bench/s3-server.ts). One warm-up round, then ${runs} rounds in which the three take turns (ferry, curl | openssl, rclone; each deletes its copy after it), and the median of each. Before every run (not timed) the bench drops all its files but this object from the page cache (\`sync\`, then \`dd iflag=nocache count=0\`): on this VM a write into the page cache costs ~16 CPU-s per GiB instead of ~0.3 once 3–3.5 GiB of files are cached, and nothing frees them while memory is free.`,
+      `s3rver runs in its own node process (bench/s3-server.ts). One warm-up round, then ${runs} rounds in which the three take turns (ferry, curl | openssl, rclone; each deletes its copy after it), and the median of each. Before every run (not timed) the bench drops all its files but this object from the page cache (\`sync\`, then \`dd iflag=nocache count=0\`): ${PAGE_CACHE_COST}`,
     ],
     table: {
       head: ['tool', 'median s', 'MiB/s', 'runs (s)', 'ferry ÷ tool (speed)'],

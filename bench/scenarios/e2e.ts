@@ -22,6 +22,7 @@ import {
   MiB,
   median,
   now,
+  PAGE_CACHE_COST,
   procCpuSeconds,
   round,
   run,
@@ -316,7 +317,7 @@ export async function benchE2e(
       '`ferry publish <ova> --name … --version …` runs as a process (uploads to s3rver, signs, catalogs, publishes); the time of its event is taken from a NATS subscription on `ferry.events.>`; `ready` from polling the status KV every 25 ms.',
       `Agents are \`ferry-agent --config <site>.yaml\` processes with an empty cache and their own vcsim, started and /readyz before the publish; the agent imports while it downloads (one pass). One site: the median of ${rounds} runs, each followed by a round of the plain tools (they take turns); then one run of 3 sites.`,
       `Plain tools, in the same run on the same s3rver and a vcsim of their own: \`curl | tee FILE | openssl dgst -sha256\` (the verified copy on disk) of an object PUT into s3rver just before (not timed; the agent too downloads an object the store has just written) and the REST calls + \`curl -T\` of the OVA's files (extracted beforehand, not timed), each alone and both started together; the median of ${rounds} rounds. "Both at once" is the limit a one-pass agent can reach on this machine, where the servers share its 2 cores.`,
-      "Every timed window, ferry's and the plain tools', starts with the same files in the page cache: before the untimed preparation (the publish; the PUT of a fresh object) the bench drops all its files from the page cache but the plain tools' extracted OVA files, and after it the staged OVA the preparation read (`dd iflag=nocache count=0`). On this VM a write into the page cache costs ~16 CPU-s per GiB instead of ~0.3 once 3–3.5 GiB of files are cached, and nothing frees them while memory is free; before this rule the window started with whatever the runs before it had left cached.",
+      `Every timed window, ferry's and the plain tools', starts with the same files in the page cache: before the untimed preparation (the publish; the PUT of a fresh object) the bench drops all its files from the page cache but the plain tools' extracted OVA files, and after it the staged OVA the preparation read (\`dd iflag=nocache count=0\`). ${PAGE_CACHE_COST} Before this rule the window started with whatever the runs before it had left cached.`,
     ],
     table: {
       head: ['measurement', 'seconds', 'ferry ÷ it (time)', 'target'],

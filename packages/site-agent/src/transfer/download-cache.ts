@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { type FileHandle, mkdir, open, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -264,20 +264,6 @@ export class DownloadCache {
     // Kept bytes are read back and hashed first; new ones as each batch is written.
     const hash = createHash('sha256');
     if (done > 0) await hashPrefix(partial, done, hash);
-    return this.#downloadRest(store, ref, options, growing, log, partial, done, hash);
-  }
-
-  async #downloadRest(
-    store: ObjectStore,
-    ref: ArtifactRef,
-    options: FetchOptions,
-    growing: GrowingFile,
-    log: Logger,
-    partial: string,
-    resumeAt: number,
-    hash: Hash,
-  ): Promise<{ reused: boolean; bytesFromStore: number }> {
-    let done = resumeAt;
 
     let bytesFromStore = 0;
     let failures = 0;
